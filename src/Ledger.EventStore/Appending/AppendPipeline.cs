@@ -1,0 +1,155 @@
+using System.Threading.Channels;
+using Npgsql;
+
+namespace Ledger.EventStore.Appending;
+
+/// <summary>
+/// Group commit. Appends queue here; a few writers each take whatever is waiting, up to a limit, and append it in one
+/// transaction. Nothing waits on a timer: while one batch commits, the next one fills, so batches grow with load and a
+/// lone append goes out at once.
+/// </summary>
+internal sealed class AppendPipeline : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly EventStoreOptions _options;
+    private readonly Channel<PreparedRequest> _queue;
+    private readonly Task[] _writers;
+
+    public AppendPipeline(NpgsqlDataSource dataSource, EventStoreOptions options)
+    {
+        _dataSource = dataSource;
+        _options = options;
+        _queue = Channel.CreateBounded<PreparedRequest>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleWriter = false,
+            SingleReader = options.Writers == 1,
+        });
+        _writers = Enumerable.Range(0, Math.Max(1, options.Writers)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+    }
+
+    /// <summary>Observed after each batch (requests, events), for metrics.</summary>
+    public event Action<int, int>? BatchCommitted;
+
+    public async Task<IReadOnlyList<AppendResult>> AppendAsync(PreparedRequest request)
+    {
+        await _queue.Writer.WriteAsync(request, request.CancellationToken);
+        return await request.Completion;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        // Requests that could not join the previous batch because it already touched one of their streams or event ids.
+        // They go first next time, so a stream's appends keep their arrival order.
+        var deferred = new List<PreparedRequest>();
+        while (true)
+        {
+            if (deferred.Count == 0 && !await _queue.Reader.WaitToReadAsync(CancellationToken.None)) return;
+
+            var batch = new List<PreparedRequest>();
+            var streams = new HashSet<string>(StringComparer.Ordinal);
+            var eventIds = new HashSet<Guid>();
+            var events = 0;
+
+            bool TryJoin(PreparedRequest request)
+            {
+                if (batch.Count > 0 && (request.StreamIds.Overlaps(streams) || request.EventIds.Overlaps(eventIds))) return false;
+                batch.Add(request);
+                streams.UnionWith(request.StreamIds);
+                eventIds.UnionWith(request.EventIds);
+                events += request.EventCount;
+                return true;
+            }
+
+            bool Full() => batch.Count >= _options.MaxBatchRequests || events >= _options.MaxBatchEvents;
+
+            var carried = deferred;
+            deferred = [];
+            foreach (var request in carried)
+            {
+                if (Full() || !TryJoin(request)) deferred.Add(request);
+            }
+
+            while (!Full() && _queue.Reader.TryRead(out var next))
+            {
+                if (!TryJoin(next)) deferred.Add(next);
+            }
+
+            batch.RemoveAll(r =>
+            {
+                if (!r.CancellationToken.IsCancellationRequested) return false;
+                r.Cancel();
+                return true;
+            });
+            if (batch.Count > 0) await ExecuteAsync(batch);
+        }
+    }
+
+    private async Task ExecuteAsync(List<PreparedRequest> batch)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                foreach (var outcome in await RunTransactionAsync(batch))
+                {
+                    if (outcome.Error is null) outcome.Request.Succeed(outcome.Results!);
+                    else outcome.Request.Fail(outcome.Error);
+                }
+
+                BatchCommitted?.Invoke(batch.Count, batch.Sum(r => r.EventCount));
+                return;
+            }
+            catch (PostgresException e) when (IsWorthRetrying(e) && attempt < _options.TransientRetries)
+            {
+                // Nothing was committed; the same batch is safe to run again. After an event-id race the id lookup now
+                // finds the other append's event and answers this request precisely (a replay or a conflict).
+            }
+            catch (Exception e) when (batch.Count > 1 && IsCausedByARequest(e))
+            {
+                // One request's data broke the whole transaction (a constraint, a projection that threw). Run each
+                // request alone so that only the one at fault is refused.
+                foreach (var request in batch) await ExecuteAsync([request]);
+                return;
+            }
+            catch (Exception e)
+            {
+                foreach (var request in batch) request.Fail(e);
+                return;
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<RequestOutcome>> RunTransactionAsync(List<PreparedRequest> batch)
+    {
+        // Once a batch has been taken it runs to the end: cancelling part of a transaction would break its neighbours.
+        var cancellationToken = CancellationToken.None;
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var outcomes = await AppendTransaction.ExecuteAsync(connection, transaction, batch, _options, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Errors that come from what a request carried rather than from the database being unavailable: data exceptions
+    /// (class 22), constraint violations (23), errors raised by SQL code (P0), and anything an inline projection throws.
+    /// </summary>
+    private static bool IsCausedByARequest(Exception e) => e switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal)
+                                || pg.SqlState.StartsWith("23", StringComparison.Ordinal)
+                                || pg.SqlState.StartsWith("P0", StringComparison.Ordinal),
+        NpgsqlException or TimeoutException or OperationCanceledException or ObjectDisposedException => false,
+        _ => true,
+    };
+
+    private static bool IsWorthRetrying(PostgresException e) =>
+        e.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected
+        || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "events_event_id_key" };
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_writers);
+    }
+}

@@ -1,0 +1,234 @@
+using Ledger.EventStore.Hashing;
+using Ledger.EventStore.Schema;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.EventStore.Appending;
+
+/// <summary>The outcome of one request inside a batch: its results, or why it was refused.</summary>
+internal readonly record struct RequestOutcome(PreparedRequest Request, IReadOnlyList<AppendResult>? Results, Exception? Error);
+
+/// <summary>
+/// Appends a batch of independent requests in one transaction with two round trips: lock the streams and look up
+/// already-stored event ids, then insert every accepted event set-based. A request refused for its version or its ids
+/// is simply left out; it never aborts the transaction, so it never fails its neighbours.
+/// </summary>
+internal static class AppendTransaction
+{
+    private sealed class StreamState(long version, byte[]? lastHash)
+    {
+        public long Version { get; set; } = version;
+        public byte[]? LastHash { get; set; } = lastHash;
+    }
+
+    private sealed record StoredEvent(Guid EventId, string StreamId, long StreamVersion, long Position, ulong TransactionId, string Type, string Data, DateTimeOffset OccurredAt);
+
+    private sealed record AcceptedEvent(PreparedEvent Event, string StreamId, long StreamVersion, byte[] Hash);
+
+    public static async Task<IReadOnlyList<RequestOutcome>> ExecuteAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<PreparedRequest> requests,
+        EventStoreOptions options, CancellationToken cancellationToken)
+    {
+        var (streams, stored) = await LockAndLookUpAsync(connection, transaction, requests, cancellationToken);
+        var recordedAt = Microseconds.Truncate(options.TimeProvider.GetUtcNow());
+
+        var outcomes = new RequestOutcome[requests.Count];
+        var accepted = new List<AcceptedEvent>();
+        var acceptedBy = new List<(int Request, int First, int Count)>();
+        for (var r = 0; r < requests.Count; r++)
+        {
+            var request = requests[r];
+            if (request.EventIds.Any(stored.ContainsKey))
+            {
+                outcomes[r] = Replay(request, stored);
+                continue;
+            }
+
+            var refusal = request.Streams
+                .Where(s => !s.ExpectedVersion.IsSatisfiedBy(streams[s.StreamId].Version))
+                .Select(s => new WrongExpectedVersionException(s.StreamId, s.ExpectedVersion, streams[s.StreamId].Version))
+                .FirstOrDefault();
+            if (refusal is not null)
+            {
+                outcomes[r] = new RequestOutcome(request, null, refusal);
+                continue;
+            }
+
+            var first = accepted.Count;
+            foreach (var stream in request.Streams)
+            {
+                var state = streams[stream.StreamId];
+                foreach (var e in stream.Events)
+                {
+                    state.Version++;
+                    var hash = EventHasher.Hash(stream.StreamId, state.Version, e.EventId, e.Source.Type, e.CanonicalData,
+                        e.CanonicalMetadata, e.OccurredAt, recordedAt, state.LastHash);
+                    state.LastHash = hash;
+                    accepted.Add(new AcceptedEvent(e, stream.StreamId, state.Version, hash));
+                }
+            }
+
+            acceptedBy.Add((r, first, accepted.Count - first));
+        }
+
+        if (accepted.Count == 0) return outcomes;
+
+        var recorded = await InsertAsync(connection, transaction, accepted, streams, recordedAt, cancellationToken);
+        foreach (var projection in options.InlineProjections)
+        {
+            await projection.ApplyAsync(connection, transaction, recorded, cancellationToken);
+        }
+
+        var positions = recorded.ToDictionary(e => e.EventId);
+        foreach (var (r, first, count) in acceptedBy)
+        {
+            var results = accepted.Skip(first).Take(count)
+                .GroupBy(a => a.StreamId)
+                .Select(g => new AppendResult(g.Key, g.Last().StreamVersion,
+                    g.Select(a => new AppendedEvent(a.Event.EventId, a.StreamVersion, positions[a.Event.EventId].Position,
+                        positions[a.Event.EventId].TransactionId)).ToList(), Replayed: false))
+                .ToList();
+            outcomes[r] = new RequestOutcome(requests[r], results, null);
+        }
+
+        return outcomes;
+    }
+
+    private static async Task<(Dictionary<string, StreamState> Streams, Dictionary<Guid, StoredEvent> Stored)> LockAndLookUpAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<PreparedRequest> requests, CancellationToken cancellationToken)
+    {
+        var streamIds = requests.SelectMany(r => r.StreamIds).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var eventIds = requests.SelectMany(r => r.EventIds).ToArray();
+
+        await using var command = new NpgsqlCommand(Sql.AppendLockStreams, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+
+        var streams = new Dictionary<string, StreamState>(streamIds.Length, StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            streams[reader.GetString(0)] = new StreamState(reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<byte[]>(2));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        var stored = new Dictionary<Guid, StoredEvent>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var e = new StoredEvent(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
+                reader.GetFieldValue<ulong>(4), reader.GetString(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7));
+            stored[e.EventId] = e;
+        }
+
+        if (streams.Count != streamIds.Length)
+            throw new InvalidOperationException("A stream row was not locked; the streams table is not as the store left it.");
+        return (streams, stored);
+    }
+
+    /// <summary>
+    /// A request some of whose ids are already stored is a retry. It is answered with the original result only if every
+    /// event is stored exactly as sent, in the same streams and order; anything else would silently change its meaning.
+    /// </summary>
+    private static RequestOutcome Replay(PreparedRequest request, Dictionary<Guid, StoredEvent> stored)
+    {
+        var results = new List<AppendResult>(request.Streams.Count);
+        foreach (var stream in request.Streams)
+        {
+            var appended = new List<AppendedEvent>(stream.Events.Count);
+            foreach (var e in stream.Events)
+            {
+                var mismatch = Mismatch(stream.StreamId, e, stored.GetValueOrDefault(e.EventId), appended);
+                if (mismatch is not null) return new RequestOutcome(request, null, new EventIdConflictException(e.EventId, mismatch));
+                var original = stored[e.EventId];
+                appended.Add(new AppendedEvent(e.EventId, original.StreamVersion, original.Position, original.TransactionId));
+            }
+
+            results.Add(new AppendResult(stream.StreamId, appended[^1].StreamVersion, appended, Replayed: true));
+        }
+
+        return new RequestOutcome(request, results, null);
+    }
+
+    private static string? Mismatch(string streamId, PreparedEvent sent, StoredEvent? original, List<AppendedEvent> before)
+    {
+        if (original is null)
+            return "other events of the same append are already stored without it (the append was not a retry of one earlier append)";
+        if (!string.Equals(original.StreamId, streamId, StringComparison.Ordinal))
+            return $"belongs to stream '{original.StreamId}', not '{streamId}'";
+        if (before.Count > 0 && original.StreamVersion != before[^1].StreamVersion + 1)
+            return "was stored at another place in its stream than this append puts it";
+        if (!string.Equals(original.Type, sent.Source.Type, StringComparison.Ordinal))
+            return $"has type '{original.Type}', not '{sent.Source.Type}'";
+        if (original.OccurredAt != sent.OccurredAt)
+            return $"occurred at {original.OccurredAt:O}, not {sent.OccurredAt:O}";
+        if (!CanonicalJson.Canonicalize(original.Data).AsSpan().SequenceEqual(sent.CanonicalData))
+            return "has different data";
+        return null;
+    }
+
+    private static async Task<List<RecordedEvent>> InsertAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<AcceptedEvent> accepted,
+        Dictionary<string, StreamState> streams, DateTimeOffset recordedAt, CancellationToken cancellationToken)
+    {
+        var n = accepted.Count;
+        var eventIds = new Guid[n];
+        var streamIds = new string[n];
+        var versions = new long[n];
+        var types = new string[n];
+        var datas = new string[n];
+        var metadatas = new string[n];
+        var occurredAts = new DateTimeOffset[n];
+        var recordedAts = new DateTimeOffset[n];
+        var hashes = new byte[n][];
+        for (var i = 0; i < n; i++)
+        {
+            var a = accepted[i];
+            eventIds[i] = a.Event.EventId;
+            streamIds[i] = a.StreamId;
+            versions[i] = a.StreamVersion;
+            types[i] = a.Event.Source.Type;
+            datas[i] = a.Event.Source.Data;
+            metadatas[i] = a.Event.MetadataJson;
+            occurredAts[i] = a.Event.OccurredAt;
+            recordedAts[i] = recordedAt;
+            hashes[i] = a.Hash;
+        }
+
+        var touched = accepted.Select(a => a.StreamId).Distinct(StringComparer.Ordinal).ToArray();
+
+        await using var command = new NpgsqlCommand(Sql.AppendInsertEvents, connection, transaction);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
+        p.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds });
+        p.Add(new NpgsqlParameter<long[]>("stream_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = versions });
+        p.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = types });
+        p.Add(new NpgsqlParameter<string[]>("datas", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = datas });
+        p.Add(new NpgsqlParameter<string[]>("metadatas", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = metadatas });
+        p.Add(new NpgsqlParameter<DateTimeOffset[]>("occurred_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = occurredAts });
+        p.Add(new NpgsqlParameter<DateTimeOffset[]>("recorded_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = recordedAts });
+        p.Add(new NpgsqlParameter<byte[][]>("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = hashes });
+        p.Add(new NpgsqlParameter<string[]>("updated_stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = touched });
+        p.Add(new NpgsqlParameter<long[]>("updated_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = touched.Select(s => streams[s].Version).ToArray() });
+        p.Add(new NpgsqlParameter<byte[][]>("updated_hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = touched.Select(s => streams[s].LastHash!).ToArray() });
+
+        var inserted = new Dictionary<Guid, (long Position, ulong TransactionId)>(n);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                inserted[reader.GetGuid(0)] = (reader.GetInt64(1), reader.GetFieldValue<ulong>(2));
+            }
+        }
+
+        var recorded = new List<RecordedEvent>(n);
+        foreach (var a in accepted)
+        {
+            var (position, transactionId) = inserted[a.Event.EventId];
+            recorded.Add(new RecordedEvent(position, transactionId, a.Event.EventId, a.StreamId, a.StreamVersion, a.Event.Source.Type,
+                a.Event.Source.Data, a.Event.MetadataJson, a.Event.OccurredAt, recordedAt, a.Hash));
+        }
+
+        recorded.Sort(static (x, y) => x.Position.CompareTo(y.Position));
+        return recorded;
+    }
+}

@@ -1,0 +1,158 @@
+using Ledger.EventStore.Appending;
+using Ledger.EventStore.Schema;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.EventStore;
+
+/// <summary>Where a read of a stream stops in time.</summary>
+public enum TimeAxis
+{
+    /// <summary>By when the events happened (the sender's clock): "what had happened to it by then".</summary>
+    OccurredAt,
+
+    /// <summary>By when the ledger recorded them: "what the ledger knew by then".</summary>
+    RecordedAt,
+}
+
+/// <summary>
+/// An event store on PostgreSQL. Appends from many callers are group-committed; reads go straight to the database.
+/// One instance per process, over the process's one <see cref="NpgsqlDataSource"/>.
+/// </summary>
+public sealed class EventStore : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly AppendPipeline _pipeline;
+
+    /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
+    public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
+    {
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        Options = options ?? new EventStoreOptions();
+        _pipeline = new AppendPipeline(dataSource, Options);
+        _pipeline.BatchCommitted += (requests, events) => BatchCommitted?.Invoke(requests, events);
+    }
+
+    /// <summary>The options the store runs with.</summary>
+    public EventStoreOptions Options { get; }
+
+    /// <summary>Raised after each group-commit batch with its number of requests and events (for metrics).</summary>
+    public event Action<int, int>? BatchCommitted;
+
+    /// <summary>Appends events to one stream atomically.</summary>
+    /// <exception cref="WrongExpectedVersionException">The stream was not at the expected version; nothing was written.</exception>
+    /// <exception cref="EventIdConflictException">An event id is stored already with other content; nothing was written.</exception>
+    /// <exception cref="InvalidEventDataException">An event's data is not a JSON object; nothing was written.</exception>
+    public async Task<AppendResult> AppendToStreamAsync(
+        string streamId, ExpectedVersion expectedVersion, IReadOnlyList<EventData> events, CancellationToken cancellationToken = default)
+    {
+        var results = await AppendAsync([new StreamAppend(streamId, expectedVersion, events)], cancellationToken);
+        return results[0];
+    }
+
+    /// <summary>
+    /// Appends to several streams atomically: every stream's expected version must hold, or nothing is written.
+    /// Appending events whose ids are all stored already, with the same content, returns the original result and writes
+    /// nothing (safe retries, across restarts).
+    /// </summary>
+    /// <returns>One result per stream, in the order given.</returns>
+    public Task<IReadOnlyList<AppendResult>> AppendAsync(IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken = default)
+    {
+        var request = new PreparedRequest(appends, cancellationToken);
+        return _pipeline.AppendAsync(request);
+    }
+
+    /// <summary>The stream's current version (0 when it has no events).</summary>
+    public async Task<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(Sql.ReadStreamVersion);
+        command.Parameters.AddWithValue("stream_id", streamId);
+        return await command.ExecuteScalarAsync(cancellationToken) is long version ? version : 0;
+    }
+
+    /// <summary>Reads a stream forward in version order.</summary>
+    /// <param name="streamId">The stream.</param>
+    /// <param name="fromVersion">The first version to return (1 = from the start).</param>
+    /// <param name="toVersion">The last version to return, for a read "as of version N".</param>
+    /// <param name="asOf">Stop before the first event past this moment on <paramref name="axis"/>.</param>
+    /// <param name="axis">Which clock <paramref name="asOf"/> refers to.</param>
+    /// <param name="maxCount">At most this many events.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(
+        string streamId, long fromVersion = 1, long? toVersion = null, DateTimeOffset? asOf = null,
+        TimeAxis axis = TimeAxis.OccurredAt, int maxCount = int.MaxValue, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(Sql.ReadStream);
+        var p = command.Parameters;
+        p.AddWithValue("stream_id", streamId);
+        p.AddWithValue("from_version", Math.Max(1, fromVersion));
+        p.AddWithValue("to_version", toVersion ?? long.MaxValue);
+        p.AddWithValue("as_of", NpgsqlDbType.TimestampTz, asOf ?? DateTimeOffset.MaxValue);
+        p.AddWithValue("by_recorded", axis == TimeAxis.RecordedAt);
+        p.AddWithValue("max_count", (long)maxCount);
+        return await ReadEventsAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads the global feed after <paramref name="after"/>, in feed order. Gap-free: an event whose transaction is still
+    /// open is not skipped; the feed stops before it until it commits (or rolls back).
+    /// </summary>
+    /// <param name="after">Where the previous page ended (<see cref="FeedCursor.Start"/> for the beginning).</param>
+    /// <param name="maxCount">At most this many events.</param>
+    /// <param name="types">Only events of these stored types (null for all).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<FeedPage> ReadFeedAsync(
+        FeedCursor after, int maxCount, IReadOnlyCollection<string>? types = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
+        await using var command = _dataSource.CreateCommand(Sql.ReadFeed);
+        AddFeedParameters(command.Parameters, after, maxCount, types);
+        var events = await ReadEventsAsync(command, cancellationToken);
+        return new FeedPage(events, events.Count > 0 ? events[^1].Cursor : after);
+    }
+
+    /// <summary>Reads a page of the feed on a connection the caller owns (for projection daemons reading in their own transaction).</summary>
+    public static async Task<FeedPage> ReadFeedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, FeedCursor after, int maxCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxCount);
+        await using var command = new NpgsqlCommand(Sql.ReadFeed, connection, transaction);
+        AddFeedParameters(command.Parameters, after, maxCount, null);
+        var events = await ReadEventsAsync(command, cancellationToken);
+        return new FeedPage(events, events.Count > 0 ? events[^1].Cursor : after);
+    }
+
+    private static void AddFeedParameters(NpgsqlParameterCollection p, FeedCursor after, int maxCount, IReadOnlyCollection<string>? types)
+    {
+        p.Add(new NpgsqlParameter<ulong>("after_transaction_id", NpgsqlDbType.Xid8) { TypedValue = after.TransactionId });
+        p.AddWithValue("after_position", after.Position);
+        p.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = types is null ? DBNull.Value : types.ToArray() });
+        p.AddWithValue("max_count", (long)maxCount);
+    }
+
+    private static async Task<IReadOnlyList<RecordedEvent>> ReadEventsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var events = new List<RecordedEvent>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(new RecordedEvent(
+                position: reader.GetInt64(0),
+                transactionId: reader.GetFieldValue<ulong>(1),
+                eventId: reader.GetGuid(2),
+                streamId: reader.GetString(3),
+                streamVersion: reader.GetInt64(4),
+                type: reader.GetString(5),
+                data: reader.GetString(6),
+                metadataJson: reader.GetString(7),
+                occurredAt: reader.GetFieldValue<DateTimeOffset>(8),
+                recordedAt: reader.GetFieldValue<DateTimeOffset>(9),
+                hash: reader.GetFieldValue<byte[]>(10)));
+        }
+
+        return events;
+    }
+
+    /// <summary>Finishes the appends already queued, then stops the writers.</summary>
+    public ValueTask DisposeAsync() => _pipeline.DisposeAsync();
+}

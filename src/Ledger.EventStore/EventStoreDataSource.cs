@@ -1,0 +1,30 @@
+using Npgsql;
+
+namespace Ledger.EventStore;
+
+/// <summary>Builds the process's one <see cref="NpgsqlDataSource"/> with the settings the store relies on.</summary>
+public static class EventStoreDataSource
+{
+    /// <summary>
+    /// A data source whose sessions end any transaction left idle longer than <paramref name="idleInTransactionTimeout"/>:
+    /// an open transaction holds back the feed's snapshot horizon for every reader, so none may linger.
+    /// </summary>
+    public static NpgsqlDataSource Create(
+        string connectionString, string applicationName = "ledger", TimeSpan? idleInTransactionTimeout = null,
+        Action<NpgsqlDataSourceBuilder>? configure = null)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        var settings = builder.ConnectionStringBuilder;
+        if (string.IsNullOrEmpty(settings.ApplicationName)) settings.ApplicationName = applicationName;
+        var timeout = (long)(idleInTransactionTimeout ?? TimeSpan.FromSeconds(30)).TotalMilliseconds;
+        if (settings.Options?.Contains("idle_in_transaction_session_timeout", StringComparison.Ordinal) != true)
+        {
+            settings.Options = $"{settings.Options} -c idle_in_transaction_session_timeout={timeout}".Trim();
+        }
+
+        // Hot statements are prepared automatically after two uses: parsing and planning happen once per connection.
+        if (settings.MaxAutoPrepare == 0) settings.MaxAutoPrepare = 64;
+        configure?.Invoke(builder);
+        return builder.Build();
+    }
+}

@@ -1,0 +1,29 @@
+namespace Ledger.EventStore;
+
+/// <summary>How the store appends.</summary>
+public sealed class EventStoreOptions
+{
+    /// <summary>
+    /// Concurrent appends are coalesced into one transaction (group commit) up to this many requests. Each request keeps
+    /// its own atomicity: a conflicting request never fails the others in its batch.
+    /// </summary>
+    public int MaxBatchRequests { get; set; } = 256;
+
+    /// <summary>A batch stops taking requests once it holds this many events (a single larger request still runs alone).</summary>
+    public int MaxBatchEvents { get; set; } = 4_000;
+
+    /// <summary>How many batches may be in flight at once; two lets one batch be built while the other commits.</summary>
+    public int Writers { get; set; } = 2;
+
+    /// <summary>Appends waiting for a writer beyond this many make callers wait (back-pressure instead of unbounded memory).</summary>
+    public int QueueCapacity { get; set; } = 10_000;
+
+    /// <summary>How often a batch that hit a serialization failure or deadlock is tried again before its requests fail.</summary>
+    public int TransientRetries { get; set; } = 3;
+
+    /// <summary>Projections updated in the same transaction as the append.</summary>
+    public IList<IInlineProjection> InlineProjections { get; } = [];
+
+    /// <summary>The clock for recorded-at times.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+}

@@ -1,0 +1,31 @@
+using System.Reflection;
+
+namespace Ledger.EventStore.Schema;
+
+/// <summary>Reads SQL files embedded as resources, so SQL lives in named files rather than in C# strings.</summary>
+public static class SqlResources
+{
+    /// <summary>The text of the embedded resource whose name ends with <paramref name="fileName"/>.</summary>
+    public static string Read(Assembly assembly, string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        var name = assembly.GetManifestResourceNames()
+            .SingleOrDefault(n => n.EndsWith("." + fileName, StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"No embedded SQL file '{fileName}' in {assembly.GetName().Name}.");
+        using var stream = assembly.GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}
+
+/// <summary>The store's own queries, one embedded file each (Sql/Queries).</summary>
+internal static class Sql
+{
+    public static readonly string AppendLockStreams = Read("append_lock_streams.sql");
+    public static readonly string AppendInsertEvents = Read("append_insert_events.sql");
+    public static readonly string ReadStream = Read("read_stream.sql");
+    public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
+    public static readonly string ReadFeed = Read("read_feed.sql");
+
+    private static string Read(string fileName) => SqlResources.Read(typeof(Sql).Assembly, fileName);
+}

@@ -1,0 +1,1 @@
+select version from ledger.streams where stream_id = @stream_id;
