@@ -36,6 +36,9 @@ public sealed class EventStore : IAsyncDisposable
     /// <summary>The options the store runs with.</summary>
     public EventStoreOptions Options { get; }
 
+    /// <summary>Appends waiting for a writer right now.</summary>
+    public int QueuedAppends => _pipeline.QueuedCount;
+
     /// <summary>Raised after each group-commit batch with its number of requests and events (for metrics).</summary>
     public event Action<int, int>? BatchCommitted;
 

@@ -22,8 +22,9 @@ public static class EventStoreDataSource
             settings.Options = $"{settings.Options} -c idle_in_transaction_session_timeout={timeout}".Trim();
         }
 
-        // Hot statements are prepared automatically after two uses: parsing and planning happen once per connection.
-        if (settings.MaxAutoPrepare == 0) settings.MaxAutoPrepare = 64;
+        // Auto-preparation is left off on purpose: with Npgsql 10.0.0 an auto-prepared statement that fails inside a
+        // transaction which is then rolled back corrupts the connection ("Received unexpected backend message DataRow",
+        // npgsql/npgsql#6391). GroupCommitTests.A_request_that_breaks_the_transaction_is_refused_alone reproduces it.
         configure?.Invoke(builder);
         return builder.Build();
     }

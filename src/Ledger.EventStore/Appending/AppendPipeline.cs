@@ -27,6 +27,9 @@ internal sealed class AppendPipeline : IAsyncDisposable
         _writers = Enumerable.Range(0, Math.Max(1, options.Writers)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
     }
 
+    /// <summary>Appends waiting for a writer (for tests and metrics).</summary>
+    public int QueuedCount => _queue.Reader.Count;
+
     /// <summary>Observed after each batch (requests, events), for metrics.</summary>
     public event Action<int, int>? BatchCommitted;
 

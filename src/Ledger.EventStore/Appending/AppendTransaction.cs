@@ -100,11 +100,16 @@ internal static class AppendTransaction
         var streamIds = requests.SelectMany(r => r.StreamIds).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var eventIds = requests.SelectMany(r => r.EventIds).ToArray();
 
-        await using var command = new NpgsqlCommand(Sql.AppendLockStreams, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds });
-        command.Parameters.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var (locks, ensure, select, lookUp) = (Command(batch, 0), Command(batch, 1), Command(batch, 2), Command(batch, 3));
+        locks.Parameters.Add(TextArray("stream_ids", streamIds));
+        ensure.Parameters.Add(TextArray("stream_ids", streamIds));
+        select.Parameters.Add(TextArray("stream_ids", streamIds));
+        lookUp.Parameters.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
 
+        // The lock statement returns one row per lock; skip past it to the stream rows.
+        await reader.NextResultAsync(cancellationToken);
         var streams = new Dictionary<string, StreamState>(streamIds.Length, StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -124,6 +129,16 @@ internal static class AppendTransaction
             throw new InvalidOperationException("A stream row was not locked; the streams table is not as the store left it.");
         return (streams, stored);
     }
+
+    private static NpgsqlBatchCommand Command(NpgsqlBatch batch, int index)
+    {
+        var command = new NpgsqlBatchCommand(Sql.AppendLockStreams[index]);
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+
+    private static NpgsqlParameter<string[]> TextArray(string name, string[] values) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = values };
 
     /// <summary>
     /// A request some of whose ids are already stored is a retry. It is answered with the original result only if every
@@ -196,8 +211,13 @@ internal static class AppendTransaction
 
         var touched = accepted.Select(a => a.StreamId).Distinct(StringComparer.Ordinal).ToArray();
 
-        await using var command = new NpgsqlCommand(Sql.AppendInsertEvents, connection, transaction);
-        var p = command.Parameters;
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var insert = new NpgsqlBatchCommand(Sql.AppendInsertEvents[0]);
+        var update = new NpgsqlBatchCommand(Sql.AppendInsertEvents[1]);
+        batch.BatchCommands.Add(insert);
+        batch.BatchCommands.Add(update);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.AppendInsertEvents[2]));
+        var p = insert.Parameters;
         p.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
         p.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds });
         p.Add(new NpgsqlParameter<long[]>("stream_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = versions });
@@ -207,12 +227,13 @@ internal static class AppendTransaction
         p.Add(new NpgsqlParameter<DateTimeOffset[]>("occurred_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = occurredAts });
         p.Add(new NpgsqlParameter<DateTimeOffset[]>("recorded_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = recordedAts });
         p.Add(new NpgsqlParameter<byte[][]>("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = hashes });
-        p.Add(new NpgsqlParameter<string[]>("updated_stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = touched });
-        p.Add(new NpgsqlParameter<long[]>("updated_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = touched.Select(s => streams[s].Version).ToArray() });
-        p.Add(new NpgsqlParameter<byte[][]>("updated_hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = touched.Select(s => streams[s].LastHash!).ToArray() });
+        var u = update.Parameters;
+        u.Add(new NpgsqlParameter<string[]>("updated_stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = touched });
+        u.Add(new NpgsqlParameter<long[]>("updated_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = touched.Select(s => streams[s].Version).ToArray() });
+        u.Add(new NpgsqlParameter<byte[][]>("updated_hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = touched.Select(s => streams[s].LastHash!).ToArray() });
 
         var inserted = new Dictionary<Guid, (long Position, ulong TransactionId)>(n);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {

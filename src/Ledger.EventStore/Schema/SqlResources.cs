@@ -18,11 +18,35 @@ public static class SqlResources
     }
 }
 
+/// <summary>Splits a SQL file into its statements: each ends with a semicolon at the end of a line.</summary>
+public static class SqlStatements
+{
+    /// <summary>The statements of <paramref name="sql"/>, without comments-only remainders.</summary>
+    public static IReadOnlyList<string> Split(string sql)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        var statements = new List<string>();
+        var current = new System.Text.StringBuilder();
+        foreach (var line in sql.Split('\n'))
+        {
+            var trimmed = line.TrimEnd();
+            if (trimmed.TrimStart().StartsWith("--", StringComparison.Ordinal) || trimmed.Length == 0) continue;
+            current.AppendLine(trimmed);
+            if (!trimmed.EndsWith(';')) continue;
+            statements.Add(current.ToString().TrimEnd().TrimEnd(';'));
+            current.Clear();
+        }
+
+        if (current.ToString().Trim().Length > 0) statements.Add(current.ToString().Trim());
+        return statements;
+    }
+}
+
 /// <summary>The store's own queries, one embedded file each (Sql/Queries).</summary>
 internal static class Sql
 {
-    public static readonly string AppendLockStreams = Read("append_lock_streams.sql");
-    public static readonly string AppendInsertEvents = Read("append_insert_events.sql");
+    public static readonly IReadOnlyList<string> AppendLockStreams = SqlStatements.Split(Read("append_lock_streams.sql"));
+    public static readonly IReadOnlyList<string> AppendInsertEvents = SqlStatements.Split(Read("append_insert_events.sql"));
     public static readonly string ReadStream = Read("read_stream.sql");
     public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
     public static readonly string ReadFeed = Read("read_feed.sql");

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Ledger.Cli;
+
+var root = new RootCommand("The Megapack production ledger.");
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(MigrateCommand.Create());
+return await root.Parse(args).InvokeAsync();

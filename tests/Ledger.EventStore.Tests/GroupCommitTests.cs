@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using Ledger.EventStore.Tests.Support;
+using Ledger.Testing;
+using Npgsql;
+
+namespace Ledger.EventStore.Tests;
+
+/// <summary>
+/// Concurrent appends share one transaction, yet each keeps its own atomicity: one request's conflict or bad data never
+/// fails its neighbours. A gate holds the single writer's first batch open so the next batch forms deterministically.
+/// </summary>
+public sealed class GroupCommitTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Waiting_appends_commit_together_and_a_conflict_fails_only_its_own_request()
+    {
+        var gate = new Gate();
+        var batches = new ConcurrentQueue<(int Requests, int Events)>();
+        await using var node = await Node.StartAsync(database.ConnectionString, o =>
+        {
+            o.Writers = 1;
+            o.InlineProjections.Add(gate);
+        });
+        node.Store.BatchCommitted += (requests, events) => batches.Enqueue((requests, events));
+        var (s1, s2, s3) = (Events.NewStream(), Events.NewStream(), Events.NewStream());
+
+        var first = node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, [Events.Make()], Ct);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var b = node.Store.AppendToStreamAsync(s1, ExpectedVersion.NoStream, Events.Many(2), Ct);
+        var c = node.Store.AppendToStreamAsync(s2, ExpectedVersion.Exactly(5), [Events.Make()], Ct);
+        var e = node.Store.AppendToStreamAsync(s3, ExpectedVersion.NoStream, [Events.Make()], Ct);
+        var f = node.Store.AppendToStreamAsync(s1, ExpectedVersion.Exactly(2), [Events.Make()], Ct);
+        await WaitUntilAsync(() => node.Store.QueuedAppends == 4);
+        gate.Release();
+
+        await first;
+        Assert.Equal(2, (await b).Version);
+        var conflict = await Assert.ThrowsAsync<WrongExpectedVersionException>(() => c);
+        Assert.Equal(0, conflict.Actual);
+        Assert.Equal(1, (await e).Version);
+        // f touches b's stream, so it waited for the next batch and saw b's events.
+        Assert.Equal(3, (await f).Version);
+        Assert.Equal([(1, 1), (3, 4), (1, 1)], batches.ToArray());
+    }
+
+    [Fact]
+    public async Task A_request_that_breaks_the_transaction_is_refused_alone()
+    {
+        var gate = new Gate();
+        await using var node = await Node.StartAsync(database.ConnectionString, o =>
+        {
+            o.Writers = 1;
+            o.InlineProjections.Add(gate);
+            o.InlineProjections.Add(new Poisoned());
+        });
+        var streams = Enumerable.Range(0, 4).Select(_ => Events.NewStream()).ToArray();
+
+        var first = node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, [Events.Make()], Ct);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var good1 = node.Store.AppendToStreamAsync(streams[0], ExpectedVersion.Any, [Events.Make()], Ct);
+        var poison = node.Store.AppendToStreamAsync(streams[1], ExpectedVersion.Any, [Events.Make("poison.v1")], Ct);
+        // Valid JSON that jsonb refuses (22P05): the database, not our code, breaks this one.
+        var nul = node.Store.AppendToStreamAsync(streams[2], ExpectedVersion.Any, [Events.Make(data: """{"s":"\u0000"}""")], Ct);
+        var good2 = node.Store.AppendToStreamAsync(streams[3], ExpectedVersion.Any, [Events.Make()], Ct);
+        await WaitUntilAsync(() => node.Store.QueuedAppends == 4);
+        gate.Release();
+
+        await first;
+        Assert.Equal(1, (await good1).Version);
+        Assert.Equal(1, (await good2).Version);
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => poison);
+        Assert.Equal("poisoned", thrown.Message);
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => nul);
+        Assert.StartsWith("22", refused.SqlState, StringComparison.Ordinal);
+        Assert.Equal(0, await node.CountEventsAsync(streams[1]));
+        Assert.Equal(0, await node.CountEventsAsync(streams[2]));
+    }
+
+    [Fact]
+    public async Task A_cancelled_append_that_has_not_started_writes_nothing()
+    {
+        var gate = new Gate();
+        await using var node = await Node.StartAsync(database.ConnectionString, o =>
+        {
+            o.Writers = 1;
+            o.InlineProjections.Add(gate);
+        });
+        var stream = Events.NewStream();
+        using var cancel = new CancellationTokenSource();
+
+        var first = node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, [Events.Make()], Ct);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var cancelled = node.Store.AppendToStreamAsync(stream, ExpectedVersion.Any, [Events.Make()], cancel.Token);
+        await WaitUntilAsync(() => node.Store.QueuedAppends == 1);
+        await cancel.CancelAsync();
+        gate.Release();
+
+        await first;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.Equal(0, await node.CountEventsAsync(stream));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(30));
+        while (!condition()) await Task.Delay(5, deadline.Token);
+    }
+
+    private sealed class Poisoned : IInlineProjection
+    {
+        public Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken) =>
+            events.Any(e => e.Type == "poison.v1") ? throw new InvalidOperationException("poisoned") : Task.CompletedTask;
+    }
+}
