@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Ledger.LocalPostgres;
@@ -20,6 +21,13 @@ internal sealed class LedgerDatabase : IAsyncDisposable
         (ConnectionString, _cluster) = (connectionString, cluster);
 
     public string ConnectionString { get; }
+
+    /// <summary>The option every command that opens the database takes.</summary>
+    public static Option<string> DataDirectoryOption() => new("--data-dir")
+    {
+        Description = "Where the embedded PostgreSQL keeps its data (ignored when ConnectionStrings__Ledger is set).",
+        DefaultValueFactory = _ => ".ledger",
+    };
 
     public bool IsEmbedded => _cluster is not null;
 

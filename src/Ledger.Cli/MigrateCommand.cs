@@ -7,11 +7,7 @@ internal static class MigrateCommand
 {
     public static Command Create()
     {
-        var dataDirectory = new Option<string>("--data-dir")
-        {
-            Description = "The embedded PostgreSQL's data directory (ignored when ConnectionStrings__Ledger is set).",
-            DefaultValueFactory = _ => ".ledger",
-        };
+        var dataDirectory = LedgerDatabase.DataDirectoryOption();
         var command = new Command("migrate", "Apply pending schema migrations.") { dataDirectory };
         command.SetAction(async (parse, cancellationToken) =>
         {

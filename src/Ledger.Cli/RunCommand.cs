@@ -9,11 +9,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var dataDirectory = new Option<string>("--data-dir")
-        {
-            Description = "Where the embedded PostgreSQL keeps its data (ignored when ConnectionStrings__Ledger is set).",
-            DefaultValueFactory = _ => ".ledger",
-        };
+        var dataDirectory = LedgerDatabase.DataDirectoryOption();
         var command = new Command("run", "Run the ledger on its embedded local PostgreSQL (or on ConnectionStrings__Ledger).")
         {
             dataDirectory,
