@@ -59,10 +59,11 @@ public sealed class EventStore : IAsyncDisposable
     /// nothing (safe retries, across restarts).
     /// </summary>
     /// <returns>One result per stream, in the order given.</returns>
-    public Task<IReadOnlyList<AppendResult>> AppendAsync(IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<AppendResult>> AppendAsync(IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken = default)
     {
+        // Checking and canonicalizing happen here, on the caller's thread, so the writer's transaction stays short.
         var request = new PreparedRequest(appends, cancellationToken);
-        return _pipeline.AppendAsync(request);
+        return await _pipeline.AppendAsync(request);
     }
 
     /// <summary>The stream's current version (0 when it has no events).</summary>
