@@ -97,6 +97,19 @@ public sealed class EventStore : IAsyncDisposable
         return await ReadEventsAsync(command, cancellationToken);
     }
 
+    /// <summary>Reads several whole streams in one round trip. Every requested stream is in the answer (empty if it has no events).</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
+        IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(streamIds);
+        await using var command = _dataSource.CreateCommand(Sql.ReadStreams);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
+        var events = await ReadEventsAsync(command, cancellationToken);
+        var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<RecordedEvent>(), StringComparer.Ordinal);
+        foreach (var e in events) streams[e.StreamId].Add(e);
+        return streams.ToDictionary(p => p.Key, p => (IReadOnlyList<RecordedEvent>)p.Value, StringComparer.Ordinal);
+    }
+
     /// <summary>
     /// Reads the global feed after <paramref name="after"/>, in feed order. Gap-free: an event whose transaction is still
     /// open is not skipped; the feed stops before it until it commits (or rolls back).

@@ -60,6 +60,19 @@ public sealed class ReadStreamTests(DatabaseFixture database) : IClassFixture<Da
     }
 
     [Fact]
+    public async Task Several_streams_read_in_one_call_each_in_version_order()
+    {
+        var (a, b, missing) = (await StreamOfFiveDaysAsync(), await StreamOfFiveDaysAsync(), Events.NewStream());
+
+        var streams = await _node.Store.ReadStreamsAsync([a, b, missing], Ct);
+
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], streams[a].Select(e => e.StreamVersion));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], streams[b].Select(e => e.StreamVersion));
+        Assert.All(streams[b], e => Assert.Equal(b, e.StreamId));
+        Assert.Empty(streams[missing]);
+    }
+
+    [Fact]
     public async Task An_unknown_stream_reads_empty_at_version_0()
     {
         var stream = Events.NewStream();

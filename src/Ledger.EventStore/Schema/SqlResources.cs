@@ -48,6 +48,7 @@ internal static class Sql
     public static readonly IReadOnlyList<string> AppendLockStreams = SqlStatements.Split(Read("append_lock_streams.sql"));
     public static readonly IReadOnlyList<string> AppendInsertEvents = SqlStatements.Split(Read("append_insert_events.sql"));
     public static readonly string ReadStream = Read("read_stream.sql");
+    public static readonly string ReadStreams = Read("read_streams.sql");
     public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
     public static readonly string ReadFeed = Read("read_feed.sql");
 
