@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Ledger.Api;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Ledger.LocalPostgres;
@@ -64,7 +65,7 @@ internal sealed class LedgerDatabase : IAsyncDisposable
     public async Task<IReadOnlyList<Migration>> MigrateAsync(CancellationToken cancellationToken)
     {
         await using var dataSource = EventStoreDataSource.Create(ConnectionString, "ledger-cli");
-        return await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations], cancellationToken);
+        return await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations, LedgerApiSchema.Migrations], cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -4,4 +4,5 @@ using Ledger.Cli;
 var root = new RootCommand("The Megapack production ledger.");
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(MigrateCommand.Create());
+root.Subcommands.Add(KeysCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,31 @@
+using Ledger.Api.Features.Factories;
+using Ledger.Api.Features.Units.RecordEvents;
+using Ledger.Api.Idempotency;
+using Ledger.EventStore;
+using Ledger.Production.Factories;
+
+namespace Ledger.Api.Features;
+
+/// <summary>The ledger's use cases: their services and their endpoints, each slice registering its own.</summary>
+public static class FeatureRegistration
+{
+    public static IServiceCollection AddLedgerFeatures(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => new EventStore.EventStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+            new EventStoreOptions { TimeProvider = sp.GetRequiredService<TimeProvider>() }));
+        services.AddSingleton<FactoryRegistry>();
+        services.AddSingleton<IFactoryRegistry>(sp => sp.GetRequiredService<FactoryRegistry>());
+        services.AddHostedService<FactoryRegistryRefresher>();
+        services.AddSingleton<IdempotencyKeys>();
+        services.AddHostedService<IdempotencyKeyPurger>();
+        services.AddSingleton<UnitEventWriter>();
+        return services;
+    }
+
+    public static RouteGroupBuilder MapLedgerFeatures(this RouteGroupBuilder api)
+    {
+        api.MapFactories();
+        api.MapRecordEvents();
+        return api;
+    }
+}

@@ -1,0 +1,163 @@
+using System.Security.Cryptography;
+using System.Text;
+using Ledger.Api.Access;
+using Ledger.Api.Http;
+using Ledger.Api.ServiceDefaults;
+using Ledger.EventStore;
+using Ledger.Production.Factories;
+using Ledger.Production.Units;
+
+namespace Ledger.Api.Features.Units.RecordEvents;
+
+/// <summary>What a post asks for: whose events, for which units, under which preconditions.</summary>
+/// <param name="Caller">The API key posting.</param>
+/// <param name="Events">The events, in request order.</param>
+/// <param name="IfMatch">The unit's expected version from <c>If-Match</c> (single-unit posts only).</param>
+/// <param name="IdempotencyKey">The request's Idempotency-Key, if any.</param>
+/// <param name="CorrelationId">The request's correlation id, recorded in each event's metadata.</param>
+internal sealed record WriteRequest(ApiKeyCaller Caller, IReadOnlyList<ProposedEvent> Events, long? IfMatch, string? IdempotencyKey, string CorrelationId);
+
+/// <summary>
+/// Records line systems' events: reads the units' streams, checks the caller's factory and the unit's rules, and appends
+/// atomically with the version it decided against. A concurrent writer that got in first makes it decide again (or,
+/// under If-Match, answer 412). A retry of events already stored is answered with the original result, before any rule
+/// is applied: the rules would otherwise refuse a second UnitBuilt that is in fact the first one sent again.
+/// </summary>
+internal sealed class UnitEventWriter(EventStore.EventStore store, IFactoryRegistry factories, TimeProvider time)
+{
+    /// <summary>How often a post without If-Match decides again after losing a race for a unit.</summary>
+    private const int Attempts = 4;
+
+    public async Task<(IReadOnlyList<UnitReceipt>? Units, LedgerResponse? Refusal)> WriteAsync(
+        HttpContext context, WriteRequest request, CancellationToken cancellationToken)
+    {
+        var ids = request.Events.Select(e => e.EventId ?? NewEventId(request, e.Index)).ToArray();
+        var metadata = request.Caller.ToEventMetadata(request.CorrelationId) with { IdempotencyKey = request.IdempotencyKey };
+        var units = request.Events.GroupBy(e => e.Serial.Value, StringComparer.Ordinal).ToList();
+
+        for (var attempt = 1; attempt <= Attempts; attempt++)
+        {
+            var histories = await store.ReadStreamsAsync(units.Select(u => u.Key).ToArray(), cancellationToken);
+            var appends = new List<StreamAppend>(units.Count);
+            foreach (var unit in units)
+            {
+                var proposed = unit.ToList();
+                var history = histories[unit.Key];
+                var state = UnitHistory.Fold(history);
+                var refusal = Authorize(context, request.Caller, unit.Key, state, proposed);
+                if (refusal is not null) return (null, refusal);
+
+                var stored = history.Select(e => e.EventId).ToHashSet();
+                var isRetry = proposed.Any(e => stored.Contains(ids[e.Index]));
+                if (!isRetry)
+                {
+                    refusal = Decide(context, request, unit.Key, state, proposed);
+                    if (refusal is not null) return (null, refusal);
+                }
+
+                var expected = isRetry ? ExpectedVersion.Any : ExpectedVersion.Exactly(request.IfMatch ?? state.Version);
+                appends.Add(new StreamAppend(unit.Key, expected, proposed.Select(e =>
+                    new EventData(ids[e.Index], e.Type.StoredName, UnitEvents.Serialize(e.Event), e.OccurredAt, metadata)).ToList()));
+            }
+
+            try
+            {
+                var results = await store.AppendAsync(appends, cancellationToken);
+                return (Receipts(units, results), null);
+            }
+            catch (WrongExpectedVersionException conflict) when (request.IfMatch is not null)
+            {
+                return (null, PreconditionFailed(context, conflict.StreamId, request.IfMatch.Value, conflict.Actual));
+            }
+            catch (WrongExpectedVersionException)
+            {
+                // Another writer changed a unit between our read and our append: read and decide again.
+            }
+            catch (EventIdConflictException conflict)
+            {
+                return (null, LedgerResponse.Problem(context, StatusCodes.Status422UnprocessableEntity, ProblemTypes.EventIdConflict,
+                    "An event id is already used for another event.",
+                    $"Event {conflict.EventId} {conflict.Reason}. A retry must resend exactly the original events; new events need new ids.",
+                    new Dictionary<string, object?> { ["eventId"] = conflict.EventId }));
+            }
+        }
+
+        return (null, LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.VersionConflict,
+            "The unit kept changing while this request was decided.",
+            $"Other writers changed the unit(s) {Attempts} times in a row; send the request again."));
+    }
+
+    private static LedgerResponse? Authorize(HttpContext context, ApiKeyCaller caller, string serial, UnitState state, List<ProposedEvent> proposed)
+    {
+        if (state.Version == 0 && proposed[0].Event is not UnitBuilt)
+        {
+            return LedgerResponse.Problem(context, StatusCodes.Status404NotFound, ProblemTypes.UnitNotFound, "No such unit.",
+                $"Unit {serial} has no history; its first event must be UnitBuilt.",
+                new Dictionary<string, object?> { ["serial"] = serial, ["index"] = proposed[0].Index });
+        }
+
+        // A line key acts for one factory: the unit's, and any UnitBuilt it posts must name it.
+        var factories = proposed.Select(e => e.Event).OfType<UnitBuilt>().Select(b => b.FactoryId).Append(state.FactoryId).OfType<string>();
+        var foreign = factories.FirstOrDefault(f => !caller.MayActFor(f));
+        if (foreign is null) return null;
+        return LedgerResponse.Problem(context, StatusCodes.Status403Forbidden, ProblemTypes.WrongFactory,
+            "This key may not record events for that factory.",
+            $"Key '{caller.Name}' records for factory '{caller.FactoryId}', but unit {serial} belongs to '{foreign}'.",
+            new Dictionary<string, object?> { ["serial"] = serial });
+    }
+
+    private LedgerResponse? Decide(HttpContext context, WriteRequest request, string serial, UnitState state, List<ProposedEvent> proposed)
+    {
+        if (request.IfMatch is { } expected && expected != state.Version)
+        {
+            return PreconditionFailed(context, serial, expected, state.Version);
+        }
+
+        var decision = UnitRules.DecideBatch(state, proposed.Select(e => e.Occurred).ToList(), time.GetUtcNow(), factories);
+        if (decision.IsAccepted) return null;
+        var rejected = proposed[decision.RejectedIndex!.Value];
+        return LedgerResponse.Problem(context, StatusCodes.Status422UnprocessableEntity, ProblemTypes.RuleViolation,
+            "The event breaks a rule of the unit's lifecycle.", decision.Rejection!.Message,
+            new Dictionary<string, object?>
+            {
+                ["code"] = decision.Rejection.Code,
+                ["index"] = rejected.Index,
+                ["serial"] = serial,
+                ["eventType"] = rejected.Type.ApiName,
+            });
+    }
+
+    private static LedgerResponse PreconditionFailed(HttpContext context, string serial, long expected, long actual) =>
+        LedgerResponse.Problem(context, StatusCodes.Status412PreconditionFailed, ProblemTypes.PreconditionFailed,
+            "The unit is not at the version given in If-Match.",
+            $"Unit {serial} is at version {actual}, not {expected}. Read it again, decide again, and send the new version.",
+            new Dictionary<string, object?> { ["serial"] = serial, ["expectedVersion"] = expected, ["actualVersion"] = actual });
+
+    private static List<UnitReceipt> Receipts(List<IGrouping<string, ProposedEvent>> units, IReadOnlyList<AppendResult> results)
+    {
+        var receipts = new List<UnitReceipt>(units.Count);
+        for (var u = 0; u < units.Count; u++)
+        {
+            var events = units[u].Zip(results[u].Events, (proposed, appended) =>
+                new RecordedEventReceipt(proposed.Index, appended.EventId, proposed.Type.ApiName, appended.StreamVersion, appended.Position)).ToList();
+            receipts.Add(new UnitReceipt(units[u].Key, results[u].Version, events.Max(e => e.Position), events));
+        }
+
+        return receipts;
+    }
+
+    /// <summary>
+    /// An event the sender gave no id gets one derived from the Idempotency-Key, so a retry of the same request produces
+    /// the same ids and the store recognises it even if the first attempt's answer was lost. Without a key it gets a
+    /// fresh id, and a retry would record the fact twice: the API guide tells line systems to send one of the two.
+    /// </summary>
+    private static Guid NewEventId(WriteRequest request, int index)
+    {
+        if (request.IdempotencyKey is null) return Guid.CreateVersion7();
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"ledger-event-id\n{request.Caller.KeyId:D}\n{request.IdempotencyKey}\n{index}"));
+        var bytes = hash.AsSpan(0, 16).ToArray();
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // version 8: custom, name-based
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 9562 variant
+        return new Guid(bytes, bigEndian: true);
+    }
+}

@@ -1,0 +1,68 @@
+using Ledger.Api.Access;
+using Ledger.EventStore;
+using Ledger.EventStore.Schema;
+using Npgsql;
+
+namespace Ledger.Api.ServiceDefaults;
+
+/// <summary>The host's cross-cutting set-up in one place: database, problem details, correlation ids, auth, health.</summary>
+public static class ServiceDefaultsExtensions
+{
+    public const string ConnectionStringName = "Ledger";
+
+    /// <summary>The migration modules the API applies at start-up, in order.</summary>
+    public static IReadOnlyList<MigrationSource> Migrations { get; } = [EventStoreSchema.Migrations, LedgerApiSchema.Migrations];
+
+    public static WebApplicationBuilder AddLedgerServiceDefaults(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+
+        // One data source for the process, built when first needed so configuration added by tests is seen.
+        services.AddSingleton(sp => EventStoreDataSource.Create(
+            sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName)
+                is { Length: > 0 } connectionString ? connectionString
+                : throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not set."),
+            applicationName: "ledger-api"));
+        // Registered before the bootstrap key so the tables exist when it runs; hosted services start in order.
+        services.AddHostedService<MigrateOnStart>();
+
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var problem = context.ProblemDetails;
+            var status = problem.Status ?? context.HttpContext.Response.StatusCode;
+            if (problem.Type is null || !problem.Type.StartsWith(ProblemTypes.Base, StringComparison.Ordinal))
+            {
+                problem.Type = ProblemTypes.ForStatus(status);
+            }
+
+            // Never a stack trace or exception message: 5xx problems say only that something failed, and where to look.
+            if (status >= 500) problem.Detail = "The ledger could not complete the request; quote the correlation id when reporting it.";
+            problem.Extensions.Remove("exception");
+            if (CorrelationId.Find(context.HttpContext) is { } correlationId) problem.Extensions["correlationId"] = correlationId;
+        });
+        services.AddHealthChecks();
+        services.AddLedgerAccess();
+        return builder;
+    }
+
+    public static WebApplication UseLedgerServiceDefaults(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseCorrelationId();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapHealthChecks("/health/live").AllowAnonymous().WithName("Live");
+        return app;
+    }
+
+    private sealed class MigrateOnStart(NpgsqlDataSource dataSource) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => new Migrator(dataSource).MigrateAsync(Migrations, cancellationToken);
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

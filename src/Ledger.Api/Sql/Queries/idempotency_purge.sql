@@ -1,0 +1,1 @@
+delete from ledger.idempotency_keys where created_at < now() - @retention;
