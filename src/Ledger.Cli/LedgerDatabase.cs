@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Ledger.Api;
+using Ledger.Api.ServiceDefaults;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Ledger.LocalPostgres;
@@ -65,7 +65,7 @@ internal sealed class LedgerDatabase : IAsyncDisposable
     public async Task<IReadOnlyList<Migration>> MigrateAsync(CancellationToken cancellationToken)
     {
         await using var dataSource = EventStoreDataSource.Create(ConnectionString, "ledger-cli");
-        return await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations, LedgerApiSchema.Migrations], cancellationToken);
+        return await new Migrator(dataSource).MigrateAsync(ServiceDefaultsExtensions.Migrations, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,22 +1,34 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Ledger.Api;
+using Ledger.Api.Access;
+using Ledger.EventStore;
 using Ledger.LocalPostgres;
+using Microsoft.AspNetCore.Hosting;
 
 namespace Ledger.Cli;
 
-/// <summary><c>ledger run</c>: the newcomer's one command.</summary>
+/// <summary><c>ledger run</c>: the newcomer's one command. The service on the embedded PostgreSQL, with an admin key.</summary>
 internal static class RunCommand
 {
+    private const string DemoAdminKeyName = "demo-admin";
+
     public static Command Create()
     {
         var dataDirectory = LedgerDatabase.DataDirectoryOption();
-        var command = new Command("run", "Run the ledger on its embedded local PostgreSQL (or on ConnectionStrings__Ledger).")
+        var urls = new Option<string>("--urls")
+        {
+            Description = "Where the HTTP service listens.",
+            DefaultValueFactory = _ => "http://127.0.0.1:5080",
+        };
+        var command = new Command("run", "Run the ledger service on its embedded local PostgreSQL (or on ConnectionStrings__Ledger).")
         {
             dataDirectory,
+            urls,
         };
         command.SetAction(async (parse, invocationToken) =>
         {
-            // Ctrl+C (SIGINT) and SIGTERM end the wait below instead of the process, so the cluster is stopped cleanly.
+            // Ctrl+C (SIGINT) and SIGTERM end the service instead of the process, so the cluster is stopped cleanly.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(invocationToken);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -31,15 +43,34 @@ internal static class RunCommand
             try
             {
                 await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken);
-                var applied = await database.MigrateAsync(cancellationToken);
-                Console.WriteLine(database.IsEmbedded ? "Embedded PostgreSQL is running." : "Using the server from ConnectionStrings__Ledger.");
-                Console.WriteLine($"Migrations applied now: {applied.Count}. Connection string: {database.ConnectionString}");
+                await database.MigrateAsync(cancellationToken);
+                var adminKey = await CreateDemoAdminKeyAsync(database.ConnectionString, cancellationToken);
+                var listen = parse.GetValue(urls)!;
+
+                await using var app = LedgerApp.Create([], builder =>
+                {
+                    builder.Configuration["ConnectionStrings:Ledger"] = database.ConnectionString;
+                    builder.WebHost.UseUrls(listen);
+                });
+                await app.StartAsync(cancellationToken);
+
+                var baseUrl = listen.Split(';')[0].TrimEnd('/');
                 Console.WriteLine();
-                Console.WriteLine("The event store's schema is ready. The HTTP service, the demo history and the dashboard arrive");
-                Console.WriteLine("with the write-path, projections and newcomer issues; until then this command runs the database only.");
-                Console.WriteLine("Press Ctrl+C to stop" + (database.IsEmbedded ? " (the embedded cluster stops with it)." : "."));
+                Console.WriteLine(database.IsEmbedded
+                    ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString})."
+                    : "The ledger is running on the server from ConnectionStrings__Ledger.");
+                Console.WriteLine($"  API        {baseUrl}/api/v1   (try: curl -H \"Authorization: Bearer $KEY\" {baseUrl}/api/v1/whoami)");
+                Console.WriteLine($"  health     {baseUrl}/health/live");
+                Console.WriteLine($"  admin key  {adminKey}");
+                Console.WriteLine("             (a new demo-admin key each start; the previous one is revoked. `ledger keys create` makes more.)");
+                Console.WriteLine();
+                Console.WriteLine("Read models, the demo history, Swagger UI and the dashboard arrive with the projections and");
+                Console.WriteLine("newcomer-experience issues; until then the ledger records events and manages keys and factories.");
+                Console.WriteLine("Press Ctrl+C to stop" + (database.IsEmbedded ? " (the embedded PostgreSQL stops with it)." : "."));
+
                 await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 Console.WriteLine("Stopping.");
+                await app.StopAsync(CancellationToken.None);
                 return 0;
             }
             catch (PostgresNotInstalledException e)
@@ -49,5 +80,14 @@ internal static class RunCommand
             }
         });
         return command;
+    }
+
+    private static async Task<string> CreateDemoAdminKeyAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
+        var keys = new ApiKeyStore(dataSource, TimeProvider.System);
+        await keys.RevokeAsync(DemoAdminKeyName, cancellationToken);
+        var created = await keys.CreateAsync(DemoAdminKeyName, LedgerRole.Admin, factoryId: null, cancellationToken);
+        return created.Key;
     }
 }

@@ -1,0 +1,25 @@
+using Ledger.Api.Access;
+using Ledger.Api.Features;
+using Ledger.Api.ServiceDefaults;
+
+namespace Ledger.Api;
+
+/// <summary>The ledger's HTTP application, built the same way by <c>Program</c> and by <c>ledger run</c>.</summary>
+public static class LedgerApp
+{
+    /// <summary>Builds the application; <paramref name="configure"/> runs first (settings from the command line tool).</summary>
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        builder.AddLedgerServiceDefaults();
+        builder.Services.AddLedgerFeatures();
+
+        var app = builder.Build();
+        app.UseLedgerServiceDefaults();
+        var api = app.MapGroup("/api/v1");
+        api.MapWhoAmI();
+        api.MapLedgerFeatures();
+        return app;
+    }
+}
