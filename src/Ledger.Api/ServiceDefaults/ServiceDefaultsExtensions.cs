@@ -38,10 +38,11 @@ public static class ServiceDefaultsExtensions
             }
 
             // Never a stack trace or exception message: 5xx problems say only that something failed, and where to look.
-            if (status >= 500) problem.Detail = "The ledger could not complete the request; quote the correlation id when reporting it.";
+            if (status >= 500 && problem.Type != ProblemTypes.Unavailable) problem.Detail = "The ledger could not complete the request; quote the correlation id when reporting it.";
             problem.Extensions.Remove("exception");
             if (CorrelationId.Find(context.HttpContext) is { } correlationId) problem.Extensions["correlationId"] = correlationId;
         });
+        services.AddExceptionHandler<DatabaseUnavailable>();
         services.AddHealthChecks();
         services.AddLedgerAccess();
         return builder;

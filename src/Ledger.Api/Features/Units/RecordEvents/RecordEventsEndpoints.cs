@@ -152,9 +152,20 @@ public static class RecordEventsEndpoints
         {
             response = await write();
         }
-        catch
+        catch (Exception failure)
         {
-            await idempotency.ReleaseAsync(request.Caller, key);
+            // Free the key so that a retry is processed. If the database is what failed, the release fails too and the
+            // key's lease lapses instead: a retry within it is told to wait (409), one after it is processed.
+            try
+            {
+                await idempotency.ReleaseAsync(request.Caller, key);
+            }
+            catch (Exception e) when (DatabaseUnavailable.IsUnavailable(e))
+            {
+                context.RequestServices.GetRequiredService<ILogger<IdempotencyKeys>>()
+                    .LogWarning(e, "Could not release Idempotency-Key after {Failure}", failure.GetType().Name);
+            }
+
             throw;
         }
 
