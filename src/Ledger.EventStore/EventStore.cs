@@ -91,7 +91,7 @@ public sealed class EventStore : IAsyncDisposable
         p.AddWithValue("stream_id", streamId);
         p.AddWithValue("from_version", Math.Max(1, fromVersion));
         p.AddWithValue("to_version", toVersion ?? long.MaxValue);
-        p.AddWithValue("as_of", NpgsqlDbType.TimestampTz, asOf ?? DateTimeOffset.MaxValue);
+        p.AddWithValue("as_of", NpgsqlDbType.TimestampTz, (asOf ?? DateTimeOffset.MaxValue).ToUniversalTime());
         p.AddWithValue("by_recorded", axis == TimeAxis.RecordedAt);
         p.AddWithValue("max_count", (long)maxCount);
         return await ReadEventsAsync(command, cancellationToken);

@@ -1,8 +1,10 @@
 using Ledger.Api.Features.Factories;
+using Ledger.Api.Features.Units;
 using Ledger.Api.Features.Units.RecordEvents;
 using Ledger.Api.Idempotency;
 using Ledger.EventStore;
 using Ledger.Production.Factories;
+using Ledger.ReadModels;
 
 namespace Ledger.Api.Features;
 
@@ -12,7 +14,12 @@ public static class FeatureRegistration
     public static IServiceCollection AddLedgerFeatures(this IServiceCollection services)
     {
         services.AddSingleton(sp => new EventStore.EventStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
-            new EventStoreOptions { TimeProvider = sp.GetRequiredService<TimeProvider>() }));
+            new EventStoreOptions
+            {
+                TimeProvider = sp.GetRequiredService<TimeProvider>(),
+                InlineProjections = { new UnitStatusProjection() },
+            }));
+        services.AddSingleton<UnitStatusQuery>();
         services.AddSingleton<FactoryRegistry>();
         services.AddSingleton<IFactoryRegistry>(sp => sp.GetRequiredService<FactoryRegistry>());
         services.AddHostedService<FactoryRegistryRefresher>();
@@ -26,6 +33,7 @@ public static class FeatureRegistration
     {
         api.MapFactories();
         api.MapRecordEvents();
+        api.MapUnitStatus();
         return api;
     }
 }

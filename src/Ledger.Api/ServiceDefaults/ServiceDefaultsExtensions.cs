@@ -11,7 +11,8 @@ public static class ServiceDefaultsExtensions
     public const string ConnectionStringName = "Ledger";
 
     /// <summary>The migration modules the API applies at start-up, in order.</summary>
-    public static IReadOnlyList<MigrationSource> Migrations { get; } = [EventStoreSchema.Migrations, LedgerApiSchema.Migrations];
+    public static IReadOnlyList<MigrationSource> Migrations { get; } =
+        [EventStoreSchema.Migrations, LedgerApiSchema.Migrations, ReadModels.ReadModelsSchema.Migrations];
 
     public static WebApplicationBuilder AddLedgerServiceDefaults(this WebApplicationBuilder builder)
     {

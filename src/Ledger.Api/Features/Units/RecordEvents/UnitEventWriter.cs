@@ -6,6 +6,7 @@ using Ledger.Api.ServiceDefaults;
 using Ledger.EventStore;
 using Ledger.Production.Factories;
 using Ledger.Production.Units;
+using Ledger.ReadModels;
 
 namespace Ledger.Api.Features.Units.RecordEvents;
 

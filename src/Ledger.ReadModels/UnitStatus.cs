@@ -1,0 +1,196 @@
+using Ledger.EventStore;
+using Ledger.EventStore.Schema;
+using Ledger.Production.Units;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.ReadModels;
+
+/// <summary>The latest test of a unit.</summary>
+public sealed record LatestTest(string Result, string Station, decimal MeasuredKwh, decimal RoundTripEfficiency, string? FailureCode, DateTimeOffset? TestedAt);
+
+/// <summary>Where a unit was sent.</summary>
+public sealed record UnitDestination(string Country, string Region, string Site);
+
+/// <summary>
+/// "Where is unit X and what has happened to it?" One row per unit, written inline: in the same transaction as the
+/// unit's events, so it is never behind them.
+/// </summary>
+public sealed record UnitStatus(
+    string Serial, string? FactoryId, string? Line, string? Model, decimal? NameplateKwh, string State,
+    LatestTest? LatestTest, string? ShipmentId, string? Carrier, UnitDestination? Destination, string? Site,
+    DateTimeOffset? BuiltAt, DateTimeOffset? TestedAt, DateTimeOffset? ReworkedAt, DateTimeOffset? ShippedAt,
+    DateTimeOffset? DeliveredAt, DateTimeOffset? CommissionedAt, DateTimeOffset? ScrappedAt, DateTimeOffset? LastOccurredAt,
+    long Version, long Position)
+{
+    /// <summary>The state names on the wire and in the table.</summary>
+    public static string StateName(UnitStage stage) => stage switch
+    {
+        UnitStage.NotBuilt => "not-built",
+        UnitStage.Built => "built",
+        UnitStage.Passed => "passed",
+        UnitStage.Failed => "failed",
+        UnitStage.Reworked => "reworked",
+        UnitStage.InTransit => "in-transit",
+        UnitStage.Delivered => "delivered",
+        UnitStage.Commissioned => "commissioned",
+        UnitStage.Scrapped => "scrapped",
+        _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "Not a unit stage."),
+    };
+
+    /// <summary>Every state name, for validating filters.</summary>
+    public static IReadOnlyList<string> StateNames { get; } = [.. Enum.GetValues<UnitStage>().Select(StateName)];
+
+    /// <summary>The status of a unit folded from its history (also what time travel answers).</summary>
+    public static UnitStatus From(string serial, UnitState state, long position) => new(
+        serial, state.FactoryId, state.Line, state.Model, state.NameplateKwh, StateName(state.Stage),
+        state.LatestTest is { } t
+            ? new LatestTest(t.Passed ? "passed" : "failed", t.Station, t.MeasuredKwh, t.RoundTripEfficiency, t.FailureCode, state.TestedAt)
+            : null,
+        state.Shipment?.ShipmentId, state.Shipment?.Carrier,
+        state.Shipment is { } s ? new UnitDestination(s.Destination.Country, s.Region, s.Destination.Site) : null,
+        state.Site, state.BuiltAt, state.TestedAt, state.ReworkedAt, state.Shipment?.ShippedAt, state.DeliveredAt,
+        state.CommissionedAt, state.ScrappedAt, state.LastOccurredAt, state.Version, position);
+}
+
+/// <summary>Keeps <c>ledger.unit_status</c> in step with the streams, inside each append's transaction.</summary>
+public sealed class UnitStatusProjection : IInlineProjection
+{
+    /// <summary>The projection's name (for status and rebuilds).</summary>
+    public const string Name = "unit-status";
+
+    /// <summary>The table it owns.</summary>
+    public const string Table = "ledger.unit_status";
+
+    private static readonly string Upsert = Read("unit_status_upsert.sql");
+    private static readonly string Streams = Read("unit_status_streams.sql");
+
+    /// <inheritdoc />
+    public async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var serials = events.Select(e => e.StreamId).Distinct(StringComparer.Ordinal).ToArray();
+
+        // Folding each touched unit's whole stream (a handful of events) keeps the row a pure function of history:
+        // no read-modify-write of the previous row, and a rebuild is the same code.
+        var histories = new Dictionary<string, List<RecordedEvent>>(StringComparer.Ordinal);
+        await using (var read = new NpgsqlCommand(Streams, connection, transaction))
+        {
+            read.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = serials });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var serial = reader.GetString(3);
+                if (!histories.TryGetValue(serial, out var history)) histories[serial] = history = [];
+                history.Add(new RecordedEvent(reader.GetInt64(0), reader.GetFieldValue<ulong>(1), reader.GetGuid(2), serial,
+                    reader.GetInt64(4), reader.GetString(5), reader.GetString(6), reader.GetString(7),
+                    reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9), reader.GetFieldValue<byte[]>(10)));
+            }
+        }
+
+        var rows = histories.Select(h => UnitStatus.From(h.Key, UnitHistory.Fold(h.Value), h.Value[^1].Position)).ToList();
+        await using var upsert = new NpgsqlCommand(Upsert.Replace("{ledger.unit_status}", Table, StringComparison.Ordinal), connection, transaction);
+        AddRows(upsert.Parameters, rows);
+        await upsert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    internal static void AddRows(NpgsqlParameterCollection p, IReadOnlyList<UnitStatus> rows)
+    {
+        Text(p, "serial", rows, r => r.Serial);
+        Text(p, "factory_id", rows, r => r.FactoryId);
+        Text(p, "line", rows, r => r.Line);
+        Text(p, "model", rows, r => r.Model);
+        Numeric(p, "nameplate_kwh", rows, r => r.NameplateKwh);
+        Text(p, "state", rows, r => r.State);
+        Text(p, "latest_test_result", rows, r => r.LatestTest?.Result);
+        Text(p, "latest_test_station", rows, r => r.LatestTest?.Station);
+        Numeric(p, "latest_measured_kwh", rows, r => r.LatestTest?.MeasuredKwh);
+        Numeric(p, "latest_round_trip_efficiency", rows, r => r.LatestTest?.RoundTripEfficiency);
+        Text(p, "latest_failure_code", rows, r => r.LatestTest?.FailureCode);
+        Text(p, "shipment_id", rows, r => r.ShipmentId);
+        Text(p, "carrier", rows, r => r.Carrier);
+        Text(p, "destination_country", rows, r => r.Destination?.Country);
+        Text(p, "destination_region", rows, r => r.Destination?.Region);
+        Text(p, "destination_site", rows, r => r.Destination?.Site);
+        Text(p, "site", rows, r => r.Site);
+        Time(p, "built_at", rows, r => r.BuiltAt);
+        Time(p, "tested_at", rows, r => r.TestedAt);
+        Time(p, "reworked_at", rows, r => r.ReworkedAt);
+        Time(p, "shipped_at", rows, r => r.ShippedAt);
+        Time(p, "delivered_at", rows, r => r.DeliveredAt);
+        Time(p, "commissioned_at", rows, r => r.CommissionedAt);
+        Time(p, "scrapped_at", rows, r => r.ScrappedAt);
+        Time(p, "last_occurred_at", rows, r => r.LastOccurredAt);
+        p.Add(new NpgsqlParameter<long[]>("version", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. rows.Select(r => r.Version)] });
+        p.Add(new NpgsqlParameter<long[]>("position", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. rows.Select(r => r.Position)] });
+    }
+
+    private static void Text(NpgsqlParameterCollection p, string name, IReadOnlyList<UnitStatus> rows, Func<UnitStatus, string?> value) =>
+        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(value).ToArray() });
+
+    private static void Numeric(NpgsqlParameterCollection p, string name, IReadOnlyList<UnitStatus> rows, Func<UnitStatus, decimal?> value) =>
+        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Numeric) { Value = rows.Select(value).ToArray() });
+
+    private static void Time(NpgsqlParameterCollection p, string name, IReadOnlyList<UnitStatus> rows, Func<UnitStatus, DateTimeOffset?> value) =>
+        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = rows.Select(value).ToArray() });
+
+    internal static string Read(string file) => SqlResources.Read(typeof(UnitStatusProjection).Assembly, file);
+}
+
+/// <summary>Filters of the unit list; every one optional.</summary>
+public sealed record UnitStatusFilter(
+    string? FactoryId = null, string? State = null, string? Region = null, string? Country = null,
+    DateTimeOffset? BuiltFrom = null, DateTimeOffset? BuiltTo = null);
+
+/// <summary>Reads <c>ledger.unit_status</c>.</summary>
+public sealed class UnitStatusQuery(NpgsqlDataSource dataSource)
+{
+    private static readonly string Get = UnitStatusProjection.Read("unit_status_get.sql");
+    private static readonly string List = UnitStatusProjection.Read("unit_status_list.sql");
+
+    /// <summary>One unit, or null.</summary>
+    public async Task<UnitStatus?> GetAsync(string serial, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Get);
+        command.Parameters.AddWithValue("serial", serial);
+        var rows = await ReadAsync(command, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <summary>A page of units in serial order after <paramref name="afterSerial"/>.</summary>
+    public async Task<IReadOnlyList<UnitStatus>> ListAsync(UnitStatusFilter filter, string? afterSerial, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var command = dataSource.CreateCommand(List);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter("after", NpgsqlDbType.Text) { Value = (object?)afterSerial ?? DBNull.Value });
+        p.Add(new NpgsqlParameter("factory_id", NpgsqlDbType.Text) { Value = (object?)filter.FactoryId ?? DBNull.Value });
+        p.Add(new NpgsqlParameter("state", NpgsqlDbType.Text) { Value = (object?)filter.State ?? DBNull.Value });
+        p.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)filter.Region ?? DBNull.Value });
+        p.Add(new NpgsqlParameter("country", NpgsqlDbType.Text) { Value = (object?)filter.Country ?? DBNull.Value });
+        p.Add(new NpgsqlParameter("built_from", NpgsqlDbType.TimestampTz) { Value = (object?)filter.BuiltFrom?.ToUniversalTime() ?? DBNull.Value });
+        p.Add(new NpgsqlParameter("built_to", NpgsqlDbType.TimestampTz) { Value = (object?)filter.BuiltTo?.ToUniversalTime() ?? DBNull.Value });
+        p.AddWithValue("limit", limit);
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    private static async Task<List<UnitStatus>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var rows = new List<UnitStatus>();
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+        {
+            string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+            decimal? N(int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
+            DateTimeOffset? T(int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
+            rows.Add(new UnitStatus(
+                r.GetString(0), S(1), S(2), S(3), N(4), r.GetString(5),
+                S(6) is { } result ? new LatestTest(result, S(7)!, N(8)!.Value, N(9)!.Value, S(10), T(18)) : null,
+                S(11), S(12),
+                S(13) is { } country ? new UnitDestination(country, S(14)!, S(15)!) : null,
+                S(16), T(17), T(18), T(19), T(20), T(21), T(22), T(23), T(24), r.GetInt64(25), r.GetInt64(26)));
+        }
+
+        return rows;
+    }
+}
