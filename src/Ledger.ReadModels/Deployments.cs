@@ -1,0 +1,277 @@
+using Ledger.EventStore.Projections;
+using Ledger.Production.Geography;
+using Ledger.Production.Units;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.ReadModels;
+
+/// <summary>
+/// Deployments: units and energy shipped, delivered and commissioned by market region, country and site, per UTC day
+/// (queried per month, quarter or year), and what is in transit now.
+/// <list type="bullet">
+/// <item>Days are <b>UTC</b> dates of <c>occurredAt</c>: a destination has no factory calendar and the ledger records no
+/// site time zone. (Factory figures use local days; see <see cref="FactoryThroughputProjection"/>.)</item>
+/// <item>A destination is the shipment's country and site as written on the <c>UnitShipped</c> (the region follows from the
+/// country); delivery and commissioning count at the destination of the shipment they complete.</item>
+/// <item>Shipped is net: a <c>ShipmentCancelled</c> takes the unit out of "shipped" on the day and destination it was
+/// shipped to, and out of in-transit. A reshipment counts again on its own day.</item>
+/// <item>In transit now: shipped, not cancelled, not delivered, not scrapped. A unit scrapped in transit leaves in-transit
+/// but stays shipped.</item>
+/// <item>Energy is the unit's nameplate energy.</item>
+/// </list>
+/// </summary>
+public sealed class DeploymentsProjection : IProjection
+{
+    private static readonly string LoadUnits = ReadModelSql.Read("deployments_load_units.sql");
+    private static readonly string SaveUnits = ReadModelSql.Read("deployments_save_units.sql");
+    private static readonly string AddDaily = ReadModelSql.Read("deployments_add_daily.sql");
+
+    /// <inheritdoc />
+    public string Name => "deployments";
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Tables { get; } = ["ledger.deployment_units", "ledger.deployment_daily"];
+
+    /// <inheritdoc />
+    public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var events = UnitFeed.Read(batch.Events);
+        if (events.Count == 0) return;
+
+        var units = await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), cancellationToken);
+        var changed = new HashSet<string>(StringComparer.Ordinal);
+        var days = new Dictionary<(DateOnly Day, string Country, string Site), DailyChange>();
+        DailyChange On(DateOnly day, Destination to) =>
+            days.TryGetValue((day, to.Country, to.Site), out var change)
+                ? change
+                : days[(day, to.Country, to.Site)] = new DailyChange(MarketRegions.Of(to.Country));
+
+        foreach (var (recorded, @event) in events)
+        {
+            var serial = recorded.StreamId;
+            if (@event is UnitBuilt built)
+            {
+                units[serial] = new UnitRow(built.NameplateKwh, Destination: null, ShippedOn: null, InTransit: false);
+                changed.Add(serial);
+                continue;
+            }
+
+            if (!units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
+            var today = Utc.Date(recorded.OccurredAt);
+            switch (@event)
+            {
+                case UnitShipped shipped:
+                {
+                    var change = On(today, shipped.Destination);
+                    change.UnitsShipped++;
+                    change.ShippedKwh += unit.NameplateKwh;
+                    units[serial] = unit with { Destination = shipped.Destination, ShippedOn = today, InTransit = true };
+                    break;
+                }
+
+                case ShipmentCancelled when unit is { Destination: { } to, ShippedOn: { } shippedOn }:
+                {
+                    var change = On(shippedOn, to);
+                    change.UnitsShipped--;
+                    change.ShippedKwh -= unit.NameplateKwh;
+                    units[serial] = unit with { Destination = null, ShippedOn = null, InTransit = false };
+                    break;
+                }
+
+                case UnitDelivered when unit.Destination is { } to:
+                {
+                    var change = On(today, to);
+                    change.UnitsDelivered++;
+                    change.DeliveredKwh += unit.NameplateKwh;
+                    units[serial] = unit with { InTransit = false };
+                    break;
+                }
+
+                case UnitCommissioned when unit.Destination is { } to:
+                {
+                    var change = On(today, to);
+                    change.UnitsCommissioned++;
+                    change.CommissionedKwh += unit.NameplateKwh;
+                    break;
+                }
+
+                case UnitScrapped:
+                    units[serial] = unit with { InTransit = false };
+                    break;
+
+                default:
+                    continue;
+            }
+
+            changed.Add(serial);
+        }
+
+        await SaveUnitsAsync(batch, changed.Select(s => (s, units[s])).ToArray(), cancellationToken);
+        await AddDailyAsync(batch, days, cancellationToken);
+    }
+
+    private static async Task<Dictionary<string, UnitRow>> LoadAsync(
+        ProjectionBatch batch, string[] serials, CancellationToken cancellationToken)
+    {
+        var units = new Dictionary<string, UnitRow>(StringComparer.Ordinal);
+        await using var command = batch.CreateCommand(LoadUnits);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("serials", serials));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var destination = reader.IsDBNull(3) ? null : new Destination(reader.GetString(3), reader.GetString(4));
+            units[reader.GetString(0)] = new UnitRow(reader.GetDecimal(1), destination,
+                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateOnly>(5), reader.GetBoolean(6));
+        }
+
+        return units;
+    }
+
+    private static async Task SaveUnitsAsync(
+        ProjectionBatch batch, (string Serial, UnitRow Row)[] rows, CancellationToken cancellationToken)
+    {
+        if (rows.Length == 0) return;
+        await using var command = batch.CreateCommand(SaveUnits);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("serials", rows.Select(r => r.Serial).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("nameplate_kwhs", rows.Select(r => r.Row.NameplateKwh).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("regions",
+            rows.Select(r => r.Row.Destination is { } d ? MarketRegions.Of(d.Country) : null).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("countries", rows.Select(r => r.Row.Destination?.Country).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("sites", rows.Select(r => r.Row.Destination?.Site).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter("shipped_ons", NpgsqlDbType.Array | NpgsqlDbType.Date)
+        {
+            Value = rows.Select(r => r.Row.ShippedOn).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter<bool[]>("in_transits", rows.Select(r => r.Row.InTransit).ToArray()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task AddDailyAsync(
+        ProjectionBatch batch, Dictionary<(DateOnly Day, string Country, string Site), DailyChange> days,
+        CancellationToken cancellationToken)
+    {
+        if (days.Count == 0) return;
+        var rows = days.ToArray();
+        await using var command = batch.CreateCommand(AddDaily);
+        command.Parameters.Add(new NpgsqlParameter<DateOnly[]>("days", rows.Select(r => r.Key.Day).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("regions", rows.Select(r => r.Value.Region).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("countries", rows.Select(r => r.Key.Country).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("sites", rows.Select(r => r.Key.Site).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("units_shipped", rows.Select(r => r.Value.UnitsShipped).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("shipped_kwhs", rows.Select(r => r.Value.ShippedKwh).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("units_delivered", rows.Select(r => r.Value.UnitsDelivered).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("delivered_kwhs", rows.Select(r => r.Value.DeliveredKwh).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("units_commissioned", rows.Select(r => r.Value.UnitsCommissioned).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("commissioned_kwhs", rows.Select(r => r.Value.CommissionedKwh).ToArray()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private sealed record UnitRow(decimal NameplateKwh, Destination? Destination, DateOnly? ShippedOn, bool InTransit);
+
+    private sealed class DailyChange(string region)
+    {
+        public string Region { get; } = region;
+        public int UnitsShipped { get; set; }
+        public decimal ShippedKwh { get; set; }
+        public int UnitsDelivered { get; set; }
+        public decimal DeliveredKwh { get; set; }
+        public int UnitsCommissioned { get; set; }
+        public decimal CommissionedKwh { get; set; }
+    }
+}
+
+/// <summary>How deployment figures are grouped; each level includes the ones before it.</summary>
+public enum DeploymentGrouping
+{
+    /// <summary>By market region.</summary>
+    Region = 0,
+
+    /// <summary>By region and country.</summary>
+    Country = 1,
+
+    /// <summary>By region, country and site.</summary>
+    Site = 2,
+}
+
+/// <summary>Deployments to one group over one bucket (or the part of it inside the queried range).</summary>
+/// <param name="BucketStart">First UTC day of the calendar bucket; may precede the queried range.</param>
+/// <param name="Region">Market region.</param>
+/// <param name="Country">Country, when grouped by country or site.</param>
+/// <param name="Site">Site, when grouped by site.</param>
+/// <param name="UnitsShipped">Units shipped, net of shipments since cancelled.</param>
+/// <param name="ShippedMwh">Their nameplate energy.</param>
+/// <param name="UnitsDelivered">Units delivered.</param>
+/// <param name="DeliveredMwh">Their nameplate energy.</param>
+/// <param name="UnitsCommissioned">Units commissioned.</param>
+/// <param name="CommissionedMwh">Their nameplate energy.</param>
+public sealed record DeploymentRow(
+    DateOnly BucketStart, string Region, string? Country, string? Site,
+    long UnitsShipped, decimal ShippedMwh, long UnitsDelivered, decimal DeliveredMwh, long UnitsCommissioned,
+    decimal CommissionedMwh);
+
+/// <summary>Units in transit now to one group.</summary>
+/// <param name="Region">Market region.</param>
+/// <param name="Country">Country, when grouped by country or site.</param>
+/// <param name="Site">Site, when grouped by site.</param>
+/// <param name="Units">Units shipped and not yet delivered, cancelled or scrapped.</param>
+/// <param name="Mwh">Their nameplate energy.</param>
+public sealed record InTransitRow(string Region, string? Country, string? Site, long Units, decimal Mwh);
+
+/// <summary>Answers "how many units and MWh went where, per month, quarter or year, and what is on its way now?".</summary>
+public static class DeploymentsQuery
+{
+    private static readonly string ByBucket = ReadModelSql.Read("deployments_by_bucket.sql");
+    private static readonly string InTransit = ReadModelSql.Read("deployments_in_transit.sql");
+
+    /// <summary>
+    /// Non-zero groups per bucket over the UTC dates <paramref name="from"/>..<paramref name="to"/> (inclusive), ordered by
+    /// bucket, region, country, site; only <paramref name="region"/> when given.
+    /// </summary>
+    public static async Task<IReadOnlyList<DeploymentRow>> GetAsync(
+        NpgsqlDataSource dataSource, DeploymentGrouping groupBy, CalendarBucket bucket, DateOnly from, DateOnly to,
+        string? region = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        if (to < from) throw new ArgumentException($"The range ends ({to}) before it starts ({from}).", nameof(to));
+        await using var command = dataSource.CreateCommand(ByBucket);
+        command.Parameters.Add(new NpgsqlParameter<string>("bucket", bucket.ToDateTruncField()));
+        command.Parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
+        command.Parameters.Add(new NpgsqlParameter<DateOnly>("from", from));
+        command.Parameters.Add(new NpgsqlParameter<DateOnly>("to", to));
+        command.Parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
+        var rows = new List<DeploymentRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new DeploymentRow(
+                reader.GetFieldValue<DateOnly>(0), reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetInt64(4), reader.GetDecimal(5) / 1000m, reader.GetInt64(6), reader.GetDecimal(7) / 1000m,
+                reader.GetInt64(8), reader.GetDecimal(9) / 1000m));
+        }
+
+        return rows;
+    }
+
+    /// <summary>What is in transit now, per group, ordered by region, country, site; only <paramref name="region"/> when given.</summary>
+    public static async Task<IReadOnlyList<InTransitRow>> GetInTransitAsync(
+        NpgsqlDataSource dataSource, DeploymentGrouping groupBy, string? region = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        await using var command = dataSource.CreateCommand(InTransit);
+        command.Parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
+        command.Parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
+        var rows = new List<InTransitRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new InTransitRow(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3), reader.GetDecimal(4) / 1000m));
+        }
+
+        return rows;
+    }
+}

@@ -1,0 +1,215 @@
+using Ledger.EventStore.Projections;
+using Ledger.Production.Factories;
+using Ledger.Production.Geography;
+using Ledger.Production.Units;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.ReadModels;
+
+/// <summary>
+/// Milestones: each factory's 1st unit and every 1,000th unit built, and each factory's first shipment to each market
+/// region (<see cref="MarketRegions.Of"/>).
+/// <list type="bullet">
+/// <item>The nth unit is the nth build of the factory ordered by (<c>occurredAt</c>, feed position), not by the order the
+/// ledger recorded them: a build imported late with an earlier <c>occurredAt</c> moves later units up, and the milestone
+/// then names the right serial. Scrapped units still count: they were built.</item>
+/// <item>A first shipment is the earliest <c>UnitShipped</c> by (<c>occurredAt</c>, position) that has not been
+/// cancelled; when the first one is cancelled, the next earliest takes its place.</item>
+/// <item>Dates are the factory's local dates (shipments leave from the factory).</item>
+/// </list>
+/// </summary>
+public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjection
+{
+    private static readonly string LoadUnits = ReadModelSql.Read("milestones_load_units.sql");
+    private static readonly string InsertBuilds = ReadModelSql.Read("milestones_insert_builds.sql");
+    private static readonly string RankUnits = ReadModelSql.Read("milestones_rank_units.sql");
+    private static readonly string MergeShipments = ReadModelSql.Read("milestones_merge_shipments.sql");
+
+    private readonly FactoryCalendar _calendar = new(factories);
+
+    /// <inheritdoc />
+    public string Name => "milestones";
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Tables { get; } =
+        ["ledger.milestone_builds", "ledger.milestone_units", "ledger.milestone_shipments"];
+
+    /// <inheritdoc />
+    public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var events = UnitFeed.Read(batch.Events);
+        if (events.Count == 0) return;
+
+        var units = await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), cancellationToken);
+        var builds = new List<BuildRow>();
+        // Keyed by feed position: new shipments with all their columns, stored ones only to mark them cancelled.
+        var shipments = new Dictionary<long, ShipmentRow>();
+        foreach (var (recorded, @event) in events)
+        {
+            var serial = recorded.StreamId;
+            if (@event is UnitBuilt built)
+            {
+                units[serial] = new UnitRow(built.FactoryId, CurrentShipment: null);
+                builds.Add(new BuildRow(serial, built.FactoryId, Utc.Normalize(recorded.OccurredAt), recorded.Position,
+                    _calendar.LocalDate(built.FactoryId, recorded.OccurredAt)));
+                continue;
+            }
+
+            if (!units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
+            switch (@event)
+            {
+                case UnitShipped shipped:
+                    shipments[recorded.Position] = new ShipmentRow(serial, unit.FactoryId,
+                        MarketRegions.Of(shipped.Destination.Country), shipped.Destination.Country,
+                        Utc.Normalize(recorded.OccurredAt), _calendar.LocalDate(unit.FactoryId, recorded.OccurredAt),
+                        Cancelled: false);
+                    units[serial] = unit with { CurrentShipment = recorded.Position };
+                    break;
+                case ShipmentCancelled when unit.CurrentShipment is { } position:
+                    shipments[position] = shipments.TryGetValue(position, out var inBatch)
+                        ? inBatch with { Cancelled = true }
+                        : ShipmentRow.CancelStored;
+                    units[serial] = unit with { CurrentShipment = null };
+                    break;
+            }
+        }
+
+        if (builds.Count > 0)
+        {
+            await InsertBuildsAsync(batch, builds, cancellationToken);
+            await RankAsync(batch, builds.Select(b => b.FactoryId).Distinct().ToArray(), cancellationToken);
+        }
+
+        if (shipments.Count > 0) await MergeShipmentsAsync(batch, shipments, cancellationToken);
+    }
+
+    private static async Task<Dictionary<string, UnitRow>> LoadAsync(
+        ProjectionBatch batch, string[] serials, CancellationToken cancellationToken)
+    {
+        var units = new Dictionary<string, UnitRow>(StringComparer.Ordinal);
+        await using var command = batch.CreateCommand(LoadUnits);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("serials", serials));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            units[reader.GetString(0)] = new UnitRow(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2));
+        }
+
+        return units;
+    }
+
+    private static async Task InsertBuildsAsync(ProjectionBatch batch, List<BuildRow> builds, CancellationToken cancellationToken)
+    {
+        await using var command = batch.CreateCommand(InsertBuilds);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("serials", builds.Select(b => b.Serial).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("factory_ids", builds.Select(b => b.FactoryId).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("occurred_ats", builds.Select(b => b.OccurredAt).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", builds.Select(b => b.Position).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<DateOnly[]>("local_dates", builds.Select(b => b.LocalDate).ToArray()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task RankAsync(ProjectionBatch batch, string[] factoryIds, CancellationToken cancellationToken)
+    {
+        await using var command = batch.CreateCommand(RankUnits);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("factory_ids", factoryIds));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task MergeShipmentsAsync(
+        ProjectionBatch batch, Dictionary<long, ShipmentRow> shipments, CancellationToken cancellationToken)
+    {
+        var rows = shipments.ToArray();
+        await using var command = batch.CreateCommand(MergeShipments);
+        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", rows.Select(r => r.Key).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("serials", rows.Select(r => r.Value.Serial).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("factory_ids", rows.Select(r => r.Value.FactoryId).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("regions", rows.Select(r => r.Value.Region).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("countries", rows.Select(r => r.Value.Country).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter("occurred_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz)
+        {
+            Value = rows.Select(r => r.Value.OccurredAt).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter("local_dates", NpgsqlDbType.Array | NpgsqlDbType.Date)
+        {
+            Value = rows.Select(r => r.Value.LocalDate).ToArray(),
+        });
+        command.Parameters.Add(new NpgsqlParameter<bool[]>("cancelleds", rows.Select(r => r.Value.Cancelled).ToArray()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private sealed record UnitRow(string FactoryId, long? CurrentShipment);
+
+    private sealed record BuildRow(string Serial, string FactoryId, DateTimeOffset OccurredAt, long Position, DateOnly LocalDate);
+
+    private sealed record ShipmentRow(
+        string? Serial, string? FactoryId, string? Region, string? Country, DateTimeOffset? OccurredAt, DateOnly? LocalDate,
+        bool Cancelled)
+    {
+        // A shipment stored by an earlier batch: only its position (the key) and the new flag are written.
+        public static ShipmentRow CancelStored { get; } = new(null, null, null, null, null, null, Cancelled: true);
+    }
+}
+
+/// <summary>The nth unit a factory built.</summary>
+/// <param name="FactoryId">The factory.</param>
+/// <param name="Nth">1, or a multiple of 1,000.</param>
+/// <param name="Serial">The unit.</param>
+/// <param name="OccurredAt">When it was built.</param>
+/// <param name="LocalDate">The factory's local date of the build.</param>
+public sealed record UnitMilestone(string FactoryId, long Nth, string Serial, DateTimeOffset OccurredAt, DateOnly LocalDate);
+
+/// <summary>A factory's first (not cancelled) shipment to a market region.</summary>
+/// <param name="FactoryId">The factory that shipped.</param>
+/// <param name="Region">The market region of the destination country.</param>
+/// <param name="Serial">The unit shipped.</param>
+/// <param name="Country">The destination country (ISO 3166-1 alpha-2).</param>
+/// <param name="OccurredAt">When it was shipped.</param>
+/// <param name="LocalDate">The factory's local date of the shipment.</param>
+public sealed record FirstShipmentMilestone(
+    string FactoryId, string Region, string Serial, string Country, DateTimeOffset OccurredAt, DateOnly LocalDate);
+
+/// <summary>Answers "when did each factory reach its 1st and every 1,000th unit, and first ship to each region?".</summary>
+public static class MilestonesQuery
+{
+    private static readonly string Units = ReadModelSql.Read("milestones_units.sql");
+    private static readonly string FirstShipments = ReadModelSql.Read("milestones_first_shipments.sql");
+
+    /// <summary>Unit milestones, ordered by factory and n; all factories when <paramref name="factoryId"/> is null.</summary>
+    public static async Task<IReadOnlyList<UnitMilestone>> GetUnitMilestonesAsync(
+        NpgsqlDataSource dataSource, string? factoryId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        await using var command = dataSource.CreateCommand(Units);
+        command.Parameters.Add(new NpgsqlParameter("factory_id", NpgsqlDbType.Text) { Value = (object?)factoryId ?? DBNull.Value });
+        var rows = new List<UnitMilestone>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new UnitMilestone(reader.GetString(0), reader.GetInt64(1), reader.GetString(2),
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateOnly>(4)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>First shipments, ordered by factory and region; all factories when <paramref name="factoryId"/> is null.</summary>
+    public static async Task<IReadOnlyList<FirstShipmentMilestone>> GetFirstShipmentsAsync(
+        NpgsqlDataSource dataSource, string? factoryId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        await using var command = dataSource.CreateCommand(FirstShipments);
+        command.Parameters.Add(new NpgsqlParameter("factory_id", NpgsqlDbType.Text) { Value = (object?)factoryId ?? DBNull.Value });
+        var rows = new List<FirstShipmentMilestone>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new FirstShipmentMilestone(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateOnly>(5)));
+        }
+
+        return rows;
+    }
+}

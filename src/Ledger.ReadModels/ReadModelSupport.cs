@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using Ledger.EventStore;
+using Ledger.EventStore.Schema;
+using Ledger.Production.Factories;
+using Ledger.Production.Units;
+
+namespace Ledger.ReadModels;
+
+/// <summary>Calendar periods a read model can be queried by.</summary>
+public enum CalendarBucket
+{
+    /// <summary>One day.</summary>
+    Day = 1,
+
+    /// <summary>An ISO 8601 week, Monday to Sunday.</summary>
+    IsoWeek = 2,
+
+    /// <summary>A calendar month.</summary>
+    Month = 3,
+
+    /// <summary>A calendar quarter (January, April, July, October).</summary>
+    Quarter = 4,
+
+    /// <summary>A calendar year.</summary>
+    Year = 5,
+}
+
+internal static class CalendarBuckets
+{
+    // PostgreSQL's date_trunc field names; its 'week' is the ISO week (starting Monday).
+    public static string ToDateTruncField(this CalendarBucket bucket) => bucket switch
+    {
+        CalendarBucket.Day => "day",
+        CalendarBucket.IsoWeek => "week",
+        CalendarBucket.Month => "month",
+        CalendarBucket.Quarter => "quarter",
+        CalendarBucket.Year => "year",
+        _ => throw new ArgumentOutOfRangeException(nameof(bucket), bucket, "Not a calendar bucket."),
+    };
+}
+
+/// <summary>The read models' SQL files (Sql/Queries), embedded in this assembly.</summary>
+internal static class ReadModelSql
+{
+    public static string Read(string fileName) => SqlResources.Read(typeof(ReadModelSql).Assembly, fileName);
+}
+
+/// <summary>Unit events read from the feed.</summary>
+internal static class UnitFeed
+{
+    /// <summary>
+    /// The events of the batch that are unit events, deserialized. Other stored types are not the read models' business:
+    /// the store is general, and a stream that is not a unit must not stop the projections.
+    /// </summary>
+    public static IReadOnlyList<(RecordedEvent Recorded, IUnitEvent Event)> Read(IReadOnlyList<RecordedEvent> events)
+    {
+        var result = new List<(RecordedEvent, IUnitEvent)>(events.Count);
+        foreach (var recorded in events)
+        {
+            if (UnitEvents.TryFindByStoredName(recorded.Type, out var type))
+            {
+                result.Add((recorded, type.Deserialize(recorded.Data)));
+            }
+        }
+
+        return result;
+    }
+
+    public static InvalidOperationException NotBuilt(RecordedEvent recorded) =>
+        new($"Event {recorded.EventId} ({recorded.Type}) of unit {recorded.StreamId} at position {recorded.Position} " +
+            "comes before any UnitBuilt of that unit in the feed; the projection cannot place it.");
+}
+
+/// <summary>
+/// Local dates in each factory's own calendar. A factory's time zone is reference data that does not change once it
+/// produces (a change would re-date history, which needs a rebuild), so zones are cached.
+/// </summary>
+internal sealed class FactoryCalendar(IFactoryRegistry factories)
+{
+    private readonly ConcurrentDictionary<string, TimeZoneInfo> _zones = new(StringComparer.Ordinal);
+
+    public DateOnly LocalDate(string factoryId, DateTimeOffset instant) =>
+        DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, _zones.GetOrAdd(factoryId, Find)).DateTime);
+
+    private TimeZoneInfo Find(string factoryId)
+    {
+        // Throwing stops the projection visibly; guessing UTC would silently put Shanghai's evening builds on the wrong day.
+        if (!factories.TryFind(factoryId, out var factory))
+            throw new InvalidOperationException($"Factory '{factoryId}' is not in the registry; its local calendar is unknown.");
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(factory.TimeZoneId, out var zone))
+            throw new InvalidOperationException(
+                $"Time zone '{factory.TimeZoneId}' of factory '{factoryId}' is not known on this host (install tzdata).");
+        return zone;
+    }
+}
+
+internal static class Utc
+{
+    public static DateOnly Date(DateTimeOffset instant) => DateOnly.FromDateTime(instant.UtcDateTime);
+
+    // Npgsql writes only UTC DateTimeOffsets to timestamptz.
+    public static DateTimeOffset Normalize(DateTimeOffset instant) => instant.ToUniversalTime();
+}

@@ -1,0 +1,51 @@
+using Ledger.EventStore;
+using Ledger.EventStore.Projections;
+using Npgsql;
+
+namespace Ledger.ReadModels.Tests.Support;
+
+/// <summary>
+/// A stand-in for the projection daemon (not ready yet): pages the feed and applies each page to the projections in one
+/// transaction. The optional table mapping turns logical table names to physical ones, as a rebuild does with shadow tables.
+/// </summary>
+internal static class ProjectionDriver
+{
+    public static async Task<IReadOnlyList<RecordedEvent>> RunAsync(
+        NpgsqlDataSource dataSource, IReadOnlyList<IProjection> projections, int batchSize, CancellationToken cancellationToken,
+        Func<string, string>? table = null)
+    {
+        var applied = new List<RecordedEvent>();
+        var cursor = FeedCursor.Start;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        while (true)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var page = await EventStore.EventStore.ReadFeedAsync(connection, transaction, cursor, batchSize, cancellationToken);
+            if (page.Events.Count == 0)
+            {
+                // The feed holds back events while any older transaction on the server is still open (another test's,
+                // in another database: transaction ids are server-wide), so an empty page is not the end until every
+                // stored event has been applied.
+                if (applied.Count >= await CountEventsAsync(connection, transaction, cancellationToken)) return applied;
+                await Task.Delay(20, cancellationToken);
+                continue;
+            }
+
+            foreach (var projection in projections)
+            {
+                await projection.ApplyAsync(new ProjectionBatch(connection, transaction, page.Events, table ?? (name => name)), cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            applied.AddRange(page.Events);
+            cursor = page.Next;
+        }
+    }
+
+    private static async Task<long> CountEventsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("select count(*) from ledger.events", connection, transaction);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+}
