@@ -1,0 +1,258 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.EventStore.Projections;
+
+/// <summary>Whether a projection is processing events.</summary>
+public enum ProjectionState
+{
+    /// <summary>Processing events (or waiting for them).</summary>
+    Running,
+
+    /// <summary>Stopped at an event it threw on, until an operator retries or skips it.</summary>
+    Failed,
+}
+
+/// <summary>Where a projection stands, as an operator or a health check sees it.</summary>
+/// <param name="Name">The projection.</param>
+/// <param name="Cursor">The live tables hold every event up to and including this feed cursor.</param>
+/// <param name="State">Running or failed.</param>
+/// <param name="LagEvents">Events stored after the cursor.</param>
+/// <param name="Lag">Age of the oldest event not yet applied (zero when caught up).</param>
+/// <param name="OwnerNode">The node whose daemon runs it (null when none has claimed it).</param>
+/// <param name="OwnerSince">Since when that node owns it.</param>
+/// <param name="Failure">Why and where it stopped, when failed.</param>
+/// <param name="Rebuild">The rebuild in progress, if any.</param>
+/// <param name="LastRebuildFinishedAt">When the last rebuild swapped its tables in.</param>
+/// <param name="UpdatedAt">When the checkpoint last changed.</param>
+public sealed record ProjectionStatus(
+    string Name, FeedCursor Cursor, ProjectionState State, long LagEvents, TimeSpan Lag, string? OwnerNode, DateTimeOffset? OwnerSince,
+    ProjectionFailure? Failure, RebuildProgress? Rebuild, DateTimeOffset? LastRebuildFinishedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>Why and where a projection stopped.</summary>
+/// <param name="Error">What the projection threw (type and message).</param>
+/// <param name="EventId">The event it threw on.</param>
+/// <param name="Position">That event's global position.</param>
+/// <param name="FailedAt">When.</param>
+/// <param name="DuringRebuild">True when it threw while replaying into the shadow tables of a rebuild.</param>
+public sealed record ProjectionFailure(string? Error, Guid? EventId, long? Position, DateTimeOffset? FailedAt, bool DuringRebuild);
+
+/// <summary>A rebuild requested or in progress.</summary>
+/// <param name="RequestedAt">When it was requested.</param>
+/// <param name="StartedAt">When the owner created the shadow tables and began replaying (null while waiting to start).</param>
+/// <param name="ShadowCursor">How far the replay has got.</param>
+/// <param name="EventsDone">Events replayed so far.</param>
+/// <param name="EventsTotal">Events to replay, as counted at the start and grown with the feed since.</param>
+/// <param name="EventsPerSecond">Average replay rate since the start.</param>
+/// <param name="EstimatedRemaining">Time left at that rate (null before there is a rate).</param>
+public sealed record RebuildProgress(
+    DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, FeedCursor? ShadowCursor, long EventsDone, long EventsTotal,
+    double EventsPerSecond, TimeSpan? EstimatedRemaining);
+
+/// <summary>What <see cref="ProjectionAdmin.SkipAsync"/> moved past.</summary>
+/// <param name="EventId">The skipped event.</param>
+/// <param name="Position">Its global position.</param>
+/// <param name="Error">What the projection had thrown on it.</param>
+public sealed record SkippedEvent(Guid EventId, long Position, string? Error);
+
+/// <summary>
+/// Operations on projections that need only the database, so any node, the CLI or an HTTP endpoint can call them: status,
+/// read-your-writes waits, retry and skip after a failure, rebuild requests. The owner's daemon acts on what they record.
+/// </summary>
+public sealed class ProjectionAdmin
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the admin over the process's data source.</summary>
+    public ProjectionAdmin(NpgsqlDataSource dataSource, TimeProvider? timeProvider = null)
+    {
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Every projection's status (those with a checkpoint, i.e. run by a daemon at least once), by name.</summary>
+    public async Task<IReadOnlyList<ProjectionStatus>> GetStatusAsync(CancellationToken cancellationToken = default) =>
+        await ReadStatusAsync(null, cancellationToken);
+
+    /// <summary>One projection's status, or null when it has no checkpoint.</summary>
+    public async Task<ProjectionStatus?> GetStatusAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return (await ReadStatusAsync(name, cancellationToken)).SingleOrDefault();
+    }
+
+    /// <summary>
+    /// Waits until the projection has applied the event at <paramref name="target"/> (read-your-writes: pass the cursor of
+    /// the last event you appended, see <see cref="CursorOfPositionAsync"/>). Returns whether it got there in time.
+    /// </summary>
+    public async Task<bool> WaitForAsync(string name, FeedCursor target, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+        var pause = TimeSpan.FromMilliseconds(5);
+        while (true)
+        {
+            await using (var command = _dataSource.CreateCommand(ProjectionSql.CursorRead))
+            {
+                command.Parameters.Add(ProjectionRunner.Text("name", name));
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken) && new FeedCursor(reader.GetFieldValue<ulong>(0), reader.GetInt64(1)) >= target) return true;
+            }
+
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+            if (left <= TimeSpan.Zero) return false;
+            await Task.Delay(pause < left ? pause : left, _time, cancellationToken);
+            pause = TimeSpan.FromMilliseconds(Math.Min(100, pause.TotalMilliseconds * 2));
+        }
+    }
+
+    /// <summary>The feed cursor of the event at a global position (as returned by an append), or null if there is none.</summary>
+    public async Task<FeedCursor?> CursorOfPositionAsync(long position, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(ProjectionSql.CursorOfPosition);
+        command.Parameters.Add(ProjectionRunner.Bigint("position", position));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetFieldValue<ulong>(0), reader.GetInt64(1)) : null;
+    }
+
+    /// <summary>Runs a failed projection again from its checkpoint (after fixing its code or data). False if it was not failed.</summary>
+    public async Task<bool> RetryAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return await ChangeAndNotifyAsync(name, ProjectionSql.Retry, cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves a failed projection past exactly the event it failed on, records the skip in <c>ledger.projection_skips</c>
+    /// with <paramref name="by"/>, and runs it again. Returns the skipped event, or null if the projection was not failed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The failed event is not the next one after the checkpoint (nothing is changed).</exception>
+    public async Task<SkippedEvent?> SkipAsync(string name, string by, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        Guid eventId;
+        long eventPosition;
+        ulong eventTransactionId;
+        string? error;
+        bool inRebuild;
+        FeedCursor cursor;
+        await using (var read = new NpgsqlCommand(ProjectionSql.SkipRead, connection, transaction))
+        {
+            read.Parameters.Add(ProjectionRunner.Text("name", name));
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != "failed" || reader.IsDBNull(2)) return null;
+            if (reader.IsDBNull(7)) throw new InvalidOperationException($"Projection '{name}' failed on position {reader.GetInt64(2)}, which holds no event.");
+            eventPosition = reader.GetInt64(2);
+            inRebuild = reader.GetBoolean(3);
+            error = reader.IsDBNull(4) ? null : reader.GetString(4);
+            cursor = new FeedCursor(reader.GetFieldValue<ulong>(5), reader.GetInt64(6));
+            eventTransactionId = reader.GetFieldValue<ulong>(7);
+            eventId = reader.GetGuid(8);
+        }
+
+        await using (var next = new NpgsqlCommand(ProjectionSql.SkipNextEvent, connection, transaction))
+        {
+            next.Parameters.Add(ProjectionRunner.Xid("after_transaction_id", cursor.TransactionId));
+            next.Parameters.Add(ProjectionRunner.Bigint("after_position", cursor.Position));
+            if (await next.ExecuteScalarAsync(cancellationToken) is not Guid nextId || nextId != eventId)
+            {
+                throw new InvalidOperationException(
+                    $"Projection '{name}' is at {cursor}, but the event it failed on ({eventId}) is not the next one: refusing to skip anything else.");
+            }
+        }
+
+        await using (var batch = new NpgsqlBatch(connection, transaction))
+        {
+            foreach (var sql in ProjectionSql.SkipApply)
+            {
+                var command = new NpgsqlBatchCommand(sql);
+                command.Parameters.Add(ProjectionRunner.Text("name", name));
+                command.Parameters.Add(new NpgsqlParameter<Guid>("event_id", eventId));
+                command.Parameters.Add(ProjectionRunner.Bigint("event_position", eventPosition));
+                command.Parameters.Add(ProjectionRunner.Xid("event_transaction_id", eventTransactionId));
+                command.Parameters.Add(new NpgsqlParameter<string?>("error", NpgsqlDbType.Text) { TypedValue = error });
+                command.Parameters.Add(new NpgsqlParameter<bool>("in_rebuild", inRebuild));
+                command.Parameters.Add(ProjectionRunner.Text("skipped_by", by));
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await NotifyAsync(connection, transaction, name, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new SkippedEvent(eventId, eventPosition, error);
+    }
+
+    /// <summary>
+    /// Asks the owner to rebuild the projection blue/green: replay the whole feed into shadow tables while the live ones
+    /// keep answering, then swap them in. False if a rebuild is already requested or running, or there is no such projection.
+    /// </summary>
+    public async Task<bool> RequestRebuildAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return await ChangeAndNotifyAsync(name, ProjectionSql.RequestRebuild, cancellationToken);
+    }
+
+    private async Task<bool> ChangeAndNotifyAsync(string name, string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (await ProjectionRunner.ExecuteAsync(connection, transaction, sql, cancellationToken, ProjectionRunner.Text("name", name)) != 1) return false;
+        await NotifyAsync(connection, transaction, name, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private static async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken cancellationToken) =>
+        await ProjectionRunner.ExecuteAsync(connection, transaction, ProjectionSql.Notify, cancellationToken, ProjectionRunner.Text("name", name));
+
+    private async Task<IReadOnlyList<ProjectionStatus>> ReadStatusAsync(string? name, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand(ProjectionSql.Status);
+        command.Parameters.Add(new NpgsqlParameter<string?>("name", NpgsqlDbType.Text) { TypedValue = name });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var statuses = new List<ProjectionStatus>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var now = reader.GetFieldValue<DateTimeOffset>(21);
+            var failed = reader.GetString(3) == "failed";
+            var failure = failed
+                ? new ProjectionFailure(Nullable<string>(reader, 4), NullableValue<Guid>(reader, 5), NullableValue<long>(reader, 6),
+                    NullableValue<DateTimeOffset>(reader, 7), reader.GetBoolean(8))
+                : null;
+            RebuildProgress? rebuild = null;
+            if (NullableValue<DateTimeOffset>(reader, 11) is { } requestedAt)
+            {
+                var startedAt = NullableValue<DateTimeOffset>(reader, 12);
+                FeedCursor? shadow = reader.IsDBNull(13) ? null : new FeedCursor(reader.GetFieldValue<ulong>(13), reader.GetInt64(14));
+                var done = NullableValue<long>(reader, 15) ?? 0;
+                var total = NullableValue<long>(reader, 16) ?? 0;
+                var elapsed = startedAt is { } s ? (now - s).TotalSeconds : 0;
+                var rate = elapsed > 0 ? done / elapsed : 0;
+                TimeSpan? eta = rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
+                rebuild = new RebuildProgress(requestedAt, startedAt, shadow, done, total, rate, eta);
+            }
+
+            var oldest = NullableValue<DateTimeOffset>(reader, 20);
+            var lag = oldest is { } o && now > o ? now - o : TimeSpan.Zero;
+            statuses.Add(new ProjectionStatus(
+                reader.GetString(0), new FeedCursor(reader.GetFieldValue<ulong>(1), reader.GetInt64(2)),
+                failed ? ProjectionState.Failed : ProjectionState.Running, reader.GetInt64(19), lag,
+                Nullable<string>(reader, 9), NullableValue<DateTimeOffset>(reader, 10), failure, rebuild,
+                NullableValue<DateTimeOffset>(reader, 17), reader.GetFieldValue<DateTimeOffset>(18)));
+        }
+
+        return statuses;
+    }
+
+    private static T? Nullable<T>(NpgsqlDataReader reader, int ordinal) where T : class =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<T>(ordinal);
+
+    private static T? NullableValue<T>(NpgsqlDataReader reader, int ordinal) where T : struct =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<T>(ordinal);
+}

@@ -1,0 +1,1 @@
+select transaction_id, position from ledger.events where position = @position;
