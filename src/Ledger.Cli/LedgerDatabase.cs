@@ -32,7 +32,12 @@ internal sealed class LedgerDatabase : IAsyncDisposable
 
     public bool IsEmbedded => _cluster is not null;
 
-    public static async Task<LedgerDatabase> OpenAsync(string dataDirectory, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the ledger's database. <paramref name="owner"/> (ledger run) starts the embedded cluster and stops it at the
+    /// end, restarting one that a killed run left behind; the other commands attach to a running one (the service's) and
+    /// leave it running, and start it only for their own duration when none runs.
+    /// </summary>
+    public static async Task<LedgerDatabase> OpenAsync(string dataDirectory, CancellationToken cancellationToken, bool owner = false)
     {
         var configured = Environment.GetEnvironmentVariable(ConnectionStringVariable);
         if (!string.IsNullOrWhiteSpace(configured)) return new LedgerDatabase(configured, null);
@@ -41,6 +46,7 @@ internal sealed class LedgerDatabase : IAsyncDisposable
         {
             DataDirectory = Path.GetFullPath(Path.Combine(dataDirectory, "pgdata")),
         });
+        if (!owner && cluster.TryAttach()) return new LedgerDatabase(cluster.ConnectionString(DatabaseName), null);
         if (await cluster.InitIfNeededAsync(cancellationToken))
         {
             Console.WriteLine($"Created a local PostgreSQL cluster in {cluster.DataDirectory}");

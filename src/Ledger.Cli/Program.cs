@@ -5,4 +5,5 @@ var root = new RootCommand("The Megapack production ledger.");
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(MigrateCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
+root.Subcommands.Add(ProjectionsCommand.Create());
 return await root.Parse(args).InvokeAsync();

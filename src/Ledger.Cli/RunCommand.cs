@@ -42,7 +42,7 @@ internal static class RunCommand
 
             try
             {
-                await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken);
+                await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken, owner: true);
                 await database.MigrateAsync(cancellationToken);
                 var adminKey = await CreateDemoAdminKeyAsync(database.ConnectionString, cancellationToken);
                 var listen = parse.GetValue(urls)!;

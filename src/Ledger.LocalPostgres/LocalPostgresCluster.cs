@@ -92,6 +92,21 @@ public sealed class LocalPostgresCluster
     }
 
     /// <summary>
+    /// Uses a server that another process started on this data directory, such as a running service when a command line
+    /// tool needs the same database: true when one is serving, with <see cref="Port"/> read from its postmaster.pid.
+    /// The server stays the other process's to stop.
+    /// </summary>
+    /// <returns>Whether a server is serving this data directory.</returns>
+    public bool TryAttach()
+    {
+        if (!IsRunning) return false;
+        var lines = File.ReadAllLines(Path.Combine(DataDirectory, "postmaster.pid"));
+        if (lines.Length < 4 || !int.TryParse(lines[3], NumberStyles.None, CultureInfo.InvariantCulture, out var port)) return false;
+        Port = port;
+        return true;
+    }
+
+    /// <summary>
     /// Runs initdb (superuser postgres, trust authentication, UTF8, locale C) unless the data directory already holds a cluster.
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait; initdb is then killed.</param>

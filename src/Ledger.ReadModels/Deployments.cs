@@ -28,7 +28,10 @@ public sealed class DeploymentsProjection : IProjection
     private static readonly string AddDaily = ReadModelSql.Read("deployments_add_daily.sql");
 
     /// <inheritdoc />
-    public string Name => "deployments";
+    public string Name => ProjectionName;
+
+    /// <summary>The projection's name, for status, rebuilds and read-your-writes.</summary>
+    public const string ProjectionName = "deployments";
 
     /// <inheritdoc />
     public IReadOnlyList<string> Tables { get; } = ["ledger.deployment_units", "ledger.deployment_daily"];

@@ -28,7 +28,10 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IP
     private readonly FactoryCalendar _calendar = new(factories);
 
     /// <inheritdoc />
-    public string Name => "factory-throughput";
+    public string Name => ProjectionName;
+
+    /// <summary>The projection's name, for status, rebuilds and read-your-writes.</summary>
+    public const string ProjectionName = "factory-throughput";
 
     /// <inheritdoc />
     public IReadOnlyList<string> Tables { get; } = ["ledger.factory_throughput_units", "ledger.factory_throughput_daily"];

@@ -29,7 +29,10 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjecti
     private readonly FactoryCalendar _calendar = new(factories);
 
     /// <inheritdoc />
-    public string Name => "milestones";
+    public string Name => ProjectionName;
+
+    /// <summary>The projection's name, for status, rebuilds and read-your-writes.</summary>
+    public const string ProjectionName = "milestones";
 
     /// <inheritdoc />
     public IReadOnlyList<string> Tables { get; } =

@@ -2,7 +2,9 @@ using Ledger.Api.Features.Factories;
 using Ledger.Api.Features.Units;
 using Ledger.Api.Features.Units.RecordEvents;
 using Ledger.Api.Idempotency;
+using Ledger.Api.Features.Reporting;
 using Ledger.EventStore;
+using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
 using Ledger.ReadModels;
 
@@ -20,6 +22,10 @@ public static class FeatureRegistration
                 InlineProjections = { new UnitStatusProjection() },
             }));
         services.AddSingleton<UnitStatusQuery>();
+        services.AddSingleton(sp => ProjectionCatalog.Create(sp.GetRequiredService<IFactoryRegistry>()));
+        services.AddSingleton(sp => new ProjectionAdmin(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Freshness>();
+        services.AddHostedService<ProjectionDaemonService>();
         services.AddSingleton<FactoryRegistry>();
         services.AddSingleton<IFactoryRegistry>(sp => sp.GetRequiredService<FactoryRegistry>());
         services.AddHostedService<FactoryRegistryRefresher>();
@@ -34,6 +40,9 @@ public static class FeatureRegistration
         api.MapFactories();
         api.MapRecordEvents();
         api.MapUnitStatus();
+        api.MapFactoryReports();
+        api.MapDeployments();
+        api.MapProjections();
         return api;
     }
 }

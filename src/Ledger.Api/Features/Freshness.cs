@@ -1,0 +1,39 @@
+using System.Globalization;
+using Ledger.EventStore.Projections;
+
+namespace Ledger.Api.Features;
+
+/// <summary>
+/// Read-your-writes for asynchronous read models. A write answers with the global position of its events; a read may
+/// pass it as <c>minPosition</c> and waits, at most <see cref="MaxWait"/>, for the read model to reach it. Either way the
+/// answer says which position it reflects (<c>X-Ledger-Position</c>) and, when it is behind what was asked for,
+/// <c>X-Ledger-Behind: true</c> with the lag in events: honest data rather than a hang or an error.
+/// </summary>
+internal sealed class Freshness(ProjectionAdmin projections)
+{
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(5);
+    public const string PositionHeader = "X-Ledger-Position";
+    public const string BehindHeader = "X-Ledger-Behind";
+    public const string LagHeader = "X-Ledger-Lag-Events";
+
+    /// <summary>Parses <c>minPosition</c>; null when absent, an error message when invalid.</summary>
+    public static (long? Position, string? Error) Parse(string? minPosition) =>
+        minPosition is null ? (null, null)
+        : long.TryParse(minPosition, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p > 0 ? (p, null)
+        : (null, "Must be a global position from a write's response (a positive whole number).");
+
+    public async Task ApplyAsync(HttpContext context, string projection, long? minPosition, CancellationToken cancellationToken)
+    {
+        var reached = true;
+        if (minPosition is { } position && await projections.CursorOfPositionAsync(position, cancellationToken) is { } target)
+        {
+            reached = await projections.WaitForAsync(projection, target, MaxWait, cancellationToken);
+        }
+
+        var status = await projections.GetStatusAsync(projection, cancellationToken);
+        var headers = context.Response.Headers;
+        headers[PositionHeader] = (status?.Cursor.Position ?? 0).ToString(CultureInfo.InvariantCulture);
+        headers[LagHeader] = (status?.LagEvents ?? 0).ToString(CultureInfo.InvariantCulture);
+        if (!reached) headers[BehindHeader] = "true";
+    }
+}

@@ -1,0 +1,96 @@
+using Ledger.Api.Access;
+using Ledger.Api.Http;
+using Ledger.Api.ServiceDefaults;
+using Ledger.EventStore.Projections;
+
+namespace Ledger.Api.Features;
+
+/// <summary>A rebuild under way, as operators read it.</summary>
+public sealed record RebuildView(DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, long EventsDone, long EventsTotal, double EventsPerSecond, double? EtaSeconds);
+
+/// <summary>Where a projection stands, as operators read it.</summary>
+public sealed record ProjectionView(
+    string Name, string State, long Position, string Cursor, long LagEvents, double LagSeconds, string? OwnerNode, DateTimeOffset? OwnerSince,
+    ProjectionFailure? Failure, RebuildView? Rebuild, DateTimeOffset? LastRebuildFinishedAt, DateTimeOffset UpdatedAt)
+{
+    internal static ProjectionView From(ProjectionStatus s) => new(
+        s.Name, s.State == ProjectionState.Running ? "running" : "failed", s.Cursor.Position, s.Cursor.ToString(), s.LagEvents,
+        Math.Round(s.Lag.TotalSeconds, 3), s.OwnerNode, s.OwnerSince, s.Failure,
+        s.Rebuild is { } r ? new RebuildView(r.RequestedAt, r.StartedAt, r.EventsDone, r.EventsTotal, Math.Round(r.EventsPerSecond, 1), r.EstimatedRemaining?.TotalSeconds) : null,
+        s.LastRebuildFinishedAt, s.UpdatedAt);
+}
+
+/// <summary>
+/// <c>/api/v1/projections</c>: where each read model stands, and the operator's levers (rebuild, retry, skip).
+/// </summary>
+public static class ProjectionsEndpoints
+{
+    public static RouteGroupBuilder MapProjections(this RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        api.MapGet("/projections", ListAsync)
+            .WithName("ListProjections")
+            .WithSummary("Each projection's position, lag in events and seconds, owner node, state, failure and rebuild progress.")
+            .Produces<IReadOnlyList<ProjectionView>>()
+            .RequireRole(LedgerRole.Auditor);
+        api.MapPost("/projections/{name}/rebuild", RebuildAsync)
+            .WithName("RebuildProjection")
+            .WithSummary("Replay the projection from the start into fresh tables, then swap them in; the live tables answer meanwhile.")
+            .Produces<ProjectionView>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireRole(LedgerRole.Admin);
+        api.MapPost("/projections/{name}/retry", RetryAsync)
+            .WithName("RetryProjection")
+            .WithSummary("Let a failed projection try the event it stopped at again (after a fix).")
+            .Produces<ProjectionView>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireRole(LedgerRole.Admin);
+        api.MapPost("/projections/{name}/skip", SkipAsync)
+            .WithName("SkipProjectionEvent")
+            .WithSummary("Move a failed projection past exactly the event it stopped at; the skip is recorded.")
+            .Produces<SkippedEvent>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireRole(LedgerRole.Admin);
+        return api;
+    }
+
+    private static async Task<IResult> ListAsync(ProjectionAdmin projections, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await projections.GetStatusAsync(cancellationToken)).Select(ProjectionView.From).ToList());
+
+    private static async Task<IResult> RebuildAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    {
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (!await projections.RequestRebuildAsync(name, cancellationToken))
+        {
+            return LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "A rebuild is already under way.",
+                $"Projection '{name}' is already being rebuilt; GET /api/v1/projections shows its progress.");
+        }
+
+        return TypedResults.Accepted("/api/v1/projections", ProjectionView.From((await projections.GetStatusAsync(name, cancellationToken))!));
+    }
+
+    private static async Task<IResult> RetryAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    {
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (!await projections.RetryAsync(name, cancellationToken)) return NotFailed(context, name);
+        return TypedResults.Accepted("/api/v1/projections", ProjectionView.From((await projections.GetStatusAsync(name, cancellationToken))!));
+    }
+
+    private static async Task<IResult> SkipAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    {
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        var caller = ApiKeyCaller.FromPrincipal(context.User)!;
+        var skipped = await projections.SkipAsync(name, caller.Name, cancellationToken);
+        return skipped is null ? NotFailed(context, name) : TypedResults.Accepted("/api/v1/projections", skipped);
+    }
+
+    private static LedgerResponse Unknown(HttpContext context, string name) =>
+        LedgerResponse.Problem(context, StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such projection.",
+            $"There is no projection '{name}'; GET /api/v1/projections lists them.");
+
+    private static LedgerResponse NotFailed(HttpContext context, string name) =>
+        LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "The projection has not failed.",
+            $"Projection '{name}' is running; retry and skip apply only to a failed projection.");
+}

@@ -1,0 +1,58 @@
+using Ledger.Api.Access;
+using Ledger.Api.Http;
+using Ledger.Production.Geography;
+using Ledger.ReadModels;
+using Npgsql;
+
+namespace Ledger.Api.Features.Reporting;
+
+/// <summary>Where the energy went: per bucket, and what is in transit now.</summary>
+public sealed record DeploymentsResponse(
+    string GroupBy, string Bucket, DateOnly From, DateOnly To, string? Region, IReadOnlyList<DeploymentRow> Buckets, IReadOnlyList<InTransitRow> InTransit);
+
+/// <summary><c>GET /api/v1/deployments</c>: units and MWh shipped, delivered and commissioned by region, country or site.</summary>
+public static class DeploymentsEndpoints
+{
+    private static readonly string[] Buckets = ["month", "quarter", "year"];
+
+    public static RouteGroupBuilder MapDeployments(this RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        api.MapGet("/deployments", GetAsync)
+            .WithName("GetDeployments")
+            .WithSummary("Units and MWh shipped, delivered and commissioned per region, country or site and month, quarter or year; and in transit now.")
+            .Produces<DeploymentsResponse>()
+            .ProducesValidationProblem()
+            .RequireRole(LedgerRole.Reporting);
+        return api;
+    }
+
+    private static async Task<IResult> GetAsync(
+        string? groupBy, string? bucket, string? from, string? to, string? region, string? minPosition, HttpContext context,
+        NpgsqlDataSource dataSource, Freshness freshness, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        DeploymentGrouping? grouping = groupBy switch
+        {
+            null or "region" => DeploymentGrouping.Region,
+            "country" => DeploymentGrouping.Country,
+            "site" => DeploymentGrouping.Site,
+            _ => null,
+        };
+        if (grouping is null) errors["groupBy"] = ["Must be one of region, country, site."];
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        var b = ReportingParameters.Bucket(bucket, "bucket", Buckets, errors, CalendarBucket.Quarter);
+        var f = ReportingParameters.Date(from, "from", errors, new DateOnly(today.Year - 2, 1, 1));
+        var t = ReportingParameters.Date(to, "to", errors, today);
+        ReportingParameters.Range(f, t, errors);
+        if (region is not null && !MarketRegions.All.Contains(region)) errors["region"] = [$"Must be one of {string.Join(", ", MarketRegions.All)}."];
+        var (min, minError) = Freshness.Parse(minPosition);
+        if (minError is not null) errors["minPosition"] = [minError];
+        if (errors.Count > 0) return LedgerResponse.Validation(context, errors, "Fix the query parameters named in errors.");
+
+        await freshness.ApplyAsync(context, DeploymentsProjection.ProjectionName, min, cancellationToken);
+        var rows = await DeploymentsQuery.GetAsync(dataSource, grouping!.Value, b!.Value, f!.Value, t!.Value, region, cancellationToken);
+        var inTransit = await DeploymentsQuery.GetInTransitAsync(dataSource, grouping.Value, region, cancellationToken);
+        return TypedResults.Ok(new DeploymentsResponse(groupBy ?? "region", bucket ?? "quarter", f.Value, t.Value, region, rows, inTransit));
+    }
+}

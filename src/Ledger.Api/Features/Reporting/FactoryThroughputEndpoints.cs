@@ -1,0 +1,78 @@
+using Ledger.Api.Access;
+using Ledger.Api.Http;
+using Ledger.Api.ServiceDefaults;
+using Ledger.Production.Factories;
+using Ledger.ReadModels;
+using Npgsql;
+
+namespace Ledger.Api.Features.Reporting;
+
+/// <summary>A factory's throughput per bucket.</summary>
+public sealed record FactoryThroughputResponse(string FactoryId, string Bucket, DateOnly From, DateOnly To, int? NameplateUnitsPerYear, IReadOnlyList<FactoryThroughputRow> Buckets);
+
+/// <summary>A factory's milestones.</summary>
+public sealed record MilestonesResponse(string FactoryId, IReadOnlyList<UnitMilestone> Units, IReadOnlyList<FirstShipmentMilestone> FirstShipmentsByRegion);
+
+/// <summary><c>GET /api/v1/factories/{id}/throughput</c> and <c>/milestones</c>: how a factory ramps.</summary>
+public static class FactoryThroughputEndpoints
+{
+    private static readonly string[] Buckets = ["day", "week", "month", "quarter", "year"];
+
+    public static RouteGroupBuilder MapFactoryReports(this RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        api.MapGet("/factories/{id}/throughput", ThroughputAsync)
+            .WithName("GetFactoryThroughput")
+            .WithSummary("Units built, tested and shipped, MWh, first-pass yield, cumulative units, run rate and utilization per bucket.")
+            .Produces<FactoryThroughputResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireRole(LedgerRole.Reporting);
+        api.MapGet("/factories/{id}/milestones", MilestonesAsync)
+            .WithName("GetFactoryMilestones")
+            .WithSummary("The factory's first unit and every 1,000th, and its first shipment to each region.")
+            .Produces<MilestonesResponse>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireRole(LedgerRole.Reporting);
+        return api;
+    }
+
+    private static async Task<IResult> ThroughputAsync(
+        string id, string? from, string? to, string? bucket, string? minPosition, HttpContext context, IFactoryRegistry factories,
+        NpgsqlDataSource dataSource, Freshness freshness, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (!factories.TryFind(id, out var factory)) return UnknownFactory(context, id);
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        var b = ReportingParameters.Bucket(bucket, "bucket", Buckets, errors, CalendarBucket.IsoWeek);
+        var f = ReportingParameters.Date(from, "from", errors, factory.ProductionStarted ?? today.AddYears(-1));
+        var t = ReportingParameters.Date(to, "to", errors, today);
+        ReportingParameters.Range(f, t, errors);
+        var (min, minError) = Freshness.Parse(minPosition);
+        if (minError is not null) errors["minPosition"] = [minError];
+        if (errors.Count > 0) return LedgerResponse.Validation(context, errors, "Fix the query parameters named in errors.");
+
+        await freshness.ApplyAsync(context, FactoryThroughputProjection.ProjectionName, min, cancellationToken);
+        var rows = await FactoryThroughputQuery.GetAsync(dataSource, factory, f!.Value, t!.Value, b!.Value, cancellationToken);
+        return TypedResults.Ok(new FactoryThroughputResponse(factory.Id, bucket ?? "week", f.Value, t.Value, factory.NameplateUnitsPerYear, rows));
+    }
+
+    private static async Task<IResult> MilestonesAsync(
+        string id, string? minPosition, HttpContext context, IFactoryRegistry factories, NpgsqlDataSource dataSource,
+        Freshness freshness, CancellationToken cancellationToken)
+    {
+        if (!factories.TryFind(id, out var factory)) return UnknownFactory(context, id);
+        var (min, minError) = Freshness.Parse(minPosition);
+        if (minError is not null) return LedgerResponse.Validation(context, new Dictionary<string, string[]> { ["minPosition"] = [minError] }, "Fix minPosition.");
+
+        await freshness.ApplyAsync(context, MilestonesProjection.ProjectionName, min, cancellationToken);
+        var units = await MilestonesQuery.GetUnitMilestonesAsync(dataSource, factory.Id, cancellationToken);
+        var shipments = await MilestonesQuery.GetFirstShipmentsAsync(dataSource, factory.Id, cancellationToken);
+        return TypedResults.Ok(new MilestonesResponse(factory.Id, units, shipments));
+    }
+
+    private static LedgerResponse UnknownFactory(HttpContext context, string id) =>
+        LedgerResponse.Problem(context, StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such factory.",
+            $"There is no factory '{id}'; GET /api/v1/factories lists them.");
+}
