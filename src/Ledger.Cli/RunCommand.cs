@@ -64,8 +64,8 @@ internal static class RunCommand
                 Console.WriteLine($"  admin key  {adminKey}");
                 Console.WriteLine("             (a new demo-admin key each start; the previous one is revoked. `ledger keys create` makes more.)");
                 Console.WriteLine();
-                Console.WriteLine("Read models, the demo history, Swagger UI and the dashboard arrive with the projections and");
-                Console.WriteLine("newcomer-experience issues; until then the ledger records events and manages keys and factories.");
+                Console.WriteLine("The demo history, Swagger UI and the dashboard arrive with the newcomer-experience issue; until then");
+                Console.WriteLine("the ledger starts empty: post events (docs/api.md) and read them back as units and reports.");
                 Console.WriteLine("Press Ctrl+C to stop" + (database.IsEmbedded ? " (the embedded PostgreSQL stops with it)." : "."));
 
                 await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
