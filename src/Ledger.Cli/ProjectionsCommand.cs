@@ -2,6 +2,7 @@ using System.CommandLine;
 using Ledger.Api.Features;
 using Ledger.EventStore;
 using Ledger.EventStore.Projections;
+using Ledger.ReadModels;
 using Spectre.Console;
 
 namespace Ledger.Cli;
@@ -52,19 +53,37 @@ internal static class ProjectionsCommand
         };
         rebuild.SetAction(async (parse, cancellationToken) => await WithAdminAsync(parse.GetValue(dataDirectory)!, async (admin, projections, dataSource) =>
         {
-            var names = parse.GetValue(all) ? projections.Select(p => p.Name).ToList()
-                : parse.GetValue(name) is { } one ? [one] : [];
+            var known = projections.Select(p => p.Name).Prepend(UnitStatusProjection.Name).ToList();
+            var names = parse.GetValue(all) ? known : parse.GetValue(name) is { } one ? [one] : [];
             if (names.Count == 0)
             {
                 await Console.Error.WriteLineAsync("Name a projection, or pass --all.");
                 return 2;
             }
 
-            var unknown = names.Except(projections.Select(p => p.Name)).ToList();
+            var unknown = names.Except(known).ToList();
             if (unknown.Count > 0)
             {
-                await Console.Error.WriteLineAsync($"No projection named {string.Join(", ", unknown)}; there are {string.Join(", ", projections.Select(p => p.Name))}.");
+                await Console.Error.WriteLineAsync($"No projection named {string.Join(", ", unknown)}; there are {string.Join(", ", known)}.");
                 return 2;
+            }
+
+            // The inline read model is rebuilt here, by refolding every stream (appends go on, but wait for the swap).
+            if (names.Remove(UnitStatusProjection.Name))
+            {
+                await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .StartAsync(async context =>
+                    {
+                        var bar = context.AddTask(UnitStatusProjection.Name, maxValue: 1);
+                        await new UnitStatusRebuild(dataSource).RunAsync(new Progress<(long Done, long Total)>(p =>
+                        {
+                            bar.MaxValue = Math.Max(1, p.Total);
+                            bar.Value = p.Done;
+                        }), cancellationToken);
+                        bar.Value = bar.MaxValue;
+                    });
+                Console.WriteLine($"Rebuilt: {UnitStatusProjection.Name}.");
+                if (names.Count == 0) return 0;
             }
 
             var before = (await admin.GetStatusAsync(cancellationToken)).ToDictionary(s => s.Name, s => s.LastRebuildFinishedAt);

@@ -66,17 +66,24 @@ public sealed class UnitStatusProjection : IInlineProjection
     private static readonly string Streams = Read("unit_status_streams.sql");
 
     /// <inheritdoc />
-    public async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+    public Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var serials = events.Select(e => e.StreamId).Distinct(StringComparer.Ordinal).ToArray();
+        return RefoldAsync(connection, transaction, [.. events.Select(e => e.StreamId).Distinct(StringComparer.Ordinal)], Table, cancellationToken);
+    }
 
-        // Folding each touched unit's whole stream (a handful of events) keeps the row a pure function of history:
-        // no read-modify-write of the previous row, and a rebuild is the same code.
+    /// <summary>
+    /// Writes the fold of each unit's whole stream into <paramref name="table"/>. Folding the whole stream (a handful of
+    /// events) keeps the row a pure function of history: no read-modify-write of the previous row, and a rebuild is the
+    /// same code.
+    /// </summary>
+    internal static async Task RefoldAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, string table, CancellationToken cancellationToken)
+    {
         var histories = new Dictionary<string, List<RecordedEvent>>(StringComparer.Ordinal);
         await using (var read = new NpgsqlCommand(Streams, connection, transaction))
         {
-            read.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = serials });
+            read.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. serials] });
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -88,8 +95,9 @@ public sealed class UnitStatusProjection : IInlineProjection
             }
         }
 
+        if (histories.Count == 0) return;
         var rows = histories.Select(h => UnitStatus.From(h.Key, UnitHistory.Fold(h.Value), h.Value[^1].Position)).ToList();
-        await using var upsert = new NpgsqlCommand(Upsert.Replace("{ledger.unit_status}", Table, StringComparison.Ordinal), connection, transaction);
+        await using var upsert = new NpgsqlCommand(Upsert.Replace("{ledger.unit_status}", table, StringComparison.Ordinal), connection, transaction);
         AddRows(upsert.Parameters, rows);
         await upsert.ExecuteNonQueryAsync(cancellationToken);
     }
