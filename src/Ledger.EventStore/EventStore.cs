@@ -97,6 +97,13 @@ public sealed class EventStore : IAsyncDisposable
         return await ReadEventsAsync(command, cancellationToken);
     }
 
+    /// <summary>The highest global position stored (0 when the store is empty).</summary>
+    public async Task<long> GetHeadPositionAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(Sql.ReadHeadPosition);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>Reads several whole streams in one round trip. Every requested stream is in the answer (empty if it has no events).</summary>
     public async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
         IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)

@@ -21,19 +21,29 @@ public sealed class UnitStatusRebuild(NpgsqlDataSource dataSource)
     internal Func<CancellationToken, Task>? BeforeSwap { get; init; }
 
     /// <summary>Runs the rebuild; <paramref name="progress"/> hears the units refolded so far and the total.</summary>
+    /// <exception cref="InvalidOperationException">Another rebuild of UnitStatus is running (on any node).</exception>
     public async Task<long> RunAsync(IProgress<(long Done, long Total)>? progress, CancellationToken cancellationToken)
     {
-        await using (var prepare = dataSource.CreateCommand(Prepare)) await prepare.ExecuteNonQueryAsync(cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+
+        // One rebuild at a time across all nodes: two would drop each other's shadow table. A session lock, released
+        // when this connection closes, whatever happens.
+        await using (var tryLock = new NpgsqlCommand("select pg_try_advisory_lock(1280263492, hashtext('unit-status-rebuild'))", connection))
+        {
+            if (await tryLock.ExecuteScalarAsync(cancellationToken) is not true)
+                throw new InvalidOperationException("A rebuild of unit-status is already running.");
+        }
+
+        await using (var prepare = new NpgsqlCommand(Prepare, connection)) await prepare.ExecuteNonQueryAsync(cancellationToken);
 
         long total;
-        await using (var count = dataSource.CreateCommand("select count(*) from ledger.streams where version > 0"))
+        await using (var count = new NpgsqlCommand("select count(*) from ledger.streams where version > 0", connection))
         {
             total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
         }
 
         var done = 0L;
         var after = string.Empty;
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         {
             while (true)
             {

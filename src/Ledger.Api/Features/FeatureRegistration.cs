@@ -25,6 +25,7 @@ public static class FeatureRegistration
         services.AddSingleton(sp => ProjectionCatalog.Create(sp.GetRequiredService<IFactoryRegistry>()));
         services.AddSingleton(sp => new ProjectionAdmin(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Freshness>();
+        services.AddSingleton<UnitStatusRebuilds>();
         services.AddHostedService<ProjectionDaemonService>();
         services.AddSingleton<FactoryRegistry>();
         services.AddSingleton<IFactoryRegistry>(sp => sp.GetRequiredService<FactoryRegistry>());

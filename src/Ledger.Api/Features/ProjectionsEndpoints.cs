@@ -2,6 +2,7 @@ using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
 using Ledger.EventStore.Projections;
+using Ledger.ReadModels;
 
 namespace Ledger.Api.Features;
 
@@ -56,11 +57,37 @@ public static class ProjectionsEndpoints
         return api;
     }
 
-    private static async Task<IResult> ListAsync(ProjectionAdmin projections, CancellationToken cancellationToken) =>
-        TypedResults.Ok((await projections.GetStatusAsync(cancellationToken)).Select(ProjectionView.From).ToList());
-
-    private static async Task<IResult> RebuildAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
     {
+        var views = (await projections.GetStatusAsync(cancellationToken)).Select(ProjectionView.From).ToList();
+        views.Insert(0, await InlineViewAsync(inline, store, cancellationToken));
+        return TypedResults.Ok(views);
+    }
+
+    /// <summary>UnitStatus is written with the events, so it is always at the head of the feed, never behind.</summary>
+    private static async Task<ProjectionView> InlineViewAsync(UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
+    {
+        var head = await store.GetHeadPositionAsync(cancellationToken);
+        var rebuild = inline.IsRunning && inline.RequestedAt is { } requested
+            ? new RebuildView(requested, requested, inline.Progress.Done, inline.Progress.Total, 0, null)
+            : null;
+        var failure = inline.Error is { } error ? new ProjectionFailure(error, null, null, inline.FinishedAt, DuringRebuild: true) : null;
+        return new ProjectionView(UnitStatusProjection.Name, "running", head, "inline", 0, 0, null, null, failure, rebuild,
+            inline.FinishedAt, inline.FinishedAt ?? DateTimeOffset.UnixEpoch);
+    }
+
+    private static async Task<IResult> RebuildAsync(
+        string name, HttpContext context, ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store,
+        CancellationToken cancellationToken)
+    {
+        if (name == UnitStatusProjection.Name)
+        {
+            return inline.TryStart()
+                ? TypedResults.Accepted("/api/v1/projections", await InlineViewAsync(inline, store, cancellationToken))
+                : LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "A rebuild is already under way.",
+                    "unit-status is already being rebuilt on this node; GET /api/v1/projections shows its progress.");
+        }
+
         if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
         if (!await projections.RequestRebuildAsync(name, cancellationToken))
         {

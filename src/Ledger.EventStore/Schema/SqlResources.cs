@@ -51,6 +51,7 @@ internal static class Sql
     public static readonly string ReadStreams = Read("read_streams.sql");
     public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
     public static readonly string ReadFeed = Read("read_feed.sql");
+    public static readonly string ReadHeadPosition = Read("read_head_position.sql");
 
     private static string Read(string fileName) => SqlResources.Read(typeof(Sql).Assembly, fileName);
 }

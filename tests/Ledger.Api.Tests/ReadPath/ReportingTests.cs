@@ -101,8 +101,43 @@ public sealed class ReportingTests(DatabaseFixture database) : IClassFixture<Dat
         Assert.Equal(beforeBody, (await after.BodyAsync()).GetProperty("buckets").ToString());
 
         using var all = await admin.GetAsync(new Uri("/api/v1/projections", UriKind.Relative), Ct);
-        Assert.Equal(["deployments", "factory-throughput", "milestones"],
+        Assert.Equal(["deployments", "factory-throughput", "milestones", "unit-status"],
             (await all.BodyAsync()).EnumerateArray().Select(p => p.GetProperty("name").GetString()).Order());
+    }
+
+    [Fact]
+    public async Task The_inline_unit_status_rebuilds_over_http_and_units_read_the_same_afterwards()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var api = new LedgerApiFactory(db.ConnectionString);
+        using var line = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+        using var admin = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Admin));
+        var serial = LineEvents.NewSerial("LTH");
+        using (var write = await line.SendAsync(LineEvents.Post($"/api/v1/units/{serial}/events",
+            new JsonArray(LineEvents.Built("lathrop", Day), LineEvents.Tested(at: Day.AddHours(1)))), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, write.StatusCode);
+        }
+
+        using var before = await admin.GetAsync(new Uri($"/api/v1/units/{serial}", UriKind.Relative), Ct);
+        var beforeBody = (await before.BodyAsync()).ToString();
+
+        using var rebuild = await admin.PostAsync(new Uri("/api/v1/projections/unit-status/rebuild", UriKind.Relative), null, Ct);
+        Assert.Equal(HttpStatusCode.Accepted, rebuild.StatusCode);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        JsonElement status;
+        do
+        {
+            await Task.Delay(50, deadline.Token);
+            using var list = await admin.GetAsync(new Uri("/api/v1/projections", UriKind.Relative), deadline.Token);
+            status = (await list.BodyAsync()).EnumerateArray().Single(p => p.GetProperty("name").GetString() == "unit-status");
+        }
+        while (status.GetProperty("lastRebuildFinishedAt").ValueKind == JsonValueKind.Null);
+
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("failure").ValueKind);
+        using var after = await admin.GetAsync(new Uri($"/api/v1/units/{serial}", UriKind.Relative), Ct);
+        Assert.Equal(beforeBody, (await after.BodyAsync()).ToString());
     }
 
     [Theory]
