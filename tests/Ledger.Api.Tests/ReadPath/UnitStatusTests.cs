@@ -110,7 +110,9 @@ public sealed class UnitStatusTests(DatabaseFixture database) : IClassFixture<Da
         string? cursor = null;
         do
         {
-            var page = await GetAsync($"/api/v1/units?factory=shanghai&country=de&region=Europe&state=in-transit&limit=2" + (cursor is null ? "" : $"&cursor={cursor}"));
+            using var response = await _reporting.GetAsync(new Uri($"/api/v1/units?factory=shanghai&country=de&region=Europe&state=in-transit&limit=2" + (cursor is null ? "" : $"&cursor={cursor}"), UriKind.Relative), Ct);
+            Assert.True(long.Parse(Assert.Single(response.Headers.GetValues("X-Ledger-Position")), System.Globalization.CultureInfo.InvariantCulture) > 0);
+            var page = await response.BodyAsync();
             var units = page.GetProperty("units").EnumerateArray().ToList();
             Assert.True(units.Count <= 2);
             seen.AddRange(units.Select(u => u.GetProperty("serial").GetString()!).Where(s => s.StartsWith(prefix, StringComparison.Ordinal)));

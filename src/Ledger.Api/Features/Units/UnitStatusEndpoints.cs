@@ -88,7 +88,7 @@ public static class UnitStatusEndpoints
 
     private static async Task<IResult> ListAsync(
         string? factory, string? state, string? region, string? country, string? from, string? to, string? cursor, string? limit,
-        HttpContext context, UnitStatusQuery units, IFactoryRegistry factories, CancellationToken cancellationToken)
+        HttpContext context, UnitStatusQuery units, IFactoryRegistry factories, EventStore.EventStore store, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         if (factory is not null && !factories.TryFind(factory, out _)) errors["factory"] = [$"Unknown factory '{factory}'."];
@@ -108,6 +108,8 @@ public static class UnitStatusEndpoints
 
         if (errors.Count > 0) return LedgerResponse.Validation(context, errors, "Fix the query parameters named in errors.");
 
+        // The inline model is as current as the store: read the head first, so the page reflects at least it.
+        context.Response.Headers[PositionHeader] = (await store.GetHeadPositionAsync(cancellationToken)).ToString(CultureInfo.InvariantCulture);
         var page = await units.ListAsync(new UnitStatusFilter(factory, state, region, countryCode, builtFrom, builtTo), after, size + 1, cancellationToken);
         var next = page.Count > size ? EncodeCursor(page[size - 1].Serial) : null;
         return TypedResults.Ok(new UnitPage([.. page.Take(size)], next));
