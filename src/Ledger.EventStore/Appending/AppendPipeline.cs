@@ -146,8 +146,13 @@ internal sealed class AppendPipeline : IAsyncDisposable
         _ => true,
     };
 
+    /// <summary>
+    /// Failures after which the same batch may well succeed: serialization failures and deadlocks; an event-id race
+    /// with another node; and a table that an inline projection writes being swapped by a blue/green rebuild at that
+    /// very moment (42P01), which a fresh transaction resolves by name again.
+    /// </summary>
     private static bool IsWorthRetrying(PostgresException e) =>
-        e.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected
+        e.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.UndefinedTable
         || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "events_event_id_key" };
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,201 @@
+using Ledger.EventStore;
+using Ledger.EventStore.Projections;
+using Ledger.Production.Factories;
+using Npgsql;
+
+namespace Ledger.ReadModels.Tests.Support;
+
+/// <summary>
+/// One node running the real <see cref="ProjectionDaemon"/> over the three read models, on a data source of its own whose
+/// application name identifies its sessions (so a test can kill them as a crash or a network cut would).
+/// </summary>
+internal sealed class DaemonNode : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    private DaemonNode(string nodeId, NpgsqlDataSource dataSource, ProjectionDaemon daemon)
+    {
+        NodeId = nodeId;
+        DataSource = dataSource;
+        Daemon = daemon;
+        Running = daemon.RunAsync(_stop.Token);
+    }
+
+    public string NodeId { get; }
+    public string ApplicationName => ApplicationNameOf(NodeId);
+    public NpgsqlDataSource DataSource { get; }
+    public ProjectionDaemon Daemon { get; }
+    public Task Running { get; }
+
+    public static string ApplicationNameOf(string nodeId) => "read-models-daemon-" + nodeId;
+
+    public static DaemonNode Start(string connectionString, string nodeId, Action<ProjectionDaemonOptions>? configure = null)
+    {
+        var dataSource = EventStoreDataSource.Create(connectionString, ApplicationNameOf(nodeId));
+        var options = new ProjectionDaemonOptions
+        {
+            NodeId = nodeId,
+            BatchSize = 100,
+            RebuildBatchSize = 500,
+            PollInterval = TimeSpan.FromMilliseconds(200),
+            OwnershipInterval = TimeSpan.FromMilliseconds(250),
+            NodeTimeout = TimeSpan.FromSeconds(3),
+            // Longer than a few ownership intervals: a node whose sessions were killed stays away long enough for the
+            // others to notice and take its projections, rather than racing them to take its own back.
+            RetryDelay = TimeSpan.FromSeconds(1),
+        };
+        configure?.Invoke(options);
+        return new DaemonNode(nodeId, dataSource, new ProjectionDaemon(dataSource, ProjectedHistory.Projections(), options));
+    }
+
+    /// <summary>Ends every session of this node on the server, as a crash or a network cut would.</summary>
+    public async Task<long> KillConnectionsAsync(NpgsqlDataSource admin)
+    {
+        await using var command = admin.CreateCommand(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = @app and datname = current_database()");
+        command.Parameters.Add(new NpgsqlParameter<string>("app", ApplicationName));
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Stops the daemon cleanly (cancel, then await its run) and closes its data source.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Running;
+        await DataSource.DisposeAsync();
+        _stop.Dispose();
+    }
+}
+
+internal static class Eventually
+{
+    /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon is cluster-wide.</summary>
+    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting until {what}.");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+}
+
+/// <summary>The read models run by the daemon, checked against the store and the in-memory <see cref="Reference"/>.</summary>
+internal static class DaemonChecks
+{
+    public static readonly string[] ProjectionNames =
+        [FactoryThroughputProjection.ProjectionName, MilestonesProjection.ProjectionName, DeploymentsProjection.ProjectionName];
+
+    /// <summary>
+    /// The units' appends, split among writers by unit (so each unit's events keep their stream order) and, as
+    /// <see cref="History.AppendAsync"/> does, each unit's history in two appends in two rounds, in small chunks so that
+    /// appending takes many transactions.
+    /// </summary>
+    public static IReadOnlyList<StreamAppend[]>[] Appends(IReadOnlyList<UnitHistory> units, int writers, int seed, int chunk = 10)
+    {
+        var random = new Random(seed);
+        var shuffled = units.OrderBy(_ => random.Next()).ToArray();
+        var splits = shuffled.ToDictionary(u => u.Serial, u => 1 + random.Next(u.Events.Count));
+        return Enumerable.Range(0, writers).Select(w =>
+        {
+            var mine = shuffled.Where((_, i) => i % writers == w).ToArray();
+            return (IReadOnlyList<StreamAppend[]>)new[] { 0, 1 }.SelectMany(round => mine
+                    .Select(u => (u, events: round == 0 ? u.Events.Take(splits[u.Serial]) : u.Events.Skip(splits[u.Serial])))
+                    .Where(x => x.events.Any())
+                    .Select(x => new StreamAppend(x.u.Serial, ExpectedVersion.Any, x.events.Select(History.ToEventData).ToArray()))
+                    .Chunk(chunk))
+                .ToList();
+        }).ToArray();
+    }
+
+    public static async Task<long> CountEventsAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("select count(*) from ledger.events");
+        return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+
+    /// <summary>
+    /// The whole feed, once every stored event is visible in it: an empty page is not the end while any older transaction
+    /// on the server (another test's, in another database) holds the horizon back.
+    /// </summary>
+    public static async Task<IReadOnlyList<RecordedEvent>> ReadWholeFeedAsync(EventStore.EventStore store, NpgsqlDataSource dataSource)
+    {
+        var total = await CountEventsAsync(dataSource);
+        var feed = new List<RecordedEvent>();
+        var cursor = FeedCursor.Start;
+        await Eventually.HoldsAsync(async () =>
+        {
+            for (var page = await store.ReadFeedAsync(cursor, 1000, cancellationToken: TestContext.Current.CancellationToken);
+                 page.Events.Count > 0;
+                 page = await store.ReadFeedAsync(cursor, 1000, cancellationToken: TestContext.Current.CancellationToken))
+            {
+                feed.AddRange(page.Events);
+                cursor = page.Next;
+            }
+
+            return feed.Count >= total;
+        }, "the whole feed is visible");
+        Assert.Equal(total, feed.Count);
+        return feed;
+    }
+
+    /// <summary>
+    /// Waits until every projection's checkpoint is exactly at the last event of the feed with no lag, running.
+    /// </summary>
+    public static async Task CaughtUpAsync(ProjectionAdmin admin, FeedCursor last, TimeSpan timeout)
+    {
+        IReadOnlyList<ProjectionStatus> statuses = [];
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await Eventually.HoldsAsync(async () =>
+        {
+            statuses = await admin.GetStatusAsync(cancellationToken);
+            return ProjectionNames.All(name => statuses.SingleOrDefault(s => s.Name == name) is
+                { LagEvents: 0, State: ProjectionState.Running } s && s.Cursor == last);
+        }, "every projection's cursor is at the last event of the feed", timeout);
+    }
+
+    /// <summary>
+    /// Every question the read models answer, for a representative set of arguments, equals the in-memory fold of the
+    /// feed; and the totals equal the history's, so nothing was applied twice or left out.
+    /// </summary>
+    public static async Task AnswersEqualTheReferenceAsync(NpgsqlDataSource dataSource, Reference reference, IReadOnlyList<UnitHistory> units)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var (from, to) = (new DateOnly(2024, 5, 15), new DateOnly(2025, 10, 9));
+        long built = 0, tests = 0;
+        foreach (var factory in new[] { FactorySeed.Lathrop, FactorySeed.Shanghai })
+        {
+            foreach (var bucket in new[] { CalendarBucket.Day, CalendarBucket.Month })
+            {
+                var rows = await FactoryThroughputQuery.GetAsync(dataSource, factory, from, to, bucket, cancellationToken);
+                Assert.Equal(reference.Throughput(factory, from, to, bucket), rows);
+                if (bucket == CalendarBucket.Day)
+                {
+                    built += rows.Sum(r => r.UnitsBuilt);
+                    tests += rows.Sum(r => r.TestsPassed + r.TestsFailed);
+                }
+            }
+        }
+
+        Assert.Equal(units.Count, built);
+        Assert.Equal(units.Sum(u => u.Events.Count(e => e.Event is Production.Units.UnitTested)), tests);
+
+        var milestones = await MilestonesQuery.GetUnitMilestonesAsync(dataSource, cancellationToken: cancellationToken);
+        Assert.Equal(reference.UnitMilestones(), milestones);
+        foreach (var factory in units.GroupBy(u => ((Production.Units.UnitBuilt)u.Events[0].Event).FactoryId))
+        {
+            Assert.Equal(factory.Count() / 1000, milestones.Count(m => m.FactoryId == factory.Key && m.Nth >= 1000));
+        }
+        Assert.Equal(reference.FirstShipments(), await MilestonesQuery.GetFirstShipmentsAsync(dataSource, cancellationToken: cancellationToken));
+
+        var (deployedFrom, deployedTo) = (new DateOnly(2024, 5, 1), new DateOnly(2025, 12, 31));
+        var deployments = await DeploymentsQuery.GetAsync(
+            dataSource, DeploymentGrouping.Country, CalendarBucket.Quarter, deployedFrom, deployedTo, cancellationToken: cancellationToken);
+        Assert.Equal(reference.Deployments(DeploymentGrouping.Country, CalendarBucket.Quarter, deployedFrom, deployedTo, null), deployments);
+        Assert.Contains(deployments, r => r.UnitsCommissioned > 0);
+        var inTransit = await DeploymentsQuery.GetInTransitAsync(dataSource, DeploymentGrouping.Country, cancellationToken: cancellationToken);
+        Assert.Equal(reference.InTransitNow(DeploymentGrouping.Country, null), inTransit);
+        Assert.NotEmpty(inTransit);
+    }
+}
