@@ -1,4 +1,5 @@
 using Ledger.Api.Features.Factories;
+using Ledger.Api.Features.History;
 using Ledger.Api.Features.Units;
 using Ledger.Api.Features.Units.RecordEvents;
 using Ledger.Api.Idempotency;
@@ -44,6 +45,7 @@ public static class FeatureRegistration
         api.MapFactoryReports();
         api.MapDeployments();
         api.MapProjections();
+        api.MapHistory();
         return api;
     }
 }
