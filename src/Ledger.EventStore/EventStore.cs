@@ -108,8 +108,19 @@ public sealed class EventStore : IAsyncDisposable
     public async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
         IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
     {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        return await ReadStreamsAsync(connection, null, streamIds, cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads several whole streams on a connection the caller owns: inside an append's transaction (inline projections)
+    /// this includes the events the transaction has just inserted.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(streamIds);
-        await using var command = _dataSource.CreateCommand(Sql.ReadStreams);
+        await using var command = new NpgsqlCommand(Sql.ReadStreams, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
         var events = await ReadEventsAsync(command, cancellationToken);
         var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<RecordedEvent>(), StringComparer.Ordinal);

@@ -63,7 +63,6 @@ public sealed class UnitStatusProjection : IInlineProjection
     public const string Table = "ledger.unit_status";
 
     private static readonly string Upsert = Read("unit_status_upsert.sql");
-    private static readonly string Streams = Read("unit_status_streams.sql");
 
     /// <inheritdoc />
     public Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
@@ -80,21 +79,8 @@ public sealed class UnitStatusProjection : IInlineProjection
     internal static async Task RefoldAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, string table, CancellationToken cancellationToken)
     {
-        var histories = new Dictionary<string, List<RecordedEvent>>(StringComparer.Ordinal);
-        await using (var read = new NpgsqlCommand(Streams, connection, transaction))
-        {
-            read.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. serials] });
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var serial = reader.GetString(3);
-                if (!histories.TryGetValue(serial, out var history)) histories[serial] = history = [];
-                history.Add(new RecordedEvent(reader.GetInt64(0), reader.GetFieldValue<ulong>(1), reader.GetGuid(2), serial,
-                    reader.GetInt64(4), reader.GetString(5), reader.GetString(6), reader.GetString(7),
-                    reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9), reader.GetFieldValue<byte[]>(10)));
-            }
-        }
-
+        var histories = (await EventStore.EventStore.ReadStreamsAsync(connection, transaction, serials, cancellationToken))
+            .Where(h => h.Value.Count > 0).ToList();
         if (histories.Count == 0) return;
         var rows = histories.Select(h => UnitStatus.From(h.Key, UnitHistory.Fold(h.Value), h.Value[^1].Position)).ToList();
         await using var upsert = new NpgsqlCommand(Upsert.Replace("{ledger.unit_status}", table, StringComparison.Ordinal), connection, transaction);
