@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
@@ -35,26 +34,15 @@ public sealed record UnitHistoryResponse(string Serial, long Version, IReadOnlyL
 /// <param name="Next">Pass as <c>after</c> for the next page (also when this page was empty: new events come after it).</param>
 public sealed record FeedResponse(IReadOnlyList<HistoryEvent> Events, string Next);
 
-/// <summary>Opaque feed cursors: clients pass them back, they do not build them.</summary>
+/// <summary>Feed cursors as clients see them.</summary>
 internal static class FeedCursors
 {
-    public static string Encode(FeedCursor cursor) =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes("f:" + cursor)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string Encode(FeedCursor cursor) => OpaqueCursor.Encode("f", cursor.ToString());
 
     public static bool TryDecode(string text, out FeedCursor cursor)
     {
         cursor = FeedCursor.Start;
-        try
-        {
-            var padded = text.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - padded.Length % 4) % 4);
-            var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            return decoded.StartsWith("f:", StringComparison.Ordinal) && FeedCursor.TryParse(decoded[2..], out cursor);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
+        return OpaqueCursor.TryDecode("f", text, out var value) && FeedCursor.TryParse(value, out cursor);
     }
 }
 

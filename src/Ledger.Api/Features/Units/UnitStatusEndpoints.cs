@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
@@ -123,23 +122,12 @@ public static class UnitStatusEndpoints
         return null;
     }
 
-    // Opaque on purpose: clients pass it back, they do not build it.
-    private static string EncodeCursor(string serial) => Convert.ToBase64String(Encoding.UTF8.GetBytes("u:" + serial)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    private static string EncodeCursor(string serial) => OpaqueCursor.Encode("u", serial);
 
     private static string? DecodeCursor(string? cursor, Dictionary<string, string[]> errors)
     {
         if (cursor is null) return null;
-        try
-        {
-            var padded = cursor.Replace('-', '+').Replace('_', '/');
-            padded += new string('=', (4 - padded.Length % 4) % 4);
-            var text = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            if (text.StartsWith("u:", StringComparison.Ordinal)) return text[2..];
-        }
-        catch (FormatException)
-        {
-        }
-
+        if (OpaqueCursor.TryDecode("u", cursor, out var serial)) return serial;
         errors["cursor"] = ["Not a cursor this endpoint gave out."];
         return null;
     }
