@@ -1,0 +1,102 @@
+using Ledger.EventStore.Schema;
+using Npgsql;
+
+namespace Ledger.EventStore.Audit;
+
+/// <summary>The audit's queries, one embedded file each (Sql/Queries/audit_*.sql).</summary>
+internal static class AuditSql
+{
+    public static readonly string SealerLock = Read("audit_sealer_lock.sql");
+    public static readonly string SealerState = Read("audit_sealer_state.sql");
+    public static readonly string Pending = Read("audit_pending.sql");
+    public static readonly IReadOnlyList<string> SealBlock = SqlStatements.Split(Read("audit_seal_block.sql"));
+    public static readonly string ReadBlocks = Read("audit_read_blocks.sql");
+    public static readonly string LatestBlock = Read("audit_latest_block.sql");
+    public static readonly string BlockOfPosition = Read("audit_block_of_position.sql");
+    public static readonly string ReadEvents = Read("audit_read_events.sql");
+    public static readonly string ReadStreams = Read("audit_read_streams.sql");
+    public static readonly string ReadEventById = Read("read_event_by_id.sql");
+
+    private static string Read(string fileName) => SqlResources.Read(typeof(AuditSql).Assembly, fileName);
+
+    /// <summary>Reads a block row in the column order of the block queries.</summary>
+    public static SealedBlock ReadBlock(NpgsqlDataReader reader)
+    {
+        var positions = reader.GetFieldValue<long[]>(1);
+        var packed = reader.GetFieldValue<byte[]>(2);
+        var hashes = new byte[positions.Length][];
+        for (var i = 0; i < hashes.Length; i++) hashes[i] = packed.AsSpan(i * MerkleTree.HashLength, MerkleTree.HashLength).ToArray();
+        return new SealedBlock(
+            reader.GetInt64(0), positions, hashes, reader.GetFieldValue<byte[]>(3),
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<byte[]>(4), reader.GetFieldValue<byte[]>(5),
+            reader.GetFieldValue<DateTimeOffset>(6));
+    }
+
+    /// <summary>Reads an event row in the column order of the event queries.</summary>
+    public static RecordedEvent ReadEvent(NpgsqlDataReader reader) => new(
+        position: reader.GetInt64(0),
+        transactionId: reader.GetFieldValue<ulong>(1),
+        eventId: reader.GetGuid(2),
+        streamId: reader.GetString(3),
+        streamVersion: reader.GetInt64(4),
+        type: reader.GetString(5),
+        data: reader.GetString(6),
+        metadataJson: reader.GetString(7),
+        occurredAt: reader.GetFieldValue<DateTimeOffset>(8),
+        recordedAt: reader.GetFieldValue<DateTimeOffset>(9),
+        hash: reader.GetFieldValue<byte[]>(10));
+
+    /// <summary>
+    /// Opens a read-only REPEATABLE READ transaction: events and blocks from one snapshot, so a block sealed meanwhile
+    /// never names events the reader did not see. Taking no transaction id, it does not hold back the feed's horizon.
+    /// </summary>
+    public static async Task<NpgsqlTransaction> BeginSnapshotAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        await using var readOnly = new NpgsqlCommand("set transaction read only", connection, transaction);
+        await readOnly.ExecuteNonQueryAsync(cancellationToken);
+        return transaction;
+    }
+
+    /// <summary>Events in position order in (after, to], a page at a time, on the caller's connection.</summary>
+    public static async IAsyncEnumerable<IReadOnlyList<RecordedEvent>> ReadEventPagesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, long after, long to,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        const int pageSize = 5000;
+        while (true)
+        {
+            var page = new List<RecordedEvent>(pageSize);
+            await using (var command = new NpgsqlCommand(ReadEvents, connection, transaction))
+            {
+                command.Parameters.AddWithValue("after_position", after);
+                command.Parameters.AddWithValue("to_position", to);
+                command.Parameters.AddWithValue("max_count", (long)pageSize);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken)) page.Add(ReadEvent(reader));
+            }
+
+            if (page.Count > 0) yield return page;
+            if (page.Count < pageSize) yield break;
+            after = page[^1].Position;
+        }
+    }
+
+    /// <summary>All blocks in chain order, on the caller's connection.</summary>
+    public static async IAsyncEnumerable<SealedBlock> ReadAllBlocksAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ReadBlocks, connection, transaction);
+        command.Parameters.AddWithValue("after_block_number", 0L);
+        command.Parameters.AddWithValue("max_count", long.MaxValue);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) yield return ReadBlock(reader);
+    }
+
+    public static byte[] Pack(IReadOnlyList<byte[]> hashes)
+    {
+        var packed = new byte[hashes.Count * MerkleTree.HashLength];
+        for (var i = 0; i < hashes.Count; i++) hashes[i].CopyTo(packed, i * MerkleTree.HashLength);
+        return packed;
+    }
+}

@@ -1,0 +1,6 @@
+-- Where the sealer stopped, and the block the next one chains onto.
+select s.sealed_through_transaction_id, s.sealed_through_position, b.block_number, b.chain_hash
+from ledger.audit_sealer s
+left join lateral (
+    select block_number, chain_hash from ledger.blocks order by block_number desc limit 1
+) b on true;

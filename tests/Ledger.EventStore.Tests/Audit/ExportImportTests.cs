@@ -1,0 +1,164 @@
+using System.Text;
+using Ledger.EventStore.Audit;
+using Ledger.EventStore.Tests.Support;
+using Ledger.Testing;
+
+namespace Ledger.EventStore.Tests.Audit;
+
+public sealed class ExportImportTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Export_import_into_a_fresh_database_and_verify_round_trip_equal_including_hashes_and_blocks()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var exported = await ExportAsync(ledger.DataSource);
+
+        await using var target = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(target.ConnectionString);
+        var result = await LedgerImport.ImportAsync(node.DataSource, new MemoryStream(exported), cancellationToken: Ct);
+
+        Assert.Equal((60L, 6L, 3L, 0L), (result.Events, result.Streams, result.Blocks, result.BlocksSealed));
+        var report = await new LedgerAudit(node.DataSource).VerifyAsync(ledger.Digest, cancellationToken: Ct);
+        Assert.True(report.Ok, report.FirstMismatch?.Message);
+        Assert.True(report.Digest!.Matches);
+        var reexported = await ExportAsync(node.DataSource);
+        Assert.Equal(WithoutHeaderAndTransactionIds(exported), WithoutHeaderAndTransactionIds(reexported));
+        for (var s = 0; s < 6; s++)
+        {
+            var original = ledger.Stream(s);
+            var imported = await node.Store.ReadStreamAsync(original[0].StreamId, cancellationToken: Ct);
+            Assert.Equal(original.Select(e => (e.EventId, e.Position, e.StreamVersion, Convert.ToHexString(e.Hash.Span), e.Data, e.OccurredAt, e.RecordedAt)),
+                imported.Select(e => (e.EventId, e.Position, e.StreamVersion, Convert.ToHexString(e.Hash.Span), e.Data, e.OccurredAt, e.RecordedAt)));
+        }
+    }
+
+    [Fact]
+    public async Task The_export_file_verifies_with_no_database_and_against_an_earlier_digest()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var exported = await ExportAsync(ledger.DataSource);
+
+        var report = await LedgerExport.VerifyAsync(new MemoryStream(exported), ledger.Digest, cancellationToken: Ct);
+
+        Assert.True(report.Ok, report.FirstMismatch?.Message);
+        Assert.Equal((60L, 3L, true), (report.EventsChecked, report.BlocksChecked, report.Digest!.Matches));
+    }
+
+    [Fact]
+    public async Task An_edited_export_is_caught_by_its_checksum_and_with_the_checksum_fixed_by_the_hashes()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var text = Encoding.UTF8.GetString(await ExportAsync(ledger.DataSource));
+        var edited = text.Replace("\"n\": 2}", "\"n\": 3}", StringComparison.Ordinal);
+        Assert.NotEqual(text, edited);
+
+        var byChecksum = await Assert.ThrowsAsync<ExportFormatException>(() => LedgerExport.VerifyAsync(new MemoryStream(Encoding.UTF8.GetBytes(edited)), cancellationToken: Ct));
+        Assert.Contains("checksum", byChecksum.Message, StringComparison.Ordinal);
+
+        var report = await LedgerExport.VerifyAsync(new MemoryStream(Encoding.UTF8.GetBytes(WithChecksumRecomputed(edited))), cancellationToken: Ct);
+        Assert.False(report.Ok);
+        Assert.Equal("event-hash", report.FirstMismatch!.Kind);
+    }
+
+    [Fact]
+    public async Task Importing_into_a_ledger_that_has_history_is_refused_and_changes_nothing()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var exported = await ExportAsync(ledger.DataSource);
+        await using var target = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(target.ConnectionString);
+        await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(1), Ct);
+
+        var error = await Assert.ThrowsAsync<LedgerNotEmptyException>(() => LedgerImport.ImportAsync(node.DataSource, new MemoryStream(exported), cancellationToken: Ct));
+
+        Assert.Contains("not empty", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, await node.CountEventsAsync());
+    }
+
+    [Theory]
+    [InlineData("truncated")]
+    [InlineData("tampered")]
+    [InlineData("not-json")]
+    [InlineData("range")]
+    public async Task A_damaged_altered_or_partial_file_is_refused_and_the_ledger_stays_empty(string damage)
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var text = Encoding.UTF8.GetString(await ExportAsync(ledger.DataSource, damage == "range" ? 10 : null));
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var file = damage switch
+        {
+            "truncated" => string.Join('\n', lines.Take(lines.Length / 2)) + "\n",
+            "tampered" => WithChecksumRecomputed(text.Replace("\"n\": 2}", "\"n\": 3}", StringComparison.Ordinal)),
+            "not-json" => string.Join('\n', lines.Take(5)) + "\n{\"kind\":\"event\",\n" + string.Join('\n', lines.Skip(5)) + "\n",
+            _ => text,
+        };
+        await using var target = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(target.ConnectionString);
+
+        var error = await Record.ExceptionAsync(() => LedgerImport.ImportAsync(node.DataSource, new MemoryStream(Encoding.UTF8.GetBytes(file)), cancellationToken: Ct));
+
+        Assert.True(error is ExportFormatException or ExportVerificationException, error?.ToString());
+        Assert.Equal(0, await node.CountEventsAsync());
+        await using var blocks = node.DataSource.CreateCommand("select count(*) from ledger.blocks");
+        Assert.Equal(0L, await blocks.ExecuteScalarAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Events_the_source_had_not_sealed_are_sealed_on_import_and_the_imported_ledger_goes_on_appending_and_sealing()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var stream = ledger.Stream(0)[0].StreamId;
+        await using (var source = await Node.StartAsync(ledger.ConnectionString))
+            await source.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(10), Events.Many(3), Ct);
+        var exported = await ExportAsync(ledger.DataSource);
+
+        await using var target = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(target.ConnectionString);
+        var result = await LedgerImport.ImportAsync(node.DataSource, new MemoryStream(exported), cancellationToken: Ct);
+        Assert.Equal((63L, 3L, 1L), (result.Events, result.Blocks, result.BlocksSealed));
+
+        var appended = await node.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(13), Events.Many(2), Ct);
+        Assert.True(appended.Events[0].Position > 63, "positions continue after the imported ones");
+        await AuditHarness.SealEverythingAsync(node.DataSource, 65);
+        var report = await new LedgerAudit(node.DataSource).VerifyAsync(ledger.Digest, cancellationToken: Ct);
+        Assert.True(report.Ok, report.FirstMismatch?.Message);
+        Assert.Equal((65L, 5L), (report.SealedEvents, report.BlocksChecked));
+        var feed = await node.Store.ReadFeedAsync(FeedCursor.Start, 100, cancellationToken: Ct);
+        Assert.Equal(65, feed.Events.Count);
+    }
+
+    [Fact]
+    public async Task A_range_export_verifies_on_its_own_from_the_hashes_its_streams_chain_onto()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+
+        var file = await ExportAsync(ledger.DataSource, from: 26, to: 60);
+        var report = await LedgerExport.VerifyAsync(new MemoryStream(file), cancellationToken: Ct);
+
+        Assert.True(report.Ok, report.FirstMismatch?.Message);
+        Assert.Equal(35L, report.EventsChecked);
+    }
+
+    private static async Task<byte[]> ExportAsync(Npgsql.NpgsqlDataSource dataSource, long? from = null, long? to = null)
+    {
+        using var output = new MemoryStream();
+        await LedgerExport.WriteAsync(dataSource, output, from, to, cancellationToken: Ct);
+        return output.ToArray();
+    }
+
+    private static string[] WithoutHeaderAndTransactionIds(byte[] file) =>
+        Encoding.UTF8.GetString(file).Split('\n').Skip(1)
+            .Select(line => System.Text.RegularExpressions.Regex.Replace(line, "\"transactionId\":\"\\d+\",|\"sha256\":\"[0-9a-f]+\"", ""))
+            .ToArray();
+
+    private static string WithChecksumRecomputed(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var body = string.Concat(lines[..^1].Select(l => l + "\n"));
+        var checksum = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(body)));
+        var end = System.Text.RegularExpressions.Regex.Replace(lines[^1], "\"sha256\":\"[0-9a-f]+\"", $"\"sha256\":\"{checksum}\"");
+        return body + end + "\n";
+    }
+}

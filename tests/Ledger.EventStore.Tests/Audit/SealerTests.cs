@@ -1,0 +1,146 @@
+using Ledger.EventStore.Audit;
+using Ledger.EventStore.Tests.Support;
+using Ledger.Testing;
+
+namespace Ledger.EventStore.Tests.Audit;
+
+public sealed class SealerTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Committed_events_are_sealed_in_feed_order_into_full_blocks_that_form_a_chain()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(db.ConnectionString);
+        for (var i = 0; i < 25; i++) await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(10), Ct);
+
+        var digest = await AuditHarness.SealEverythingAsync(node.DataSource, 250, blockSize: 100);
+
+        var blocks = await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct);
+        Assert.Equal([100, 100, 50], blocks.Select(b => b.EventCount));
+        Assert.Equal([1L, 2L, 3L], blocks.Select(b => b.Number));
+        Assert.Null(blocks[0].PreviousChainHash);
+        Assert.Equal(blocks[0].ChainHash, blocks[1].PreviousChainHash);
+        Assert.Equal(blocks[1].ChainHash, blocks[2].PreviousChainHash);
+        var feed = await node.Store.ReadFeedAsync(FeedCursor.Start, 1000, cancellationToken: Ct);
+        Assert.Equal(feed.Events.Select(e => e.Position), blocks.SelectMany(b => b.Positions));
+        Assert.Equal(feed.Events.Select(e => Convert.ToHexString(e.Hash.Span)), blocks.SelectMany(b => b.EventHashes).Select(Convert.ToHexString));
+        Assert.Equal((3L, 250L), (digest.BlockNumber, digest.SealedEvents));
+        Assert.True((await new LedgerAudit(node.DataSource).VerifyAsync(cancellationToken: Ct)).Ok);
+    }
+
+    [Fact]
+    public async Task A_partial_block_waits_for_the_interval_but_a_full_one_is_sealed_at_once()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(db.ConnectionString);
+        var sealer = new AuditSealer(node.DataSource, new AuditSealerOptions { BlockSize = 10 });
+        await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(4), Ct);
+
+        Assert.Null(await sealer.SealNextAsync(sealPartial: false, Ct));
+
+        await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(8), Ct);
+        var full = await WaitForBlockAsync(() => sealer.SealNextAsync(sealPartial: false, Ct));
+        Assert.Equal(10, full.EventCount);
+        var partial = await WaitForBlockAsync(() => sealer.SealNextAsync(sealPartial: true, Ct));
+        Assert.Equal(2, partial.EventCount);
+        Assert.Null(await sealer.SealNextAsync(sealPartial: true, Ct));
+    }
+
+    [Fact]
+    public async Task The_running_sealer_seals_a_partial_block_after_the_seal_interval()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(db.ConnectionString);
+        var sealer = new AuditSealer(node.DataSource, new AuditSealerOptions
+        {
+            BlockSize = 1000, SealInterval = TimeSpan.FromMilliseconds(200), PollInterval = TimeSpan.FromMilliseconds(50),
+        });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var running = sealer.RunAsync(stop.Token);
+
+        await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(3), Ct);
+        var audit = new LedgerAudit(node.DataSource);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        LedgerDigest? digest;
+        while ((digest = await audit.GetDigestAsync(Ct)) is null && DateTime.UtcNow < deadline) await Task.Delay(50, Ct);
+
+        await stop.CancelAsync();
+        await running;
+        Assert.NotNull(digest);
+        Assert.Equal(3, digest.EventCount);
+    }
+
+    [Fact]
+    public async Task Sealers_on_four_nodes_racing_with_writers_never_fork_the_chain_or_seal_an_event_twice()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        var nodes = new List<Node>();
+        for (var i = 0; i < 4; i++) nodes.Add(await Node.StartAsync(db.ConnectionString));
+        try
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            var sealers = nodes.Select(n => new AuditSealer(n.DataSource, new AuditSealerOptions
+            {
+                BlockSize = 7, SealInterval = TimeSpan.Zero, PollInterval = TimeSpan.FromMilliseconds(5),
+            }).RunAsync(stop.Token)).ToArray();
+            var writers = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
+            {
+                for (var i = 0; i < 15; i++)
+                    await nodes[w % 4].Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(1 + (i % 3)), Ct);
+            }, Ct)).ToArray();
+            await Task.WhenAll(writers);
+            var appended = await nodes[0].CountEventsAsync();
+
+            await AuditHarness.SealEverythingAsync(nodes[0].DataSource, appended, blockSize: 7);
+            await stop.CancelAsync();
+            await Task.WhenAll(sealers);
+
+            var report = await new LedgerAudit(nodes[0].DataSource).VerifyAsync(cancellationToken: Ct);
+            Assert.True(report.Ok, report.FirstMismatch?.Message);
+            Assert.Equal((appended, 0L), (report.SealedEvents, report.UnsealedEvents));
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_event_whose_transaction_commits_late_is_sealed_after_it_commits_never_skipped()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        var gate = new Gate();
+        await using var slow = await Node.StartAsync(db.ConnectionString, o => o.InlineProjections.Add(gate));
+        await using var fast = await Node.StartAsync(db.ConnectionString);
+        var sealer = new AuditSealer(fast.DataSource, new AuditSealerOptions { BlockSize = 1000 });
+
+        var held = slow.Store.AppendToStreamAsync(Events.NewStream("HELD"), ExpectedVersion.Any, Events.Many(2), Ct);
+        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await fast.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(3), Ct);
+
+        // The later commit is below nothing: the held transaction keeps the horizon, so nothing is sealed past it.
+        Assert.Empty(await sealer.SealAllAsync(Ct));
+
+        gate.Release();
+        var heldResult = await held;
+        await AuditHarness.SealEverythingAsync(fast.DataSource, 5);
+
+        var sealedPositions = (await new LedgerAudit(fast.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct)).SelectMany(b => b.Positions).ToList();
+        Assert.Equal(5, sealedPositions.Distinct().Count());
+        Assert.Subset(sealedPositions.ToHashSet(), heldResult.Events.Select(e => e.Position).ToHashSet());
+        Assert.True((await new LedgerAudit(fast.DataSource).VerifyAsync(cancellationToken: Ct)).Ok);
+    }
+
+    private static async Task<SealedBlock> WaitForBlockAsync(Func<Task<SealedBlock?>> seal)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (await seal() is { } block) return block;
+            Assert.True(DateTime.UtcNow < deadline, "no block was sealed within a minute");
+            await Task.Delay(50, Ct);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using Ledger.EventStore.Audit;
+using Ledger.EventStore.Tests.Support;
+using Ledger.Testing;
+
+namespace Ledger.EventStore.Tests.Audit;
+
+/// <summary>
+/// A database superuser with the append-only triggers switched off changes history; verification must notice and say
+/// exactly what changed, and a digest taken before the change must prove it.
+/// </summary>
+public sealed class TamperTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_untouched_ledger_verifies_against_its_digest()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+
+        Assert.True(report.Ok, report.FirstMismatch?.Message);
+        Assert.Equal((60L, 6L, 3L, 60L, 0L), (report.EventsChecked, report.StreamsChecked, report.BlocksChecked, report.SealedEvents, report.UnsealedEvents));
+        Assert.True(report.Digest!.Matches);
+    }
+
+    [Fact]
+    public async Task An_edited_payload_is_named_by_stream_version_and_position_and_the_digest_proves_it()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(2)[4];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            """update ledger.events set data = jsonb_set(data, '{n}', '999') where position = @p""", ("p", victim.Position));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.False(report.Ok);
+        var first = report.FirstMismatch!;
+        Assert.Equal("event-hash", first.Kind);
+        Assert.Equal((victim.StreamId, victim.StreamVersion, victim.Position, victim.EventId), (first.StreamId, first.StreamVersion!.Value, first.Position!.Value, first.EventId!.Value));
+        Assert.Equal(Convert.ToHexStringLower(victim.Hash.Span), first.Expected);
+        Assert.Contains(report.Mismatches, m => m.Kind == "block-event-hash" && m.Position == victim.Position);
+        Assert.False(report.Digest!.Matches);
+        Assert.Single(report.Mismatches, m => m.Kind == "event-hash");
+    }
+
+    [Fact]
+    public async Task A_deleted_event_is_named_as_the_missing_version_of_its_stream_and_the_missing_position_of_its_block()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(4)[3];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.events where position = @p", ("p", victim.Position));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.False(report.Ok);
+        var gap = report.Mismatches.First(m => m.Kind == "stream-version-gap");
+        Assert.Equal((victim.StreamId, victim.StreamVersion + 1), (gap.StreamId, gap.StreamVersion!.Value));
+        Assert.Contains($"version {victim.StreamVersion} is missing", gap.Message, StringComparison.Ordinal);
+        Assert.Contains(report.Mismatches, m => m.Kind == "block-missing-event" && m.Position == victim.Position);
+        Assert.False(report.Digest!.Matches);
+    }
+
+    [Fact]
+    public async Task Deleting_the_last_event_of_a_stream_is_caught_by_the_streams_record_and_the_block()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(1)[^1];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.events where position = @p", ("p", victim.Position));
+
+        var report = await ledger.VerifyAsync();
+        Assert.Contains(report.Mismatches, m => m.Kind == "stream-record" && m.StreamId == victim.StreamId);
+        Assert.Contains(report.Mismatches, m => m.Kind == "block-missing-event" && m.Position == victim.Position);
+    }
+
+    [Fact]
+    public async Task Two_events_of_different_streams_swapped_in_the_global_order_are_named_by_position()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var a = ledger.Stream(0)[5];
+        var b = ledger.Stream(5)[2];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            """
+            update ledger.events set position = -position where position in (@a, @b);
+            update ledger.events set position = case position when -@a then @b else @a end where position in (-@a, -@b);
+            """, ("a", a.Position), ("b", b.Position));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.False(report.Ok);
+        var moved = report.Mismatches.Where(m => m.Kind == "block-event-hash").ToList();
+        Assert.Equal([Math.Min(a.Position, b.Position), Math.Max(a.Position, b.Position)], moved.Select(m => m.Position!.Value).Order());
+        Assert.Contains(moved, m => m.Position == a.Position && m.StreamId == b.StreamId && m.StreamVersion == b.StreamVersion);
+        Assert.False(report.Digest!.Matches);
+    }
+
+    [Fact]
+    public async Task Two_events_of_one_stream_swapped_are_named_as_out_of_order()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var (first, second) = (ledger.Stream(3)[2], ledger.Stream(3)[7]);
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            """
+            update ledger.events set position = -position where position in (@a, @b);
+            update ledger.events set position = case position when -@a then @b else @a end where position in (-@a, -@b);
+            """, ("a", first.Position), ("b", second.Position));
+
+        var report = await ledger.VerifyAsync();
+        Assert.False(report.Ok);
+        Assert.Equal(first.StreamId, report.FirstMismatch!.StreamId);
+        Assert.Contains(report.Mismatches, m => m.Kind == "stream-order" && m.StreamId == first.StreamId);
+    }
+
+    [Fact]
+    public async Task An_edited_block_is_named_and_the_digest_proves_it()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            "update ledger.blocks set merkle_root = sha256('forged'::bytea) where block_number = 2");
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.False(report.Ok);
+        Assert.Equal(("block-merkle-root", 2L), (report.FirstMismatch!.Kind, report.FirstMismatch.BlockNumber!.Value));
+        Assert.Contains(report.Mismatches, m => m.Kind == "block-chain-hash" && m.BlockNumber == 2);
+    }
+
+    [Fact]
+    public async Task History_rewritten_consistently_passes_every_internal_check_and_only_the_digest_catches_it()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(2)[9];
+
+        // The thorough attacker: edit an event, recompute its hash and the streams record, and re-seal every block
+        // exactly as it was (same positions, same sealing times) around the forged hash.
+        var forged = Hashing.EventHasher.Hash(victim.StreamId, victim.StreamVersion, victim.EventId, victim.Type, """{"n":999}""", victim.MetadataJson,
+            victim.OccurredAt, victim.RecordedAt, ledger.Stream(2)[8].Hash.Span);
+        var original = await new LedgerAudit(ledger.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct);
+        SealedBlockHeader? tip = null;
+        var reforged = new List<SealedBlock>();
+        foreach (var block in original)
+        {
+            var leaves = block.Positions.Select((p, i) => (p, p == victim.Position ? forged : block.EventHashes[i])).ToList();
+            var again = SealedBlock.Seal(tip, leaves, block.SealedAt);
+            reforged.Add(again);
+            tip = again.Header;
+        }
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            """
+            update ledger.events set data = '{"n":999}', hash = @hash where position = @p;
+            update ledger.streams set last_hash = @hash where stream_id = @s and version = @v;
+            delete from ledger.blocks;
+            """, ("hash", forged), ("p", victim.Position), ("s", victim.StreamId), ("v", victim.StreamVersion));
+        foreach (var block in reforged)
+        {
+            await AuditHarness.TamperAsync(ledger.ConnectionString,
+                """
+                insert into ledger.blocks (block_number, positions, event_hashes, merkle_root, previous_chain_hash, chain_hash, sealed_at)
+                values (@n, @positions, @hashes, @root, @previous, @chain, @at)
+                """,
+                ("n", block.Number), ("positions", block.Positions.ToArray()), ("hashes", block.EventHashes.SelectMany(h => h).ToArray()),
+                ("root", block.MerkleRoot), ("previous", (object?)block.PreviousChainHash ?? DBNull.Value), ("chain", block.ChainHash), ("at", block.SealedAt));
+        }
+
+        var withoutDigest = await ledger.VerifyAsync();
+        var withDigest = await ledger.VerifyAsync(ledger.Digest);
+
+        Assert.True(withoutDigest.Ok, withoutDigest.FirstMismatch?.Message);
+        Assert.False(withDigest.Ok);
+        Assert.Equal("digest-mismatch", withDigest.FirstMismatch!.Kind);
+        Assert.False(withDigest.Digest!.Matches);
+    }
+
+    [Fact]
+    public async Task A_digest_of_a_block_that_no_longer_exists_fails()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.blocks where block_number = 3");
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.False(report.Ok);
+        Assert.Equal("digest-block-missing", report.FirstMismatch!.Kind);
+    }
+}
+
+/// <summary>Six streams of ten events, sealed in blocks of 25, with the digest an auditor took afterwards.</summary>
+internal sealed class SealedLedger : IAsyncDisposable
+{
+    private readonly TestDatabase _database;
+    private readonly Node _node;
+    private readonly List<IReadOnlyList<RecordedEvent>> _streams;
+
+    private SealedLedger(TestDatabase database, Node node, List<IReadOnlyList<RecordedEvent>> streams, LedgerDigestReference digest) =>
+        (_database, _node, _streams, Digest) = (database, node, streams, digest);
+
+    public LedgerDigestReference Digest { get; }
+    public string ConnectionString => _database.ConnectionString;
+    public Npgsql.NpgsqlDataSource DataSource => _node.DataSource;
+    public IReadOnlyList<RecordedEvent> Stream(int index) => _streams[index];
+
+    public static async Task<SealedLedger> CreateAsync(DatabaseFixture fixture)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var database = await fixture.CreateDatabaseAsync(ct);
+        var node = await Node.StartAsync(database.ConnectionString);
+        var ids = Enumerable.Range(0, 6).Select(_ => Events.NewStream()).ToList();
+        // Interleaved, so every block holds events of several streams.
+        for (var round = 0; round < 5; round++)
+            foreach (var id in ids) await node.Store.AppendToStreamAsync(id, ExpectedVersion.Any, Events.Many(2), ct);
+        var digest = await AuditHarness.SealEverythingAsync(node.DataSource, 60, blockSize: 25);
+        var streams = new List<IReadOnlyList<RecordedEvent>>();
+        foreach (var id in ids) streams.Add(await node.Store.ReadStreamAsync(id, cancellationToken: ct));
+        return new SealedLedger(database, node, streams, digest.Reference);
+    }
+
+    public Task<VerificationReport> VerifyAsync(LedgerDigestReference? digest = null) =>
+        new LedgerAudit(_node.DataSource).VerifyAsync(digest, cancellationToken: TestContext.Current.CancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+}
