@@ -1,3 +1,4 @@
+using Ledger.Api.Features.Audit;
 using Ledger.Api.Features.Factories;
 using Ledger.Api.Features.History;
 using Ledger.Api.Features.Units;
@@ -5,6 +6,7 @@ using Ledger.Api.Features.Units.RecordEvents;
 using Ledger.Api.Idempotency;
 using Ledger.Api.Features.Reporting;
 using Ledger.EventStore;
+using Ledger.EventStore.Audit;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
 using Ledger.ReadModels;
@@ -34,6 +36,9 @@ public static class FeatureRegistration
         services.AddSingleton<IdempotencyKeys>();
         services.AddHostedService<IdempotencyKeyPurger>();
         services.AddSingleton<UnitEventWriter>();
+        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Ledger:Audit").Get<AuditSealerOptions>() ?? new AuditSealerOptions());
+        services.AddSingleton(sp => new LedgerAudit(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
+        services.AddHostedService<AuditSealerService>();
         return services;
     }
 
@@ -46,6 +51,7 @@ public static class FeatureRegistration
         api.MapDeployments();
         api.MapProjections();
         api.MapHistory();
+        api.MapAudit();
         return api;
     }
 }

@@ -44,6 +44,18 @@ public static class ProblemTypes
     /// <summary>An Idempotency-Key was sent again with a different request (422).</summary>
     public const string IdempotencyKeyReused = Base + "idempotency-key-reused";
 
+    /// <summary>Nothing has been sealed yet, so there is no digest (404).</summary>
+    public const string NoDigestYet = Base + "no-digest-yet";
+
+    /// <summary>The event exists but the sealer has not put it in a block yet; retry after Retry-After (409).</summary>
+    public const string EventNotSealed = Base + "event-not-sealed";
+
+    /// <summary>No event has that id (404).</summary>
+    public const string EventNotFound = Base + "event-not-found";
+
+    /// <summary>A verification is already running on this node; retry after Retry-After (429).</summary>
+    public const string VerificationBusy = Base + "verification-busy";
+
     /// <summary>The type for a status code whose problem was written without a more specific one.</summary>
     public static string ForStatus(int status) => status switch
     {
