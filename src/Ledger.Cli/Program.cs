@@ -6,4 +6,5 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(MigrateCommand.Create());
 root.Subcommands.Add(KeysCommand.Create());
 root.Subcommands.Add(ProjectionsCommand.Create());
+foreach (var command in AuditCommands.Create()) root.Subcommands.Add(command);
 return await root.Parse(args).InvokeAsync();

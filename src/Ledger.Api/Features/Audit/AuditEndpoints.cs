@@ -29,7 +29,11 @@ public sealed record ProvenEvent(
 /// <summary>An inclusion proof: the event, its block, and the RFC 9162 audit path from its leaf to the block's Merkle root.</summary>
 public sealed record ProofResponse(ProvenEvent Event, BlockHeaderResponse Block, int LeafIndex, string LeafHash, IReadOnlyList<string> AuditPath);
 
-/// <summary>The digest an auditor kept, to prove the history up to it unchanged.</summary>
+/// <summary>
+/// The digest an auditor kept, to prove the history up to it unchanged. The whole digest as <c>GET /audit/digest</c>
+/// answered it may be sent back: only the block number and chain hash count.
+/// </summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip)]
 public sealed record DigestToCheck(long BlockNumber, string ChainHash);
 
 /// <summary>Body of <c>POST /audit/verify</c>; every member optional.</summary>
