@@ -169,24 +169,23 @@ public sealed class EventStore : IAsyncDisposable
     {
         var events = new List<RecordedEvent>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            events.Add(new RecordedEvent(
-                position: reader.GetInt64(0),
-                transactionId: reader.GetFieldValue<ulong>(1),
-                eventId: reader.GetGuid(2),
-                streamId: reader.GetString(3),
-                streamVersion: reader.GetInt64(4),
-                type: reader.GetString(5),
-                data: reader.GetString(6),
-                metadataJson: reader.GetString(7),
-                occurredAt: reader.GetFieldValue<DateTimeOffset>(8),
-                recordedAt: reader.GetFieldValue<DateTimeOffset>(9),
-                hash: reader.GetFieldValue<byte[]>(10)));
-        }
-
+        while (await reader.ReadAsync(cancellationToken)) events.Add(ReadRecordedEvent(reader));
         return events;
     }
+
+    /// <summary>Maps a row of the event queries (position, transaction_id, event_id, stream_id, ... hash, in that order).</summary>
+    internal static RecordedEvent ReadRecordedEvent(NpgsqlDataReader reader) => new(
+        position: reader.GetInt64(0),
+        transactionId: reader.GetFieldValue<ulong>(1),
+        eventId: reader.GetGuid(2),
+        streamId: reader.GetString(3),
+        streamVersion: reader.GetInt64(4),
+        type: reader.GetString(5),
+        data: reader.GetString(6),
+        metadataJson: reader.GetString(7),
+        occurredAt: reader.GetFieldValue<DateTimeOffset>(8),
+        recordedAt: reader.GetFieldValue<DateTimeOffset>(9),
+        hash: reader.GetFieldValue<byte[]>(10));
 
     /// <summary>Finishes the appends already queued, then stops the writers.</summary>
     public ValueTask DisposeAsync() => _pipeline.DisposeAsync();

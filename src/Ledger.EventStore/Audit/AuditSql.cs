@@ -33,18 +33,7 @@ internal static class AuditSql
     }
 
     /// <summary>Reads an event row in the column order of the event queries.</summary>
-    public static RecordedEvent ReadEvent(NpgsqlDataReader reader) => new(
-        position: reader.GetInt64(0),
-        transactionId: reader.GetFieldValue<ulong>(1),
-        eventId: reader.GetGuid(2),
-        streamId: reader.GetString(3),
-        streamVersion: reader.GetInt64(4),
-        type: reader.GetString(5),
-        data: reader.GetString(6),
-        metadataJson: reader.GetString(7),
-        occurredAt: reader.GetFieldValue<DateTimeOffset>(8),
-        recordedAt: reader.GetFieldValue<DateTimeOffset>(9),
-        hash: reader.GetFieldValue<byte[]>(10));
+    public static RecordedEvent ReadEvent(NpgsqlDataReader reader) => EventStore.ReadRecordedEvent(reader);
 
     /// <summary>
     /// Opens a read-only REPEATABLE READ transaction: events and blocks from one snapshot, so a block sealed meanwhile
