@@ -26,8 +26,6 @@ internal sealed class DashboardAssets
 
     public const string Page = "index.html";
 
-    public IEnumerable<string> Names => files.Keys;
-
     public bool TryGet(string name, out DashboardAsset asset) => files.TryGetValue(name, out asset!);
 
     private static DashboardAssets Load(System.Reflection.Assembly assembly)
