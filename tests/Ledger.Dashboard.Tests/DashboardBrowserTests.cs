@@ -67,6 +67,16 @@ public sealed class DashboardBrowserTests(DatabaseFixture database) : IClassFixt
         Assert.Equal("error", errors.GetProperty("networkState").GetString());
         Assert.Contains("Could not reach the ledger", errors.GetProperty("network").GetString());
 
+        Assert.Equal("ready", errors.GetProperty("partialState").GetString());
+        var partial = errors.GetProperty("partial");
+        var factories = partial.GetProperty("factories");
+        Assert.Equal("No figures yet: production starts 2022-01-01.", factories.GetProperty("lathrop").GetProperty("facts").GetString());
+        Assert.Equal(2, factories.GetProperty("shanghai").GetProperty("charts").GetInt32());
+        Assert.StartsWith("Could not read deployments: An error occurred. (HTTP 500", partial.GetProperty("deployments").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("Could not read units in transit", partial.GetProperty("inTransit").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["chart-milestones", "chart-projections", "chart-ramp-shanghai", "chart-run-rate-shanghai"],
+            partial.GetProperty("drawn").EnumerateArray().Select(c => c.GetString()).Order());
+
         // The browser reports each refused or aborted request in the console; nothing else may appear there.
         var log = errors.GetProperty("log");
         Assert.Empty(log.GetProperty("pageErrors").EnumerateArray());

@@ -62,7 +62,10 @@ function storedKey(page) {
   return page.evaluate(() => sessionStorage.getItem('ledger.dashboard.apiKey'));
 }
 
-/** A missing, a wrong and an under-privileged key, and a ledger that cannot be reached: each must say what to do. */
+/**
+ * A missing, a wrong and an under-privileged key, and a ledger that cannot be reached: each must say what to do. Then
+ * two refused reads, which must leave the rest of the page drawn.
+ */
 async function errorPaths() {
   const { context, page, log } = await open();
   const seen = {};
@@ -88,6 +91,30 @@ async function errorPaths() {
   await submitKey(page, reportingKey);
   seen.networkState = await waitForState(page, 'error');
   seen.network = await errorText(page);
+  await page.unrouteAll();
+
+  // A read the ledger refuses spoils only its own part of the page. The answers are the ledger's own problem shapes:
+  // a factory whose production starts after the ledger's today (from > to), and a deployments read that failed.
+  await page.route('**/api/v1/factories/lathrop/throughput*', (route) => route.fulfill({
+    status: 400, contentType: 'application/problem+json',
+    body: JSON.stringify({
+      type: 'https://ledger.example/problems/validation-failed', title: 'The request is not valid.', status: 400,
+      detail: 'Fix the query parameters named in errors.', errors: { from: ['Must not be after to.'] },
+    }),
+  }));
+  await page.route('**/api/v1/deployments*', (route) => route.fulfill({
+    status: 500, contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'https://ledger.example/problems/internal-error', title: 'An error occurred.', status: 500 }),
+  }));
+  await submitKey(page, reportingKey);
+  seen.partialState = await waitForState(page, 'ready', 'error');
+  seen.partial = await page.evaluate(() => ({
+    factories: Object.fromEntries([...document.querySelectorAll('#factories article')].map((a) => [
+      a.dataset.factory, { facts: a.querySelector('.factory-facts').textContent, charts: a.querySelectorAll('[data-chart]').length }])),
+    deployments: document.querySelector('#chart-deployments-units').textContent,
+    inTransit: document.querySelector('#chart-in-transit').textContent,
+    drawn: window.ledgerDashboard.charts().filter((c) => c.series).map((c) => c.id),
+  }));
   await page.unrouteAll();
 
   await context.close();

@@ -1,14 +1,18 @@
 // Reads the ledger's HTTP API with the key the person entered, and turns every way a read can fail into one error
 // a person can act on (docs/api.md, "Error catalogue").
 
-/** A read that failed: `kind` is 'unauthorized' (401), 'forbidden' (403), 'network' or 'failed' (anything else). */
+/**
+ * A read that failed: `kind` is 'unauthorized' (401), 'forbidden' (403), 'network' or 'failed' (anything else, with
+ * the problem details the ledger sent, if any).
+ */
 export class LedgerError extends Error {
-  constructor(kind, message, { status = null, correlationId = null } = {}) {
+  constructor(kind, message, { status = null, correlationId = null, problem = null } = {}) {
     super(message);
     this.name = 'LedgerError';
     this.kind = kind;
     this.status = status;
     this.correlationId = correlationId;
+    this.problem = problem;
   }
 }
 
@@ -46,7 +50,7 @@ export async function getJson(key, path, signal) {
 
   const problem = await readProblem(response);
   const correlationId = problem?.correlationId ?? response.headers.get('X-Correlation-Id');
-  const context = { status: response.status, correlationId };
+  const context = { status: response.status, correlationId, problem };
   switch (response.status) {
     case 401:
       throw new LedgerError('unauthorized',

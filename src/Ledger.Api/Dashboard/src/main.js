@@ -72,7 +72,7 @@ $('#forget').addEventListener('click', () => signOut('The key was forgotten. Ent
 for (const radio of document.querySelectorAll('input[name="bucket"]')) {
   radio.addEventListener('change', () => void reloadRamp(radio.value));
 }
-page.stage.addEventListener('change', () => current && drawDeployments(current.deployments.body));
+page.stage.addEventListener('change', () => current && drawDeployments(current.deployments));
 window.addEventListener('resize', () => resizeAll(document.querySelectorAll('[data-chart]')));
 
 /** Reads everything the page shows with the stored key, then draws it. One load at a time; a new one cancels the old. */
@@ -105,24 +105,17 @@ async function load() {
     const deploymentsFrom = earliest ? `&from=${quarterStart(earliest)}` : '';
 
     const [perFactory, deployments, health] = await Promise.all([
-      Promise.all(producing.map(async (factory) => {
-        const id = encodeURIComponent(factory.id);
-        const [daily, ramp, milestones] = await Promise.all([
-          get(`api/v1/factories/${id}/throughput?bucket=day`),
-          bucket === 'day' ? null : get(`api/v1/factories/${id}/throughput?bucket=${bucket}`),
-          get(`api/v1/factories/${id}/milestones`),
-        ]);
-        return { factory, daily: daily.body.buckets, ramp: (ramp ?? daily).body.buckets, milestones: milestones.body };
-      })),
-      get(`api/v1/deployments?groupBy=region&bucket=quarter${deploymentsFrom}`),
-      get('api/v1/projections/health'),
+      Promise.all(producing.map((factory) => readFactory(get, factory, bucket))),
+      section(get(`api/v1/deployments?groupBy=region&bucket=quarter${deploymentsFrom}`)),
+      section(get('api/v1/projections/health')),
     ]);
 
     if (controller.signal.aborted) return;
     current = { bucket, perFactory, deployments, health, notProducing: factories.filter((f) => !f.productionStarted) };
     page.dashboard.hidden = false;
     drawAll();
-    page.status.textContent = `Read at ${new Date().toLocaleTimeString()} with feed head at position ${formatInteger(health.body.headPosition)}.`;
+    page.status.textContent = `Read at ${new Date().toLocaleTimeString()}`
+      + (health.reply ? ` with the feed's head at position ${formatInteger(health.reply.body.headPosition)}.` : '.');
     setState('ready');
   } catch (error) {
     if (controller.signal.aborted || error?.name === 'AbortError') return;
@@ -130,6 +123,30 @@ async function load() {
   } finally {
     if (loading === controller) loading = null;
   }
+}
+
+/** A factory's daily and per-bucket throughput and its milestones, or `{ factory, error }` if the ledger refused them. */
+async function readFactory(get, factory, bucket) {
+  const id = encodeURIComponent(factory.id);
+  const { reply, error } = await section(Promise.all([
+    get(`api/v1/factories/${id}/throughput?bucket=day`),
+    bucket === 'day' ? null : get(`api/v1/factories/${id}/throughput?bucket=${bucket}`),
+    get(`api/v1/factories/${id}/milestones`),
+  ]));
+  if (error) return { factory, error };
+  const [daily, ramp, milestones] = reply;
+  return { factory, daily: daily.body.buckets, ramp: (ramp ?? daily).body.buckets, milestones: milestones.body };
+}
+
+/**
+ * One part of the page's reads: `{ reply }`, or `{ error }` when the ledger refused just this read, so the rest of the
+ * page still shows. A key it does not accept, or no ledger at all, fails the whole load.
+ */
+function section(promise) {
+  return promise.then((reply) => ({ reply }), (error) => {
+    if (error instanceof LedgerError && error.kind === 'failed') return { error };
+    throw error;
+  });
 }
 
 function fail(error) {
@@ -151,7 +168,7 @@ async function reloadRamp(bucket) {
   if (!current || !key) return;
   try {
     setState('loading');
-    for (const entry of current.perFactory) {
+    for (const entry of current.perFactory.filter((e) => !e.error)) {
       entry.ramp = bucket === 'day'
         ? entry.daily
         : (await getJson(key, `api/v1/factories/${encodeURIComponent(entry.factory.id)}/throughput?bucket=${bucket}`)).body.buckets;
@@ -167,23 +184,23 @@ async function reloadRamp(bucket) {
 function drawAll() {
   drawFactories();
   drawMilestones();
-  drawDeployments(current.deployments.body);
-  drawInTransit(current.deployments.body);
-  drawProjections(current.health.body);
+  drawDeployments(current.deployments);
+  drawInTransit(current.deployments);
+  drawProjections(current.health);
   page.notProducing.textContent = current.notProducing.length === 0 ? ''
     : `Not producing yet: ${current.notProducing.map((f) => `${f.name} (${f.status.replace(/-/g, ' ')})`).join(', ')}.`;
 }
 
 function drawFactories() {
   const template = $('#factory-template');
-  const articles = current.perFactory.map(({ factory, daily, ramp, milestones }) => {
+  const articles = current.perFactory.map(({ factory, daily, ramp, milestones, error }) => {
     const article = template.content.firstElementChild.cloneNode(true);
     article.dataset.factory = factory.id;
     article.querySelector('h3').textContent = `${factory.name} · ${factory.location}`;
-    const built = daily.at(-1)?.cumulativeUnitsBuilt ?? 0;
+    const built = daily?.at(-1)?.cumulativeUnitsBuilt ?? 0;
     const facts = article.querySelector('.factory-facts');
-    if (built === 0) {
-      facts.textContent = `No units recorded yet (production started ${factory.productionStarted}).`;
+    if (error || built === 0) {
+      facts.textContent = error ? factoryProblem(factory, error) : `No units recorded yet (production started ${factory.productionStarted}).`;
       article.querySelector('.pair').remove();
       return article;
     }
@@ -209,9 +226,16 @@ function drawFactories() {
   for (const article of articles) article.charts?.();
 }
 
+/** Why a factory has no figures: not started yet (its start is after the ledger's today), or what the ledger said. */
+function factoryProblem(factory, error) {
+  return error.status === 400 && error.problem?.errors?.from
+    ? `No figures yet: production starts ${factory.productionStarted}.`
+    : `Could not read this factory's figures: ${error.message}`;
+}
+
 function drawMilestones() {
   const byFactory = current.perFactory
-    .filter(({ milestones }) => milestones.units.length > 0)
+    .filter(({ milestones }) => milestones?.units.length > 0)
     .map(({ factory, milestones }) => ({ factory, units: milestones.units }));
   const element = $('#chart-milestones');
   const rows = byFactory.flatMap(({ factory, units }) => units.map((m) => [factory.name, `${ordinal(m.nth)} unit`, m.serial, m.localDate]));
@@ -222,14 +246,21 @@ function drawMilestones() {
   }
 
   const from = byFactory.map(({ factory }) => factory.productionStarted).sort()[0];
-  const today = current.perFactory.map(({ daily }) => daily.at(-1)?.lastDay).filter(Boolean).sort().at(-1);
+  const today = current.perFactory.map(({ daily }) => daily?.at(-1)?.lastDay).filter(Boolean).sort().at(-1);
   draw(element, milestonesOption(byFactory, from, today));
 }
 
-function drawDeployments(deployments) {
+function drawDeployments({ reply, error }) {
   const stage = page.stage.value;
   const units = $('#chart-deployments-units');
   const gwh = $('#chart-deployments-gwh');
+  if (error) {
+    placeholder(units, `Could not read deployments: ${error.message}`);
+    placeholder(gwh, `Could not read deployments: ${error.message}`);
+    return;
+  }
+
+  const deployments = reply.body;
   if (deployments.buckets.length === 0) {
     placeholder(units, 'Nothing shipped yet.');
     placeholder(gwh, 'Nothing shipped yet.');
@@ -238,15 +269,21 @@ function drawDeployments(deployments) {
     draw(gwh, deploymentsOption(deployments.buckets, stage, 'gwh'));
   }
 
-  freshness('deployments', current.deployments);
+  freshness('deployments', reply);
 }
 
-function drawInTransit(deployments) {
-  const rows = deployments.inTransit;
+function drawInTransit({ reply, error }) {
+  const element = $('#chart-in-transit');
+  if (error) {
+    $('#transit-total').textContent = '';
+    placeholder(element, `Could not read units in transit: ${error.message}`);
+    return;
+  }
+
+  const rows = reply.body.inTransit;
   const units = rows.reduce((sum, r) => sum + r.units, 0);
   const mwh = rows.reduce((sum, r) => sum + Number(r.mwh), 0);
   $('#transit-total').textContent = `${formatInteger(units)} units (${formatGwh(mwh)}) shipped and not yet delivered.`;
-  const element = $('#chart-in-transit');
   if (rows.length === 0) {
     placeholder(element, 'Nothing is in transit.');
     return;
@@ -255,7 +292,15 @@ function drawInTransit(deployments) {
   draw(element, inTransitOption(rows));
 }
 
-function drawProjections(health) {
+function drawProjections({ reply, error }) {
+  if (error) {
+    $('#health-summary').textContent = '';
+    fillTable('#projections-table', []);
+    placeholder($('#chart-projections'), `Could not read projection health: ${error.message}`);
+    return;
+  }
+
+  const health = reply.body;
   const states = health.projections.map(stateOf);
   const failed = states.filter((s) => s === 'failed').length;
   const behind = health.projections.filter((p) => p.lagEvents > 0).length;
