@@ -1,4 +1,5 @@
 using Ledger.Api.Access;
+using Ledger.Api.Dashboard;
 using Ledger.Api.Features;
 using Ledger.Api.ServiceDefaults;
 
@@ -20,6 +21,7 @@ public static class LedgerApp
         var api = app.MapGroup("/api/v1");
         api.MapWhoAmI();
         api.MapLedgerFeatures();
+        app.MapDashboard();
         return app;
     }
 }

@@ -5,15 +5,22 @@ namespace Ledger.Api.Access;
 
 /// <summary>
 /// The role an endpoint declares, kept as endpoint metadata so the endpoint table can be checked (see
-/// <see cref="LedgerAuthorization.DescribeEndpoints"/>). <see cref="Role"/> null means any authenticated key.
+/// <see cref="LedgerAuthorization.DescribeEndpoints"/>). <see cref="Role"/> null means any authenticated key, or no key
+/// at all when <see cref="IsPublic"/>.
 /// </summary>
 public sealed record LedgerAccess(LedgerRole? Role)
 {
     /// <summary>Any valid key, whatever its role.</summary>
     public static LedgerAccess AnyRole { get; } = new((LedgerRole?)null);
 
-    /// <summary>For people and tests: <c>any role</c> or the role's name.</summary>
-    public override string ToString() => Role?.ToText() ?? "any role";
+    /// <summary>No key needed: for a page that holds no data (the dashboard asks for a key and reads the API with it).</summary>
+    public static LedgerAccess Public { get; } = new((LedgerRole?)null) { IsPublic = true };
+
+    /// <summary>Whether the endpoint answers without a key.</summary>
+    public bool IsPublic { get; private init; }
+
+    /// <summary>For people and tests: <c>public</c>, <c>any role</c> or the role's name.</summary>
+    public override string ToString() => IsPublic ? "public" : Role?.ToText() ?? "any role";
 }
 
 /// <summary>One mapped endpoint and the access it declares.</summary>
@@ -29,6 +36,7 @@ public static class LedgerAuthorization
 {
     private const string PolicyPrefix = "ledger-role:";
     private const string AnyRolePolicy = "ledger-any-role";
+    private const string PublicPolicy = "ledger-public";
 
     /// <summary>Registers the key store, the Bearer handler and the role policies. Endpoints without a role are closed.</summary>
     public static IServiceCollection AddLedgerAccess(this IServiceCollection services)
@@ -39,6 +47,8 @@ public static class LedgerAuthorization
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()
             .AddPolicy(AnyRolePolicy, p => p.RequireAuthenticatedUser().RequireClaim(ApiKeyCaller.ClaimTypes.Role))
+            // Declared per endpoint with AllowPublic, so an open endpoint is one that says so in the endpoint table.
+            .AddPolicy(PublicPolicy, p => p.RequireAssertion(_ => true))
             .AddPolicy(PolicyFor(LedgerRole.Line), RoleAtLeast(LedgerRole.Line))
             .AddPolicy(PolicyFor(LedgerRole.Reporting), RoleAtLeast(LedgerRole.Reporting))
             .AddPolicy(PolicyFor(LedgerRole.Auditor), RoleAtLeast(LedgerRole.Auditor))
@@ -57,6 +67,14 @@ public static class LedgerAuthorization
     public static TBuilder RequireAnyRole<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(LedgerAccess.AnyRole).RequireAuthorization(AnyRolePolicy).ProducesAccessProblems();
+
+    /// <summary>
+    /// Declares that the endpoint answers without a key. Only for what holds no ledger data (the dashboard's page and
+    /// scripts); the table lists it as <c>public</c>, and an <c>/api/</c> endpoint declared so fails the access matrix.
+    /// </summary>
+    public static TBuilder AllowPublic<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(LedgerAccess.Public).RequireAuthorization(PublicPolicy);
 
     /// <summary>Every mapped endpoint with the access it declares: the source of the role × endpoint matrix.</summary>
     public static IReadOnlyList<EndpointAccessEntry> DescribeEndpoints(this EndpointDataSource endpoints)

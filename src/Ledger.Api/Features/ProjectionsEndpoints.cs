@@ -22,6 +22,15 @@ public sealed record ProjectionView(
 }
 
 /// <summary>
+/// A read model's health as reporting services see it: whether the reports it answers are current. Who runs it and why it
+/// failed are the operator's (<see cref="ProjectionView"/>, auditor).
+/// </summary>
+public sealed record ProjectionHealthView(string Name, string State, long Position, long LagEvents, double LagSeconds, bool Rebuilding);
+
+/// <summary>Every read model's health, and the head of the feed they are measured against.</summary>
+public sealed record ProjectionHealthResponse(long HeadPosition, IReadOnlyList<ProjectionHealthView> Projections);
+
+/// <summary>
 /// <c>/api/v1/projections</c>: where each read model stands, and the operator's levers (rebuild, retry, skip).
 /// </summary>
 public static class ProjectionsEndpoints
@@ -34,6 +43,11 @@ public static class ProjectionsEndpoints
             .WithSummary("Each projection's position, lag in events and seconds, owner node, state, failure and rebuild progress.")
             .Produces<IReadOnlyList<ProjectionView>>()
             .RequireRole(LedgerRole.Auditor);
+        api.MapGet("/projections/health", HealthAsync)
+            .WithName("GetProjectionHealth")
+            .WithSummary("Each read model's state, position and lag against the head of the feed: whether reports are current.")
+            .Produces<ProjectionHealthResponse>()
+            .RequireRole(LedgerRole.Reporting);
         api.MapPost("/projections/{name}/rebuild", RebuildAsync)
             .WithName("RebuildProjection")
             .WithSummary("Replay the projection from the start into fresh tables, then swap them in; the live tables answer meanwhile.")
@@ -57,17 +71,30 @@ public static class ProjectionsEndpoints
         return api;
     }
 
-    private static async Task<IResult> ListAsync(ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken) =>
+        TypedResults.Ok((await ViewsAsync(projections, inline, store, cancellationToken)).Views);
+
+    private static async Task<IResult> HealthAsync(ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
     {
-        var views = (await projections.GetStatusAsync(cancellationToken)).Select(ProjectionView.From).ToList();
-        views.Insert(0, await InlineViewAsync(inline, store, cancellationToken));
-        return TypedResults.Ok(views);
+        var (views, head) = await ViewsAsync(projections, inline, store, cancellationToken);
+        return TypedResults.Ok(new ProjectionHealthResponse(head, [.. views.Select(v =>
+            new ProjectionHealthView(v.Name, v.State, v.Position, v.LagEvents, v.LagSeconds, v.Rebuild is not null))]));
+    }
+
+    private static async Task<(List<ProjectionView> Views, long Head)> ViewsAsync(
+        ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
+    {
+        var statuses = await projections.GetStatusAsync(cancellationToken);
+        // Read after the checkpoints, so no read model is ever shown ahead of the head it is compared with.
+        var head = await store.GetHeadPositionAsync(cancellationToken);
+        var views = statuses.Select(ProjectionView.From).ToList();
+        views.Insert(0, InlineView(inline, head));
+        return (views, head);
     }
 
     /// <summary>UnitStatus is written with the events, so it is always at the head of the feed, never behind.</summary>
-    private static async Task<ProjectionView> InlineViewAsync(UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
+    private static ProjectionView InlineView(UnitStatusRebuilds inline, long head)
     {
-        var head = await store.GetHeadPositionAsync(cancellationToken);
         var rebuild = inline.IsRunning && inline.RequestedAt is { } requested
             ? new RebuildView(requested, requested, inline.Progress.Done, inline.Progress.Total, 0, null)
             : null;
@@ -83,7 +110,7 @@ public static class ProjectionsEndpoints
         if (name == UnitStatusProjection.Name)
         {
             return inline.TryStart()
-                ? TypedResults.Accepted("/api/v1/projections", await InlineViewAsync(inline, store, cancellationToken))
+                ? TypedResults.Accepted("/api/v1/projections", InlineView(inline, await store.GetHeadPositionAsync(cancellationToken)))
                 : LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "A rebuild is already under way.",
                     "unit-status is already being rebuilt on this node; GET /api/v1/projections shows its progress.");
         }
