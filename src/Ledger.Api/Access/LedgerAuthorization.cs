@@ -4,16 +4,20 @@ using Microsoft.AspNetCore.Authorization;
 namespace Ledger.Api.Access;
 
 /// <summary>
-/// The role an endpoint declares, kept as endpoint metadata so the endpoint table can be checked (see
-/// <see cref="LedgerAuthorization.DescribeEndpoints"/>). <see cref="Role"/> null means any authenticated key.
+/// The access an endpoint declares, kept as endpoint metadata so the endpoint table can be checked (see
+/// <see cref="LedgerAuthorization.DescribeEndpoints"/>). <see cref="Role"/> null means any authenticated key, unless
+/// <see cref="IsPublic"/>: no key at all (health, metrics, the API description).
 /// </summary>
-public sealed record LedgerAccess(LedgerRole? Role)
+public sealed record LedgerAccess(LedgerRole? Role, bool IsPublic = false)
 {
     /// <summary>Any valid key, whatever its role.</summary>
     public static LedgerAccess AnyRole { get; } = new((LedgerRole?)null);
 
-    /// <summary>For people and tests: <c>any role</c> or the role's name.</summary>
-    public override string ToString() => Role?.ToText() ?? "any role";
+    /// <summary>No key needed: operations endpoints and the API description, which reveal no ledger data.</summary>
+    public static LedgerAccess Public { get; } = new(null, IsPublic: true);
+
+    /// <summary>For people and tests: <c>public</c>, <c>any role</c> or the role's name.</summary>
+    public override string ToString() => IsPublic ? "public" : Role?.ToText() ?? "any role";
 }
 
 /// <summary>One mapped endpoint and the access it declares.</summary>
@@ -21,7 +25,7 @@ public sealed record LedgerAccess(LedgerRole? Role)
 /// <param name="Methods">Its HTTP methods, comma-separated (empty for all).</param>
 /// <param name="DisplayName">The endpoint's display name.</param>
 /// <param name="Access">The declared role; null if the endpoint declares none.</param>
-/// <param name="AllowsAnonymous">Whether it is explicitly open (health only).</param>
+/// <param name="AllowsAnonymous">Whether it is explicitly open (the endpoints declared <see cref="LedgerAccess.Public"/>).</param>
 public sealed record EndpointAccessEntry(string Route, string Methods, string? DisplayName, LedgerAccess? Access, bool AllowsAnonymous);
 
 /// <summary>API-key authentication, one policy per role, and the convention endpoints use to state their role.</summary>
@@ -57,6 +61,14 @@ public static class LedgerAuthorization
     public static TBuilder RequireAnyRole<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(LedgerAccess.AnyRole).RequireAuthorization(AnyRolePolicy).ProducesAccessProblems();
+
+    /// <summary>
+    /// Declares that the endpoint needs no key: health, metrics and the API description. Only what reveals no ledger
+    /// data belongs here; the endpoint table lists these as <c>public</c>.
+    /// </summary>
+    public static TBuilder AllowPublic<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(LedgerAccess.Public).AllowAnonymous();
 
     /// <summary>Every mapped endpoint with the access it declares: the source of the role × endpoint matrix.</summary>
     public static IReadOnlyList<EndpointAccessEntry> DescribeEndpoints(this EndpointDataSource endpoints)
