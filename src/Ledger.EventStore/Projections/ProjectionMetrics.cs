@@ -27,10 +27,10 @@ public sealed class ProjectionMetrics : IDisposable
             "Age of the oldest event the projection has not applied yet (0 when caught up).");
         _meter.CreateObservableGauge("eventstore.projection.failed", () => Each(s => s.State == ProjectionState.Failed ? 1 : 0), null,
             "1 while the projection is stopped at an event it failed on (until retried or skipped), else 0.");
-        _meter.CreateObservableGauge("eventstore.projection.rebuild.events.done", () => Rebuilding(r => r.EventsDone), "{event}",
+        _meter.CreateObservableGauge("eventstore.projection.rebuild.replayed", () => Rebuilding(r => r.EventsDone), "{event}",
             "Events replayed so far by the projection's rebuild in progress.");
-        _meter.CreateObservableGauge("eventstore.projection.rebuild.events.total", () => Rebuilding(r => r.EventsTotal), "{event}",
-            "Events the projection's rebuild in progress has to replay.");
+        _meter.CreateObservableGauge("eventstore.projection.rebuild.to_replay", () => Rebuilding(r => r.EventsTotal), "{event}",
+            "Events the projection's rebuild in progress has to replay in all (counted at its start, grown with the feed since).");
     }
 
     /// <summary>When the statuses were last recorded (null: never, or cleared).</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Ledger.Api.ServiceDefaults.Metrics;
 using Ledger.EventStore;
+using Ledger.EventStore.Projections;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ledger.Api.Tests.Operations;
@@ -99,6 +100,35 @@ public sealed class PrometheusExporterTests : IDisposable
         var families = PrometheusExposition.Parse(exporter.Scrape());
         Assert.True(families.ContainsKey("test_own_total"));
         Assert.False(families.ContainsKey("test_foreign_total"));
+    }
+
+    [Fact]
+    public void Projection_gauges_show_each_projection_its_failure_and_its_rebuild_progress_and_go_silent_when_cleared()
+    {
+        using var exporter = new PrometheusExporter(Factory);
+        using var metrics = new ProjectionMetrics(Factory);
+        var now = new DateTimeOffset(2025, 7, 29, 7, 0, 0, TimeSpan.Zero);
+        metrics.Record(
+        [
+            new ProjectionStatus("deployments", new FeedCursor(1019, 48100), ProjectionState.Failed, 113, TimeSpan.FromSeconds(42.5), "node-b", now,
+                new ProjectionFailure("boom", Guid.CreateVersion7(), 48101, now, DuringRebuild: false), null, null, now),
+            new ProjectionStatus("factory-throughput", new FeedCursor(1022, 48213), ProjectionState.Running, 0, TimeSpan.Zero, "node-a", now, null,
+                new RebuildProgress(now, now, new FeedCursor(900, 30000), 600_000, 1_000_000, 41_000.5, TimeSpan.FromSeconds(9.8)), null, now),
+        ], now);
+
+        var families = PrometheusExposition.Parse(exporter.Scrape());
+        Assert.Equal(48100, families.Value("eventstore_projection_position", "eventstore_projection_position", ("projection", "deployments")));
+        Assert.Equal(48213, families.Value("eventstore_projection_position", "eventstore_projection_position", ("projection", "factory-throughput")));
+        Assert.Equal(113, families.Value("eventstore_projection_lag_events", "eventstore_projection_lag_events", ("projection", "deployments")));
+        Assert.Equal(42.5, families.Value("eventstore_projection_lag_seconds", "eventstore_projection_lag_seconds", ("projection", "deployments")));
+        Assert.Equal(1, families.Value("eventstore_projection_failed", "eventstore_projection_failed", ("projection", "deployments")));
+        Assert.Equal(0, families.Value("eventstore_projection_failed", "eventstore_projection_failed", ("projection", "factory-throughput")));
+        Assert.Equal(600_000, families.Value("eventstore_projection_rebuild_replayed", "eventstore_projection_rebuild_replayed", ("projection", "factory-throughput")));
+        Assert.Equal(1_000_000, families.Value("eventstore_projection_rebuild_to_replay", "eventstore_projection_rebuild_to_replay", ("projection", "factory-throughput")));
+        Assert.DoesNotContain(families["eventstore_projection_rebuild_replayed"].Samples, s => s.Has(("projection", "deployments")));
+
+        metrics.Clear();
+        Assert.False(PrometheusExposition.Parse(exporter.Scrape()).ContainsKey("eventstore_projection_position"));
     }
 
     public void Dispose() => _services.Dispose();
