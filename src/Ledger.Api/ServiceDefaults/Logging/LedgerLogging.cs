@@ -30,9 +30,11 @@ public static class LedgerLogging
             options.UseUtcTimestamp = true;
             options.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
         }).BindConfiguration("Logging:Console:FormatterOptions");
+        // On a terminal a person reads the lines; the request scopes (trace, connection, path, correlation id) would
+        // double each line's length, so the simple format leaves them out unless configured.
         builder.Services.AddOptions<SimpleConsoleFormatterOptions>().Configure(options =>
         {
-            options.IncludeScopes = true;
+            options.IncludeScopes = false;
             options.SingleLine = true;
             options.TimestampFormat = "HH:mm:ss ";
         }).BindConfiguration("Logging:Console:FormatterOptions");

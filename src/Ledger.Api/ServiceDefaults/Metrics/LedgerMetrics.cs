@@ -26,8 +26,10 @@ public static class LedgerMetrics
 
     internal static IEndpointConventionBuilder MapLedgerMetrics(this WebApplication app)
     {
-        // Resolved now, so the listener is subscribed before the first request is measured.
+        // Resolved now, so the listener is subscribed before the first request is measured, and the store's instruments
+        // (created with the store) are exported from the start rather than after the first append.
         app.Services.GetRequiredService<PrometheusExporter>();
+        app.Services.GetService<Ledger.EventStore.EventStore>();
         return app.MapGet(Path, (HttpContext context, PrometheusExporter exporter, IConfiguration configuration) =>
                 configuration.GetValue<int?>(PortSetting) is { } port && context.Connection.LocalPort != port
                     ? Results.NotFound()
