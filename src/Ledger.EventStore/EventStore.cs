@@ -23,6 +23,7 @@ public sealed class EventStore : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly AppendPipeline _pipeline;
+    private readonly EventStoreMetrics _metrics;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
@@ -30,7 +31,12 @@ public sealed class EventStore : IAsyncDisposable
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         Options = options ?? new EventStoreOptions();
         _pipeline = new AppendPipeline(dataSource, Options);
-        _pipeline.BatchCommitted += (requests, events) => BatchCommitted?.Invoke(requests, events);
+        _metrics = new EventStoreMetrics(Options.MeterFactory, () => _pipeline.QueuedCount);
+        _pipeline.BatchCommitted += (requests, events) =>
+        {
+            _metrics.BatchCommitted(requests, events);
+            BatchCommitted?.Invoke(requests, events);
+        };
     }
 
     /// <summary>The options the store runs with.</summary>
@@ -62,8 +68,7 @@ public sealed class EventStore : IAsyncDisposable
     public async Task<IReadOnlyList<AppendResult>> AppendAsync(IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken = default)
     {
         // Checking and canonicalizing happen here, on the caller's thread, so the writer's transaction stays short.
-        var request = new PreparedRequest(appends, cancellationToken);
-        return await _pipeline.AppendAsync(request);
+        return await _metrics.MeasureAsync(appends, () => _pipeline.AppendAsync(new PreparedRequest(appends, cancellationToken)));
     }
 
     /// <summary>The stream's current version (0 when it has no events).</summary>
@@ -188,5 +193,9 @@ public sealed class EventStore : IAsyncDisposable
         hash: reader.GetFieldValue<byte[]>(10));
 
     /// <summary>Finishes the appends already queued, then stops the writers.</summary>
-    public ValueTask DisposeAsync() => _pipeline.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _pipeline.DisposeAsync();
+        _metrics.Dispose();
+    }
 }

@@ -24,6 +24,12 @@ public sealed class EventStoreOptions
     /// <summary>Projections updated in the same transaction as the append.</summary>
     public IList<IInlineProjection> InlineProjections { get; } = [];
 
+    /// <summary>
+    /// Where the store's instruments (<see cref="EventStoreInstrumentation.MeterName"/>) get their meter: the host's, so
+    /// that its exporter sees them and two hosts in one process keep theirs apart. Null: a meter of the store's own.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>The clock for recorded-at times.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

@@ -15,16 +15,26 @@ public sealed class EndpointTableTests(DatabaseFixture database) : IClassFixture
     private readonly LedgerApiFactory api = new(database.ConnectionString);
 
     [Fact]
-    public void Every_endpoint_except_health_declares_a_role()
+    public void Every_endpoint_declares_its_access_and_only_public_ones_are_open()
     {
         var endpoints = api.Services.GetRequiredService<EndpointDataSource>().DescribeEndpoints();
 
         Assert.Contains(endpoints, e => e.Route == "/api/v1/whoami");
         var undeclared = endpoints
-            .Where(e => e.Route.StartsWith("/health/", StringComparison.Ordinal) ? !e.AllowsAnonymous || e.Access is not null : e.Access is null || e.AllowsAnonymous)
+            .Where(e => e.Access is null || e.Access.IsPublic != e.AllowsAnonymous)
             .Select(e => $"{e.Methods} {e.Route}")
             .ToList();
-        Assert.True(undeclared.Count == 0, "Endpoints without exactly one declared access (RequireRole / RequireAnyRole, or AllowAnonymous for health): " + string.Join(", ", undeclared));
+        Assert.True(undeclared.Count == 0, "Endpoints without exactly one declared access (RequireRole / RequireAnyRole / AllowPublic): " + string.Join(", ", undeclared));
+    }
+
+    [Fact]
+    public void The_public_endpoints_are_health_metrics_and_the_api_description()
+    {
+        var open = api.Services.GetRequiredService<EndpointDataSource>().DescribeEndpoints()
+            .Where(e => e.AllowsAnonymous)
+            .Select(e => $"{(e.Methods.Length == 0 ? "any" : e.Methods)} {e.Route}");
+
+        Assert.Equal(["any /health/live", "any /health/ready", "GET /metrics", "GET /openapi/{documentName}.json", "GET /swagger/{**asset}"], open);
     }
 
     [Fact]

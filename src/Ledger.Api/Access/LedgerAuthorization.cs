@@ -4,20 +4,17 @@ using Microsoft.AspNetCore.Authorization;
 namespace Ledger.Api.Access;
 
 /// <summary>
-/// The role an endpoint declares, kept as endpoint metadata so the endpoint table can be checked (see
-/// <see cref="LedgerAuthorization.DescribeEndpoints"/>). <see cref="Role"/> null means any authenticated key, or no key
-/// at all when <see cref="IsPublic"/>.
+/// The access an endpoint declares, kept as endpoint metadata so the endpoint table can be checked (see
+/// <see cref="LedgerAuthorization.DescribeEndpoints"/>). <see cref="Role"/> null means any authenticated key, unless
+/// <see cref="IsPublic"/>: no key at all (health, metrics, the API description).
 /// </summary>
-public sealed record LedgerAccess(LedgerRole? Role)
+public sealed record LedgerAccess(LedgerRole? Role, bool IsPublic = false)
 {
     /// <summary>Any valid key, whatever its role.</summary>
     public static LedgerAccess AnyRole { get; } = new((LedgerRole?)null);
 
-    /// <summary>No key needed: for a page that holds no data (the dashboard asks for a key and reads the API with it).</summary>
-    public static LedgerAccess Public { get; } = new((LedgerRole?)null) { IsPublic = true };
-
-    /// <summary>Whether the endpoint answers without a key.</summary>
-    public bool IsPublic { get; private init; }
+    /// <summary>No key needed: operations endpoints and the API description, which reveal no ledger data.</summary>
+    public static LedgerAccess Public { get; } = new(null, IsPublic: true);
 
     /// <summary>For people and tests: <c>public</c>, <c>any role</c> or the role's name.</summary>
     public override string ToString() => IsPublic ? "public" : Role?.ToText() ?? "any role";
@@ -28,7 +25,7 @@ public sealed record LedgerAccess(LedgerRole? Role)
 /// <param name="Methods">Its HTTP methods, comma-separated (empty for all).</param>
 /// <param name="DisplayName">The endpoint's display name.</param>
 /// <param name="Access">The declared role; null if the endpoint declares none.</param>
-/// <param name="AllowsAnonymous">Whether it is explicitly open (health only).</param>
+/// <param name="AllowsAnonymous">Whether it is explicitly open (the endpoints declared <see cref="LedgerAccess.Public"/>).</param>
 public sealed record EndpointAccessEntry(string Route, string Methods, string? DisplayName, LedgerAccess? Access, bool AllowsAnonymous);
 
 /// <summary>API-key authentication, one policy per role, and the convention endpoints use to state their role.</summary>
@@ -36,7 +33,6 @@ public static class LedgerAuthorization
 {
     private const string PolicyPrefix = "ledger-role:";
     private const string AnyRolePolicy = "ledger-any-role";
-    private const string PublicPolicy = "ledger-public";
 
     /// <summary>Registers the key store, the Bearer handler and the role policies. Endpoints without a role are closed.</summary>
     public static IServiceCollection AddLedgerAccess(this IServiceCollection services)
@@ -48,7 +44,6 @@ public static class LedgerAuthorization
         services.AddAuthorizationBuilder()
             .AddPolicy(AnyRolePolicy, p => p.RequireAuthenticatedUser().RequireClaim(ApiKeyCaller.ClaimTypes.Role))
             // Declared per endpoint with AllowPublic, so an open endpoint is one that says so in the endpoint table.
-            .AddPolicy(PublicPolicy, p => p.RequireAssertion(_ => true))
             .AddPolicy(PolicyFor(LedgerRole.Line), RoleAtLeast(LedgerRole.Line))
             .AddPolicy(PolicyFor(LedgerRole.Reporting), RoleAtLeast(LedgerRole.Reporting))
             .AddPolicy(PolicyFor(LedgerRole.Auditor), RoleAtLeast(LedgerRole.Auditor))
@@ -69,12 +64,12 @@ public static class LedgerAuthorization
         builder.WithMetadata(LedgerAccess.AnyRole).RequireAuthorization(AnyRolePolicy).ProducesAccessProblems();
 
     /// <summary>
-    /// Declares that the endpoint answers without a key. Only for what holds no ledger data (the dashboard's page and
-    /// scripts); the table lists it as <c>public</c>, and an <c>/api/</c> endpoint declared so fails the access matrix.
+    /// Declares that the endpoint needs no key: health, metrics and the API description. Only what reveals no ledger
+    /// data belongs here; the endpoint table lists these as <c>public</c>.
     /// </summary>
     public static TBuilder AllowPublic<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(LedgerAccess.Public).RequireAuthorization(PublicPolicy);
+        builder.WithMetadata(LedgerAccess.Public).AllowAnonymous();
 
     /// <summary>Every mapped endpoint with the access it declares: the source of the role × endpoint matrix.</summary>
     public static IReadOnlyList<EndpointAccessEntry> DescribeEndpoints(this EndpointDataSource endpoints)

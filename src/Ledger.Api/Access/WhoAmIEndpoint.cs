@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Ledger.Api.Access;
@@ -15,6 +16,9 @@ public static class WhoAmIEndpoint
         api.MapGet("/whoami", Handle)
             .WithName("WhoAmI")
             .WithSummary("The API key making the request: its id, name, role and (for line keys) factory.")
+            .WithDescription("Lets a client check its key, for example after a rotation (docs/operations.md, \"Key rotation\").")
+            .WithResponseExample(StatusCodes.Status200OK,
+                """{"keyId": "0197a3c4-5e2b-7c8d-9e0f-1a2b3c4d5e6f", "name": "lathrop-line-3", "role": "line", "factoryId": "lathrop"}""")
             .RequireAnyRole();
         return api;
     }

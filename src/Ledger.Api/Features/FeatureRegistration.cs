@@ -22,6 +22,7 @@ public static class FeatureRegistration
             new EventStoreOptions
             {
                 TimeProvider = sp.GetRequiredService<TimeProvider>(),
+                MeterFactory = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
                 InlineProjections = { new UnitStatusProjection() },
             }));
         services.AddSingleton<UnitStatusQuery>();

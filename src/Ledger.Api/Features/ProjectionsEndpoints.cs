@@ -1,6 +1,7 @@
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.EventStore.Projections;
 using Ledger.ReadModels;
 
@@ -41,6 +42,8 @@ public static class ProjectionsEndpoints
         api.MapGet("/projections", ListAsync)
             .WithName("ListProjections")
             .WithSummary("Each projection's position, lag in events and seconds, owner node, state, failure and rebuild progress.")
+            .WithDescription("unit-status is inline (written with the events, never behind); the others are kept by the projection daemons (docs/projections.md).")
+            .WithResponseExample(StatusCodes.Status200OK, ProjectionsExamples.List)
             .Produces<IReadOnlyList<ProjectionView>>()
             .RequireRole(LedgerRole.Auditor);
         api.MapGet("/projections/health", HealthAsync)
@@ -51,12 +54,19 @@ public static class ProjectionsEndpoints
         api.MapPost("/projections/{name}/rebuild", RebuildAsync)
             .WithName("RebuildProjection")
             .WithSummary("Replay the projection from the start into fresh tables, then swap them in; the live tables answer meanwhile.")
+            .WithDescription("Answers at once with the projection's status; GET /api/v1/projections shows the rebuild's progress. A second request while one runs is 409.")
+            .WithParameter("name", ProjectionsExamples.Name)
             .Produces<ProjectionView>(StatusCodes.Status202Accepted)
+            .WithResponseExample(StatusCodes.Status202Accepted, ProjectionsExamples.Rebuilding)
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireRole(LedgerRole.Admin);
         api.MapPost("/projections/{name}/retry", RetryAsync)
             .WithName("RetryProjection")
             .WithSummary("Let a failed projection try the event it stopped at again (after a fix).")
+            .WithDescription("409 when the projection has not failed.")
+            .WithParameter("name", ProjectionsExamples.Name)
+            .WithResponseExample(StatusCodes.Status202Accepted, ProjectionsExamples.Retried)
             .Produces<ProjectionView>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -64,6 +74,9 @@ public static class ProjectionsEndpoints
         api.MapPost("/projections/{name}/skip", SkipAsync)
             .WithName("SkipProjectionEvent")
             .WithSummary("Move a failed projection past exactly the event it stopped at; the skip is recorded.")
+            .WithDescription("The skip is recorded with the admin key's name in ledger.projection_skips. 409 when the projection has not failed.")
+            .WithParameter("name", ProjectionsExamples.Name)
+            .WithResponseExample(StatusCodes.Status202Accepted, ProjectionsExamples.Skipped)
             .Produces<SkippedEvent>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)

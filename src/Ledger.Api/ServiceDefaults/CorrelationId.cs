@@ -19,19 +19,28 @@ public static class CorrelationId
 
     internal static string? Find(HttpContext context) => context.Items[ItemKey] as string;
 
-    internal static IApplicationBuilder UseCorrelationId(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    internal static IApplicationBuilder UseCorrelationId(this IApplicationBuilder app)
     {
-        string? given = context.Request.Headers[HeaderName];
-        var id = IsAcceptable(given) ? given! : Guid.CreateVersion7().ToString();
-        context.Items[ItemKey] = id;
-        // Set when the response starts, not now: the exception handler clears headers before writing its problem.
-        context.Response.OnStarting(() =>
+        var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Ledger.Api.Requests");
+        return app.Use(async (context, next) =>
         {
-            context.Response.Headers[HeaderName] = id;
-            return Task.CompletedTask;
+            string? given = context.Request.Headers[HeaderName];
+            var id = IsAcceptable(given) ? given! : Guid.CreateVersion7().ToString();
+            context.Items[ItemKey] = id;
+            // Set when the response starts, not now: the exception handler clears headers before writing its problem.
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers[HeaderName] = id;
+                return Task.CompletedTask;
+            });
+
+            // Every line logged while the request is handled carries its correlation id (docs/operations.md#logs).
+            using (logger.BeginScope(new Logging.CorrelationScope(id)))
+            {
+                await next(context);
+            }
         });
-        await next(context);
-    });
+    }
 
     // Whatever a client sends ends up in logs and event metadata, so only short, printable, header-safe ids are kept.
     private static bool IsAcceptable(string? id) =>

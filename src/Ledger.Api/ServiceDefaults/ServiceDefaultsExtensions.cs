@@ -1,11 +1,18 @@
 using Ledger.Api.Access;
+using Ledger.Api.ServiceDefaults.Health;
+using Ledger.Api.ServiceDefaults.Logging;
+using Ledger.Api.ServiceDefaults.Metrics;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Npgsql;
 
 namespace Ledger.Api.ServiceDefaults;
 
-/// <summary>The host's cross-cutting set-up in one place: database, problem details, correlation ids, auth, health.</summary>
+/// <summary>
+/// The host's cross-cutting set-up in one place: database, problem details, correlation ids, auth, logging, health,
+/// metrics and the API description (docs/operations.md).
+/// </summary>
 public static class ServiceDefaultsExtensions
 {
     public const string ConnectionStringName = "Ledger";
@@ -44,8 +51,11 @@ public static class ServiceDefaultsExtensions
             if (CorrelationId.Find(context.HttpContext) is { } correlationId) problem.Extensions["correlationId"] = correlationId;
         });
         services.AddExceptionHandler<DatabaseUnavailable>();
-        services.AddHealthChecks();
         services.AddLedgerAccess();
+        builder.AddLedgerLogging();
+        services.AddLedgerHealth();
+        services.AddLedgerMetrics();
+        services.AddLedgerOpenApi();
         return builder;
     }
 
@@ -57,7 +67,9 @@ public static class ServiceDefaultsExtensions
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapHealthChecks("/health/live").AllowAnonymous().WithName("Live");
+        app.MapLedgerHealth();
+        app.MapLedgerMetrics();
+        app.MapLedgerOpenApi();
         return app;
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using FluentValidation;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.Production.Factories;
 using Ledger.Production.Geography;
 using Ledger.Production.Units.Validation;
@@ -66,11 +67,25 @@ public static class FactoriesEndpoints
         api.MapGet("/factories", List)
             .WithName("ListFactories")
             .WithSummary("The factory registry: every factory with its status, capacity, time zone and dates.")
+            .WithDescription("Seeded with Lathrop, Shanghai and Waller County; each node reloads it every 5 seconds, and at once after a change made through it.")
+            .WithResponseExample(StatusCodes.Status200OK, FactoriesExamples.List)
             .RequireAnyRole();
         api.MapPost("/factories", SaveAsync)
             .WithName("SaveFactory")
             .WithSummary("Add a factory, or replace one with the same id (for example when it starts producing).")
+            .WithDescription("""
+                201 for a new factory, 200 for a replaced one. `status` is planned, under-construction, producing or closed;
+                only a producing factory may record builds, and not before its production start (local midnight).
+                """)
+            .Accepts<FactoryDocument>("application/json")
+            .WithRequestExample("Waller County starts producing", FactoriesExamples.Waller)
+            .Produces<FactoryDocument>(StatusCodes.Status201Created)
+            .Produces<FactoryDocument>(StatusCodes.Status200OK)
+            .WithResponseExample(StatusCodes.Status201Created, FactoriesExamples.Waller)
+            .WithResponseExample(StatusCodes.Status200OK, FactoriesExamples.Shanghai)
             .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .RequireRole(LedgerRole.Admin);
         return api;
     }

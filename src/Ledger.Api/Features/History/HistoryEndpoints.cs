@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.EventStore;
 using Ledger.Production.Factories;
 using Ledger.Production.Units;
@@ -62,6 +63,13 @@ public static class HistoryEndpoints
         api.MapGet("/units/{serial}/events", UnitHistoryAsync)
             .WithName("GetUnitHistory")
             .WithSummary("A unit's full history with who recorded each event, when, its place in the feed and its hash.")
+            .WithDescription("""
+                Every event of the unit in version order, as recorded: the fact, its actor (the API key's name and id), the
+                request's correlation id, when it occurred and was recorded, its global position and its SHA-256 hash,
+                chained to the unit's previous event (docs/architecture.md). `ETag` is the unit's version.
+                """)
+            .WithParameter("serial", "The unit's serial (trimmed, upper-cased).")
+            .WithResponseExample(StatusCodes.Status200OK, HistoryExamples.UnitHistory)
             .Produces<UnitHistoryResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -69,8 +77,18 @@ public static class HistoryEndpoints
         api.MapGet("/events", FeedAsync)
             .WithName("ReadFeed")
             .WithSummary("The global feed in commit order (gap-free) after a cursor, filtered by type and factory; NDJSON streams it all.")
+            .WithDescription("""
+                Gap-free: an event whose transaction commits late is never skipped. `next` is the opaque cursor to pass as
+                `after` (also after an empty page: new events arrive after it). With `Accept: application/x-ndjson` the
+                whole feed after `after` is streamed, one event per line, page by page from the database.
+                """)
+            .WithParameter("after", "The `next` of the previous page (absent: from the beginning).")
+            .WithParameter("limit", "Events per page, 1 to 5,000 (default 500); ignored when streaming NDJSON.")
+            .WithParameter("type", "Only these event types, comma-separated (UnitShipped,UnitDelivered).")
+            .WithParameter("factory", "Only the units of this factory.")
+            .WithResponseExample(StatusCodes.Status200OK, HistoryExamples.Feed)
+            .WithResponseExample(StatusCodes.Status200OK, HistoryExamples.FeedNdJson, NdJson)
             .Produces<FeedResponse>()
-            .Produces(StatusCodes.Status200OK, contentType: NdJson)
             .ProducesValidationProblem()
             .RequireRole(LedgerRole.Auditor);
         return api;

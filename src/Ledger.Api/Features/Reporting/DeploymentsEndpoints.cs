@@ -1,5 +1,6 @@
 using Ledger.Api.Access;
 using Ledger.Api.Http;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.Production.Geography;
 using Ledger.ReadModels;
 using Npgsql;
@@ -21,6 +22,18 @@ public static class DeploymentsEndpoints
         api.MapGet("/deployments", GetAsync)
             .WithName("GetDeployments")
             .WithSummary("Units and MWh shipped, delivered and commissioned per region, country or site and month, quarter or year; and in transit now.")
+            .WithDescription("""
+                Each figure counts at the shipment's destination on its own UTC day, net of cancelled shipments. `inTransit`
+                is now, not per bucket. From an asynchronous read model: `X-Ledger-Position` says what it reflects,
+                `minPosition` waits for your write.
+                """)
+            .WithParameter("groupBy", "region (default), country or site.")
+            .WithParameter("bucket", "month, quarter (default) or year.")
+            .WithParameter("from", "First UTC date (yyyy-MM-dd, inclusive).")
+            .WithParameter("to", "Last UTC date (yyyy-MM-dd, inclusive).")
+            .WithParameter("region", "Only this market region (Europe, Australia, North America, China, ...).")
+            .WithParameter("minPosition", ReportingExamples.MinPosition)
+            .WithResponseExample(StatusCodes.Status200OK, ReportingExamples.Deployments)
             .Produces<DeploymentsResponse>()
             .ProducesValidationProblem()
             .RequireRole(LedgerRole.Reporting);

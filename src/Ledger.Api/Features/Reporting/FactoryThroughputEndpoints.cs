@@ -1,6 +1,7 @@
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.Production.Factories;
 using Ledger.ReadModels;
 using Npgsql;
@@ -24,6 +25,18 @@ public static class FactoryThroughputEndpoints
         api.MapGet("/factories/{id}/throughput", ThroughputAsync)
             .WithName("GetFactoryThroughput")
             .WithSummary("Units built, tested and shipped, MWh, first-pass yield, cumulative units, run rate and utilization per bucket.")
+            .WithDescription("""
+                Per local day of the factory (its time zone), rolled up by bucket; every bucket overlapping the range is
+                answered, empty ones included. The run rate is the units built in the 30 local days ending on the bucket's
+                last day × 365/30; utilization is the run rate over nameplate. From an asynchronous read model:
+                `X-Ledger-Position` says what it reflects, `minPosition` waits for your write.
+                """)
+            .WithParameter("id", "The factory id (lathrop, shanghai, waller).")
+            .WithParameter("from", "First local date (yyyy-MM-dd, inclusive); default: production start.")
+            .WithParameter("to", "Last local date (yyyy-MM-dd, inclusive); default: today.")
+            .WithParameter("bucket", "day, week (ISO, Monday), month, quarter or year; default week.")
+            .WithParameter("minPosition", ReportingExamples.MinPosition)
+            .WithResponseExample(StatusCodes.Status200OK, ReportingExamples.Throughput)
             .Produces<FactoryThroughputResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -31,6 +44,13 @@ public static class FactoryThroughputEndpoints
         api.MapGet("/factories/{id}/milestones", MilestonesAsync)
             .WithName("GetFactoryMilestones")
             .WithSummary("The factory's first unit and every 1,000th, and its first shipment to each region.")
+            .WithDescription("""
+                Units ranked by when they were built (history recorded late still names the right unit); the first
+                shipment to each market region that was not cancelled. Dates are the factory's local dates.
+                """)
+            .WithParameter("id", "The factory id (lathrop, shanghai, waller).")
+            .WithParameter("minPosition", ReportingExamples.MinPosition)
+            .WithResponseExample(StatusCodes.Status200OK, ReportingExamples.Milestones)
             .Produces<MilestonesResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -2,6 +2,7 @@ using System.Globalization;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.Production.Factories;
 using Ledger.Production.Geography;
 using Ledger.Production.Units;
@@ -32,6 +33,16 @@ public static class UnitStatusEndpoints
         api.MapGet("/units/{serial}", GetAsync)
             .WithName("GetUnit")
             .WithSummary("A unit's status now, or as of a moment (?asOf=) or a version (?version=) of its history.")
+            .WithDescription("""
+                From the UnitStatus read model, written in the same transaction as the unit's events: a read after a write
+                always sees it. `ETag` is the unit's version, `X-Ledger-Position` the global position of its last event.
+                With `asOf` or `version` the unit's history is folded up to that point with the same rules; a moment
+                before the unit existed is 404.
+                """)
+            .WithParameter("serial", "The unit's serial (trimmed, upper-cased).")
+            .WithParameter("asOf", "RFC 3339 moment with an offset: the unit as it was then (its events that occurred by then).")
+            .WithParameter("version", "A version of the unit's stream (1 = after its first event): the unit as it was then.")
+            .WithResponseExample(StatusCodes.Status200OK, UnitStatusExamples.Unit)
             .Produces<UnitStatus>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -39,6 +50,20 @@ public static class UnitStatusEndpoints
         api.MapGet("/units", ListAsync)
             .WithName("ListUnits")
             .WithSummary("Units filtered by factory, state, region, country and build date, a page at a time (keyset by serial).")
+            .WithDescription("""
+                Every filter is optional. Units come in serial order; `next` is the opaque cursor of the next page (null
+                after the last). Unknown factories, states or regions, `from` after `to`, a bad `limit` or a cursor the
+                endpoint did not give out are 400 `validation-failed`, naming the parameter.
+                """)
+            .WithParameter("factory", "A factory id (lathrop, shanghai, ...).")
+            .WithParameter("state", "built, passed, failed, reworked, in-transit, delivered, commissioned or scrapped.")
+            .WithParameter("region", "A market region of the destination (Europe, Australia, North America, China, ...).")
+            .WithParameter("country", "ISO 3166-1 alpha-2 code of the destination.")
+            .WithParameter("from", "Built at or after this moment: RFC 3339 (2025-06-30T00:00:00Z) or a date (2025-06-30, UTC midnight).")
+            .WithParameter("to", "Built before this moment: RFC 3339 or a date (UTC midnight).")
+            .WithParameter("cursor", "The `next` of the previous page.")
+            .WithParameter("limit", "Units per page, 1 to 1,000 (default 100).")
+            .WithResponseExample(StatusCodes.Status200OK, UnitStatusExamples.Page)
             .Produces<UnitPage>()
             .ProducesValidationProblem()
             .RequireRole(LedgerRole.Reporting);

@@ -5,6 +5,7 @@ using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.Idempotency;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.EventStore.Hashing;
 using Ledger.Production.Units;
 
@@ -31,6 +32,13 @@ public static class RecordEventsEndpoints
         api.MapPost("/units/{serial}/events", RecordUnitEventsAsync)
             .WithName("RecordUnitEvents")
             .WithSummary("Record one event, or an array of events, for one unit, atomically.")
+            .WithDescription(RecordEventsExamples.Description)
+            .WithParameter("serial", RecordEventsExamples.Serial)
+            .WithParameter("If-Match", RecordEventsExamples.IfMatch, ParameterPlace.Header)
+            .WithParameter("Idempotency-Key", RecordEventsExamples.IdempotencyKey, ParameterPlace.Header)
+            .WithRequestExample("one event", RecordEventsExamples.OneEvent)
+            .WithRequestExample("several events", RecordEventsExamples.SeveralEvents)
+            .WithResponseExample(StatusCodes.Status201Created, RecordEventsExamples.UnitReceipt)
             .Accepts<JsonElement>("application/json")
             .Produces<UnitReceipt>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
@@ -44,6 +52,10 @@ public static class RecordEventsEndpoints
         api.MapPost("/events", RecordBatchAsync)
             .WithName("RecordEvents")
             .WithSummary("Record events for many units at once, atomically: all of them or none.")
+            .WithDescription(RecordEventsExamples.BatchDescription)
+            .WithParameter("Idempotency-Key", RecordEventsExamples.IdempotencyKey, ParameterPlace.Header)
+            .WithRequestExample("a test and a build", RecordEventsExamples.Batch)
+            .WithResponseExample(StatusCodes.Status201Created, RecordEventsExamples.BatchReceipt)
             .Accepts<JsonElement>("application/json")
             .Produces<BatchReceipt>(StatusCodes.Status201Created)
             .ProducesValidationProblem()

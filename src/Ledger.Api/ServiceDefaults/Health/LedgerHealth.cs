@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Ledger.Api.Access;
+using Ledger.EventStore.Projections;
+using Ledger.EventStore.Schema;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Ledger.Api.ServiceDefaults.Health;
+
+/// <summary>
+/// <c>/health/live</c>: the process is up and serving (no dependency is checked, so a database outage never gets the
+/// process restarted). <c>/health/ready</c>: it can do its work — the database answers, every module's migrations are
+/// applied, no projection is stopped on a failure. Both are public and answer JSON listing each check.
+/// </summary>
+public static class LedgerHealth
+{
+    public const string LivePath = "/health/live";
+    public const string ReadyPath = "/health/ready";
+    private const string ReadyTag = "ready";
+
+    // A check that has not answered by then counts as failed: a load balancer's probe must get an answer in time.
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    internal static IServiceCollection AddLedgerHealth(this IServiceCollection services)
+    {
+        services.AddHealthChecks()
+            .AddCheck<DatabaseCheck>("database", tags: [ReadyTag], timeout: CheckTimeout)
+            .AddCheck<MigrationsCheck>("migrations", tags: [ReadyTag], timeout: CheckTimeout)
+            .AddCheck<ProjectionsCheck>("projections", tags: [ReadyTag], timeout: CheckTimeout);
+        return services;
+    }
+
+    internal static void MapLedgerHealth(this WebApplication app)
+    {
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync })
+            .WithName("Live").AllowPublic();
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync })
+            .WithName("Ready").AllowPublic();
+    }
+
+    /// <summary>
+    /// <c>{"status": "unhealthy", "totalDurationMs": 3.1, "checks": [{"name": "database", "status": "unhealthy",
+    /// "description": "...", "durationMs": 1.2, "data": {...}}]}</c>. Descriptions are the checks' own words, never an
+    /// exception's message (these endpoints are public; the details go to the log).
+    /// </summary>
+    private static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        var body = new HealthResponse(
+            Text(report.Status), Math.Round(report.TotalDuration.TotalMilliseconds, 1),
+            [.. report.Entries.Select(e => new HealthCheckResponse(
+                e.Key, Text(e.Value.Status),
+                e.Value.Description ?? (e.Value.Exception is { } x ? $"The check failed ({x.GetType().Name})." : null),
+                Math.Round(e.Value.Duration.TotalMilliseconds, 1),
+                e.Value.Data.Count == 0 ? null : e.Value.Data))]);
+        context.Response.ContentType = "application/json; charset=utf-8";
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json), context.RequestAborted);
+    }
+
+    private static string Text(HealthStatus status) => status switch
+    {
+        HealthStatus.Healthy => "healthy",
+        HealthStatus.Degraded => "degraded",
+        _ => "unhealthy",
+    };
+
+    private sealed record HealthResponse(string Status, double TotalDurationMs, IReadOnlyList<HealthCheckResponse> Checks);
+
+    private sealed record HealthCheckResponse(string Name, string Status, string? Description, double DurationMs, IReadOnlyDictionary<string, object>? Data);
+}
+
+/// <summary>The database answers a query.</summary>
+internal sealed partial class DatabaseCheck(NpgsqlDataSource dataSource, ILogger<DatabaseCheck> logger) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand("select 1");
+            await command.ExecuteScalarAsync(cancellationToken);
+            return HealthCheckResult.Healthy("The database answers.");
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            Log(logger, e);
+            return HealthCheckResult.Unhealthy("The database is unreachable.");
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Readiness: the database is unreachable")]
+    private static partial void Log(ILogger logger, Exception exception);
+}
+
+/// <summary>Every migration of every module (store, API, read models) is applied: the code and the schema agree.</summary>
+internal sealed partial class MigrationsCheck(NpgsqlDataSource dataSource, ILogger<MigrationsCheck> logger) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var modules = ServiceDefaultsExtensions.Migrations.Select(m => m.Module).ToArray();
+        var data = new Dictionary<string, object> { ["modules"] = modules };
+        try
+        {
+            return await new Migrator(dataSource).IsUpToDateAsync(ServiceDefaultsExtensions.Migrations, cancellationToken)
+                ? HealthCheckResult.Healthy("Every module's migrations are applied.", data)
+                : HealthCheckResult.Unhealthy("Migrations are pending; they apply at start-up or with `ledger migrate`.", data: data);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            Log(logger, e);
+            return HealthCheckResult.Unhealthy("The migrations could not be read: the database is unreachable.", data: data);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Readiness: could not read the applied migrations")]
+    private static partial void Log(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// No projection is stopped on an event it failed on. Lag is reported but does not fail the check: a busy daemon is
+/// working, a failed one is not, and only an operator's retry or skip gets it going (docs/projections.md).
+/// </summary>
+internal sealed partial class ProjectionsCheck(ProjectionAdmin admin, ILogger<ProjectionsCheck> logger) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<ProjectionStatus> statuses;
+        try
+        {
+            statuses = await admin.GetStatusAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            Log(logger, e);
+            return HealthCheckResult.Unhealthy("The projections' statuses could not be read: the database is unreachable.");
+        }
+
+        var data = statuses.ToDictionary(
+            s => s.Name,
+            s => (object)new Dictionary<string, object?>
+            {
+                ["state"] = s.State == ProjectionState.Failed ? "failed" : "running",
+                ["position"] = s.Cursor.Position,
+                ["lagEvents"] = s.LagEvents,
+                ["failedPosition"] = s.Failure?.Position,
+            });
+        var failed = statuses.Where(s => s.State == ProjectionState.Failed).Select(s => s.Name).ToList();
+        return failed.Count == 0
+            ? HealthCheckResult.Healthy($"{statuses.Count} projections running.", data)
+            : HealthCheckResult.Unhealthy(
+                $"Failed: {string.Join(", ", failed)}. Retry or skip after a fix (POST /api/v1/projections/{{name}}/retry or /skip).", data: data);
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Readiness: could not read the projections' statuses")]
+    private static partial void Log(ILogger logger, Exception exception);
+}

@@ -1,0 +1,80 @@
+using System.Diagnostics.Metrics;
+using Ledger.Api.Access;
+using Ledger.EventStore.Projections;
+
+namespace Ledger.Api.ServiceDefaults.Metrics;
+
+/// <summary>
+/// <c>GET /metrics</c>: the process's instruments in the Prometheus text format. Public (no API key), so that monitoring
+/// keeps working exactly when the database — which every key check needs — is down; keep it off the public edge, or
+/// set <c>Ledger:Metrics:Port</c> so it answers only on a port the load balancer does not forward (docs/operations.md).
+/// </summary>
+public static class LedgerMetrics
+{
+    public const string Path = "/metrics";
+    public const string PortSetting = "Ledger:Metrics:Port";
+    public const string ProjectionIntervalSetting = "Ledger:Metrics:ProjectionInterval";
+
+    internal static IServiceCollection AddLedgerMetrics(this IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton(sp => new ProjectionMetrics(sp.GetRequiredService<IMeterFactory>()));
+        services.AddHostedService<ProjectionMetricsSampler>();
+        return services;
+    }
+
+    internal static IEndpointConventionBuilder MapLedgerMetrics(this WebApplication app)
+    {
+        // Resolved now, so the listener is subscribed before the first request is measured, and the store's instruments
+        // (created with the store) are exported from the start rather than after the first append.
+        app.Services.GetRequiredService<PrometheusExporter>();
+        app.Services.GetService<Ledger.EventStore.EventStore>();
+        return app.MapGet(Path, (HttpContext context, PrometheusExporter exporter, IConfiguration configuration) =>
+                configuration.GetValue<int?>(PortSetting) is { } port && context.Connection.LocalPort != port
+                    ? Results.NotFound()
+                    : Results.Text(exporter.Scrape(), PrometheusText.ContentType))
+            .WithName("Metrics")
+            .AllowPublic()
+            .ExcludeFromDescription();
+    }
+}
+
+/// <summary>
+/// Reads every projection's status on a period (<c>Ledger:Metrics:ProjectionInterval</c>, 5 s by default) for the
+/// projection gauges: a gauge's callback runs inside a scrape and must not wait on the database.
+/// </summary>
+internal sealed partial class ProjectionMetricsSampler(
+    ProjectionAdmin admin, ProjectionMetrics metrics, IConfiguration configuration, TimeProvider time, ILogger<ProjectionMetricsSampler> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = configuration.GetValue(LedgerMetrics.ProjectionIntervalSetting, TimeSpan.FromSeconds(5));
+        using var timer = new PeriodicTimer(interval, time);
+        var failing = false;
+        do
+        {
+            try
+            {
+                metrics.Record(await admin.GetStatusAsync(stoppingToken), time.GetUtcNow());
+                if (failing) LogRecovered(logger);
+                failing = false;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                // No stale figures: the projection gauges go silent until the statuses can be read again.
+                metrics.Clear();
+                if (!failing) LogFailed(logger, e);
+                failing = true;
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Could not read the projections' statuses for the metrics; their gauges are withdrawn until it works again")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(LogLevel.Information, "Reading the projections' statuses for the metrics works again")]
+    private static partial void LogRecovered(ILogger logger);
+}
