@@ -28,13 +28,13 @@ public sealed class EndpointTableTests(DatabaseFixture database) : IClassFixture
     }
 
     [Fact]
-    public void The_public_endpoints_are_health_metrics_and_the_api_description()
+    public void The_public_endpoints_are_health_metrics_the_api_description_and_the_dashboard_page()
     {
         var open = api.Services.GetRequiredService<EndpointDataSource>().DescribeEndpoints()
             .Where(e => e.AllowsAnonymous)
             .Select(e => $"{(e.Methods.Length == 0 ? "any" : e.Methods)} {e.Route}");
 
-        Assert.Equal(["any /health/live", "any /health/ready", "GET /metrics", "GET /openapi/{documentName}.json", "GET /swagger/{**asset}"], open);
+        Assert.Equal(["GET /dashboard", "GET /dashboard/{file}", "any /health/live", "any /health/ready", "GET /metrics", "GET /openapi/{documentName}.json", "GET /swagger/{**asset}"], open);
     }
 
     [Fact]

@@ -49,6 +49,8 @@ public static class ProjectionsEndpoints
         api.MapGet("/projections/health", HealthAsync)
             .WithName("GetProjectionHealth")
             .WithSummary("Each read model's state, position and lag against the head of the feed: whether reports are current.")
+            .WithDescription("For reporting services and the dashboard: no owner nodes or failure messages (GET /api/v1/projections has those, for auditors). The head is read after the checkpoints, so no read model is ever shown ahead of it.")
+            .WithResponseExample(StatusCodes.Status200OK, ProjectionsExamples.Health)
             .Produces<ProjectionHealthResponse>()
             .RequireRole(LedgerRole.Reporting);
         api.MapPost("/projections/{name}/rebuild", RebuildAsync)

@@ -15,6 +15,14 @@ internal static class ProjectionsExamples
 
     public const string List = $"[{Rebuilding}]";
 
+    public const string Health = """
+        {"headPosition": 48213, "projections": [
+          {"name": "unit-status", "state": "running", "position": 48213, "lagEvents": 0, "lagSeconds": 0, "rebuilding": false},
+          {"name": "factory-throughput", "state": "running", "position": 48213, "lagEvents": 0, "lagSeconds": 0, "rebuilding": false},
+          {"name": "milestones", "state": "running", "position": 48200, "lagEvents": 13, "lagSeconds": 0.4, "rebuilding": false},
+          {"name": "deployments", "state": "running", "position": 48213, "lagEvents": 0, "lagSeconds": 0, "rebuilding": false}]}
+        """;
+
     public const string Retried = """
         {"name": "deployments", "state": "running", "position": 48100, "cursor": "1019.48100", "lagEvents": 113, "lagSeconds": 42.7,
          "ownerNode": "ledger-b-3311-0a7d42", "ownerSince": "2025-07-29T06:00:00+00:00", "failure": null, "rebuild": null,

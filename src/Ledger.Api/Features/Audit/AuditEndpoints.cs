@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.EventStore.Audit;
 
 namespace Ledger.Api.Features.Audit;
@@ -69,12 +70,17 @@ public static class AuditEndpoints
         audit.MapGet("/digest", DigestAsync)
             .WithName("GetDigest")
             .WithSummary("The newest sealed block: number, last position, Merkle root, chain hash and sealing time. Keep it outside the ledger.")
+            .WithDescription("The chain hash commits to every earlier block and every sealed event; keep blockNumber and chainHash where the ledger's operators cannot write, and give them to POST /audit/verify or `ledger verify --digest` later. 404 no-digest-yet before the first block.")
+            .WithResponseExample(StatusCodes.Status200OK, AuditExamples.Digest)
             .Produces<DigestResponse>()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireRole(LedgerRole.Auditor);
         audit.MapGet("/proof/{eventId}", ProofAsync)
             .WithName("GetInclusionProof")
             .WithSummary("An event, its block and the Merkle audit path from the event's leaf to the block root (RFC 9162).")
+            .WithDescription("The event carries every member of its hashed envelope, so an auditor recomputes its hash, the leaf, the root and the block's chain hash with their own code (docs/auditing.md). 409 event-not-sealed with Retry-After while the sealer has not reached it.")
+            .WithParameter("eventId", AuditExamples.EventId)
+            .WithResponseExample(StatusCodes.Status200OK, AuditExamples.Proof)
             .Produces<ProofResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -83,7 +89,11 @@ public static class AuditEndpoints
         audit.MapPost("/verify", VerifyAsync)
             .WithName("VerifyLedger")
             .WithSummary("Recomputes every event hash, stream chain, block and the block chain; with a digest, proves the history up to it unchanged.")
+            .WithDescription("Reads the whole ledger from one snapshot and answers 200 with the report either way (ok says which), the counts checked and every mismatch named by stream, version, position and block. The body is optional. One verification per node at a time.")
             .Accepts<VerifyRequest>("application/json")
+            .WithRequestExample("a digest kept earlier", AuditExamples.VerifyRequest)
+            .WithResponseExample(StatusCodes.Status200OK, AuditExamples.VerifyReport)
+            .WithResponseExample(StatusCodes.Status429TooManyRequests, AuditExamples.Busy, "application/problem+json")
             .Produces<VerifyResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
