@@ -103,13 +103,14 @@ public sealed class DashboardPageTests(DatabaseFixture database) : IClassFixture
     }
 
     [Fact]
-    public void The_endpoint_table_declares_the_dashboard_public_and_nothing_else()
+    public void The_endpoint_table_declares_the_dashboard_routes_public()
     {
         var endpoints = host.Services.GetRequiredService<EndpointDataSource>().DescribeEndpoints();
 
-        var open = endpoints.Where(e => e.Access?.IsPublic == true).Select(e => $"{e.Methods} {e.Route} {e.Access}");
+        // Which other endpoints are public is Ledger.Api.Tests' EndpointTableTests' business; these two must be.
+        var dashboard = endpoints.Where(e => e.Route.StartsWith("/dashboard", StringComparison.Ordinal)).Select(e => $"{e.Methods} {e.Route} {e.Access}");
 
-        Assert.Equal(["GET /dashboard public", "GET /dashboard/{file} public"], open);
+        Assert.Equal(["GET /dashboard public", "GET /dashboard/{file} public"], dashboard);
     }
 
     public async ValueTask DisposeAsync() => await host.DisposeAsync();

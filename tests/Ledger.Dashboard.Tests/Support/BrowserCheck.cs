@@ -26,7 +26,7 @@ internal static class BrowserCheck
         var nodeVersion = await NodeVersionAsync(cancellationToken);
         Assert.True(nodeVersion >= 20, $"The browser check needs Node.js 20 or later for playwright-core; `node --version` says {nodeVersion}.");
         Assert.True(File.Exists(Path.Combine(Directory, "node_modules", "playwright-core", "package.json")),
-            $"playwright-core is not installed for the browser check: run `npm ci --prefix {Directory}` (.ci/run does).");
+            $"playwright-core is not installed for the browser check: build tests/Ledger.Dashboard.Tests (its build runs `npm ci --prefix {Directory}`).");
     }
 
     /// <summary>Runs the check and returns what it saw; fails the test if the check itself could not run.</summary>
