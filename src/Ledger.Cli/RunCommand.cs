@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Ledger.Api;
 using Ledger.Api.Access;
 using Ledger.Cli.Demo;
+using Ledger.Client;
 using Ledger.EventStore;
 using Ledger.LocalPostgres;
 using Microsoft.AspNetCore.Hosting;
@@ -75,8 +76,16 @@ internal static class RunCommand
                     {
                         if (await DemoSeeding.IsEmptyAsync(database.ConnectionString, cancellationToken))
                         {
-                            await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, cancellationToken);
-                            seeded = true;
+                            try
+                            {
+                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, cancellationToken);
+                                seeded = true;
+                            }
+                            catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
+                            {
+                                // A defect of the demo, not of the ledger: the service stays up, to look at what was recorded.
+                                await Console.Error.WriteLineAsync($"Seeding the demo history failed: {e.Message}");
+                            }
                         }
                         else
                         {

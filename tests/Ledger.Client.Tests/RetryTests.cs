@@ -102,6 +102,25 @@ public sealed class RetryTests(DatabaseFixture database) : IClassFixture<Databas
     }
 
     [Fact]
+    public async Task An_attempt_that_times_out_is_retried()
+    {
+        var network = new FaultyNetwork(Faults.NoAnswer);
+        var http = _api.CreateDefaultClient(network);
+        http.Timeout = TimeSpan.FromSeconds(1);
+        var line = new LedgerClient(http, new LedgerClientOptions { ApiKey = _lineKey, Retry = Lines.Quick });
+        var serial = Lines.NewSerial();
+
+        var receipt = await line.RecordAsync(serial, Lines.Built(), cancellationToken: Ct);
+
+        // On a busy machine a retry may time out too, after the ledger stored the event, or find the first still in
+        // flight and wait its Retry-After (on the real clock here): either way it is stored once.
+        Assert.Equal(1, receipt.Version);
+        Assert.True(network.Sent.Count >= 2);
+        Assert.Single(network.Sent.Select(s => s.IdempotencyKey).Distinct());
+        Assert.Single((await _auditor.GetUnitHistoryAsync(serial, Ct))!.Events);
+    }
+
+    [Fact]
     public async Task A_request_still_in_flight_under_the_same_key_is_retried_until_its_answer_is_ready()
     {
         var network = new FaultyNetwork(Faults.Answer(HttpStatusCode.Conflict, LedgerProblemTypes.RequestInFlight, retryAfter: TimeSpan.FromSeconds(1)));

@@ -31,8 +31,12 @@ internal static class DemoSeeding
     /// <param name="cancellationToken">Ctrl+C.</param>
     public static async Task SeedAsync(string connectionString, Uri baseAddress, string adminKey, CancellationToken cancellationToken)
     {
-        var history = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
-        AnsiConsole.MarkupLine($"Seeding the demo history: [bold]{Markup.Escape(DemoSeeder.Describe(history))}[/].");
+        var (history, description) = AnsiConsole.Status().Start("Generating the demo history", _ =>
+        {
+            var generated = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
+            return (generated, DemoSeeder.Describe(generated));
+        });
+        AnsiConsole.MarkupLine($"Seeding the demo history: [bold]{Markup.Escape(description)}[/].");
 
         await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
         var keys = new ApiKeyStore(dataSource, TimeProvider.System);

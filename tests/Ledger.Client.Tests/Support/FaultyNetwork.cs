@@ -28,30 +28,31 @@ internal sealed class FaultyNetwork(params Fault[] script) : DelegatingHandler
             request.Headers.IfMatch.Count > 0 ? request.Headers.IfMatch.ToString() : null,
             request.Headers.Authorization?.ToString()));
         return _script.TryDequeue(out var fault)
-            ? await fault(request, r => base.SendAsync(r, cancellationToken))
+            ? await fault(request, r => base.SendAsync(r, cancellationToken), cancellationToken)
             : await base.SendAsync(request, cancellationToken);
     }
 }
 
 /// <summary>One attempt's fate: given the request and a way to send it on, what the client sees.</summary>
-internal delegate Task<HttpResponseMessage> Fault(HttpRequestMessage request, Func<HttpRequestMessage, Task<HttpResponseMessage>> forward);
+internal delegate Task<HttpResponseMessage> Fault(
+    HttpRequestMessage request, Func<HttpRequestMessage, Task<HttpResponseMessage>> forward, CancellationToken cancellationToken);
 
 internal static class Faults
 {
     /// <summary>The ledger processes the request, and the connection drops before the answer arrives.</summary>
-    public static Fault AnswerLost => async (request, forward) =>
+    public static Fault AnswerLost => async (request, forward, cancellationToken) =>
     {
         using var answer = await forward(request);
-        await answer.Content.LoadIntoBufferAsync();
+        await answer.Content.LoadIntoBufferAsync(cancellationToken);
         throw new HttpRequestException(HttpRequestError.ResponseEnded, "The connection was reset before the answer arrived (simulated).");
     };
 
     /// <summary>The connection cannot be made; the ledger never sees the request.</summary>
-    public static Fault ConnectionRefused => (_, _) =>
+    public static Fault ConnectionRefused => (_, _, _) =>
         throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (simulated).");
 
     /// <summary>Something between the client and the ledger (or the ledger) answers with a problem, without the ledger acting.</summary>
-    public static Fault Answer(HttpStatusCode status, string type, TimeSpan? retryAfter = null) => (request, _) =>
+    public static Fault Answer(HttpStatusCode status, string type, TimeSpan? retryAfter = null) => (request, _, _) =>
     {
         var body = $$"""{"type":"{{type}}","title":"Simulated","status":{{(int)status}},"detail":"A simulated answer.","correlationId":"simulated"}""";
         var response = new HttpResponseMessage(status)
@@ -63,8 +64,15 @@ internal static class Faults
         return Task.FromResult(response);
     };
 
+    /// <summary>The ledger does not answer at all: the attempt hangs until the client gives up on it.</summary>
+    public static Fault NoAnswer => async (_, _, cancellationToken) =>
+    {
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        throw new InvalidOperationException("unreachable");
+    };
+
     /// <summary>A proxy in front of the ledger answers with a page of HTML, not a problem.</summary>
-    public static Fault HtmlPage(HttpStatusCode status) => (request, _) => Task.FromResult(new HttpResponseMessage(status)
+    public static Fault HtmlPage(HttpStatusCode status) => (request, _, _) => Task.FromResult(new HttpResponseMessage(status)
     {
         RequestMessage = request,
         Content = new StringContent("<html><body><h1>Bad Gateway</h1></body></html>", Encoding.UTF8, "text/html"),
