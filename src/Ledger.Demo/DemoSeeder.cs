@@ -37,7 +37,7 @@ public sealed class DemoSeeder(Func<DemoActor, LedgerClient> clientFor)
     public int BatchEvents { get; init; } = 1_000;
 
     /// <summary>Posts the history.</summary>
-    /// <param name="history">The history; post it to an empty ledger (or one holding a prefix of it: its event ids make a repeat a no-op).</param>
+    /// <param name="history">The history, for an empty ledger (its units' first events are builds).</param>
     /// <param name="progress">Told after every post.</param>
     /// <param name="cancellationToken">Stops between posts (a post under way completes or is retried as one).</param>
     /// <returns>What was posted, and the position it reached.</returns>
@@ -74,7 +74,7 @@ public sealed class DemoSeeder(Func<DemoActor, LedgerClient> clientFor)
 
         Task SeedFactoryAsync(List<DemoActor> systems, List<ILookup<string, DemoEvent>> windows)
         {
-            // posted[s][k] completes when system s has posted its part of window k.
+            // done[s][k] completes when system s has posted its part of window k; system s + 1 waits for it.
             var done = systems.Select(_ => windows.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray()).ToArray();
             return Task.WhenAll(systems.Select((system, s) => Task.Run(async () =>
             {

@@ -79,12 +79,13 @@ public sealed class RetryTests(DatabaseFixture database) : IClassFixture<Databas
     [InlineData(HttpStatusCode.TooManyRequests)]
     public async Task An_overloaded_or_unavailable_ledger_is_retried_after_the_Retry_After_it_asks_for(HttpStatusCode status)
     {
-        var network = new FaultyNetwork(Faults.Answer(status, LedgerProblemTypes.Unavailable, retryAfter: TimeSpan.FromSeconds(7)));
+        // Longer than the client's own longest backoff (10 s): the ledger's word wins.
+        var network = new FaultyNetwork(Faults.Answer(status, LedgerProblemTypes.Unavailable, retryAfter: TimeSpan.FromSeconds(20)));
 
         await Line(network).RecordAsync(Lines.NewSerial(), Lines.Built(), cancellationToken: Ct);
 
         Assert.Equal(2, network.Sent.Count);
-        Assert.Equal([TimeSpan.FromSeconds(7)], _clock.Waits);
+        Assert.Equal([TimeSpan.FromSeconds(20)], _clock.Waits);
     }
 
     [Theory]
