@@ -9,9 +9,9 @@ namespace Ledger.Client;
 
 /// <summary>
 /// Sends requests with the key, retries transient failures (see <see cref="LedgerRetryOptions"/>) and turns error answers
-/// into <see cref="LedgerProblemException"/>. Each attempt is a fresh request built by the caller's factory, because an
-/// <see cref="HttpRequestMessage"/> cannot be sent twice; the factory must build the same request every time (the same
-/// Idempotency-Key above all), which is what makes a retried post safe.
+/// into <see cref="LedgerProblemException"/>. Each attempt is a fresh <see cref="HttpRequestMessage"/> (one cannot be sent
+/// twice) configured by the same callback, which must make the same request every time — the same body and
+/// Idempotency-Key above all: that is what makes a retried post safe.
 /// </summary>
 internal sealed class Transport
 {
