@@ -2,13 +2,19 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Ledger.Api;
 using Ledger.Api.Access;
+using Ledger.Cli.Demo;
+using Ledger.Client;
 using Ledger.EventStore;
 using Ledger.LocalPostgres;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Ledger.Cli;
 
-/// <summary><c>ledger run</c>: the newcomer's one command. The service on the embedded PostgreSQL, with an admin key.</summary>
+/// <summary>
+/// <c>ledger run</c>: the newcomer's one command. The service on the embedded PostgreSQL, with an admin key, and on an
+/// empty ledger the demo history (unless <c>--no-demo</c>).
+/// </summary>
 internal static class RunCommand
 {
     private const string DemoAdminKeyName = "demo-admin";
@@ -21,10 +27,15 @@ internal static class RunCommand
             Description = "Where the HTTP service listens.",
             DefaultValueFactory = _ => "http://127.0.0.1:5080",
         };
-        var command = new Command("run", "Run the ledger service on its embedded local PostgreSQL (or on ConnectionStrings__Ledger).")
+        var noDemo = new Option<bool>("--no-demo")
+        {
+            Description = "Leave an empty ledger empty: do not seed the demo history.",
+        };
+        var command = new Command("run", "Run the ledger service on its embedded local PostgreSQL (or on ConnectionStrings__Ledger); seed the demo history into an empty ledger.")
         {
             dataDirectory,
             urls,
+            noDemo,
         };
         command.SetAction(async (parse, invocationToken) =>
         {
@@ -51,27 +62,67 @@ internal static class RunCommand
                 {
                     builder.Configuration["ConnectionStrings:Ledger"] = database.ConnectionString;
                     builder.WebHost.UseUrls(listen);
+                    // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
+                    // content root's): a line per request would bury the progress of the demo history and the URLs.
+                    builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
                 });
                 await app.StartAsync(cancellationToken);
+                try
+                {
+                    var baseUrl = LocalAddress(app.Urls.FirstOrDefault() ?? listen.Split(';')[0]);
 
-                var baseUrl = listen.Split(';')[0].TrimEnd('/');
-                Console.WriteLine();
-                Console.WriteLine(database.IsEmbedded
-                    ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString})."
-                    : "The ledger is running on the server from ConnectionStrings__Ledger.");
-                Console.WriteLine($"  API        {baseUrl}/api/v1   (try: curl -H \"Authorization: Bearer $KEY\" {baseUrl}/api/v1/whoami)");
-                Console.WriteLine($"  health     {baseUrl}/health/live");
-                Console.WriteLine($"  admin key  {adminKey}");
-                Console.WriteLine("             (a new demo-admin key each start; the previous one is revoked. `ledger keys create` makes more.)");
-                Console.WriteLine();
-                Console.WriteLine("The demo history, Swagger UI and the dashboard arrive with the newcomer-experience issue; until then");
-                Console.WriteLine("the ledger starts empty: post events (docs/api.md) and read them back as units and reports.");
-                Console.WriteLine("Press Ctrl+C to stop" + (database.IsEmbedded ? " (the embedded PostgreSQL stops with it)." : "."));
+                    var seeded = false;
+                    if (!parse.GetValue(noDemo))
+                    {
+                        if (await DemoSeeding.IsEmptyAsync(database.ConnectionString, cancellationToken))
+                        {
+                            try
+                            {
+                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, cancellationToken);
+                                seeded = true;
+                            }
+                            catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
+                            {
+                                // A defect of the demo, not of the ledger: the service stays up, to look at what was recorded.
+                                await Console.Error.WriteLineAsync($"Seeding the demo history failed: {e.Message}");
+                            }
+                        }
+                        else
+                        {
+                            Console.WriteLine("The ledger holds events already: the demo history is seeded only into an empty ledger.");
+                        }
+                    }
 
-                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
-                Console.WriteLine("Stopping.");
-                await app.StopAsync(CancellationToken.None);
+                    Console.WriteLine();
+                    Console.WriteLine(database.IsEmbedded
+                        ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString})."
+                        : "The ledger is running on the server from ConnectionStrings__Ledger.");
+                    Console.WriteLine($"  API         {baseUrl}/api/v1   (try: curl -H \"Authorization: Bearer $KEY\" {baseUrl}/api/v1/factories/shanghai/milestones)");
+                    Console.WriteLine($"  Swagger UI  {baseUrl}/swagger");
+                    Console.WriteLine($"  dashboard   {baseUrl}/dashboard");
+                    Console.WriteLine($"  health      {baseUrl}/health/live");
+                    Console.WriteLine($"  admin key   {adminKey}");
+                    Console.WriteLine("              (a new demo-admin key each start; the previous one is revoked. `ledger keys create` makes more.)");
+                    Console.WriteLine();
+                    if (seeded) Console.WriteLine("The demo history is Lathrop since 2022 and Shanghai since February 2025, posted by their line systems (docs/api.md).");
+                    Console.WriteLine("Press Ctrl+C to stop" + (database.IsEmbedded ? " (the embedded PostgreSQL stops with it)." : "."));
+
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                    Console.WriteLine("Stopping.");
+                }
+                finally
+                {
+                    // Also when stopped while seeding: the daemon and the requests end before the database does.
+                    await app.StopAsync(CancellationToken.None);
+                }
+
                 return 0;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // Stopped while starting or seeding; the database and the service are disposed on the way out.
+                Console.WriteLine("Stopped.");
+                return 130;
             }
             catch (PostgresNotInstalledException e)
             {
@@ -80,6 +131,17 @@ internal static class RunCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// An address of the service that a client on this machine can connect to, and a person can paste into a browser:
+    /// a wildcard host (<c>0.0.0.0</c>, <c>[::]</c>, <c>*</c>, <c>+</c>) becomes <c>localhost</c>.
+    /// </summary>
+    internal static string LocalAddress(string url)
+    {
+        var wildcard = new[] { "://0.0.0.0:", "://[::]:", "://*:", "://+:" }.FirstOrDefault(w => url.Contains(w, StringComparison.Ordinal));
+        if (wildcard is not null) url = url.Replace(wildcard, "://localhost:", StringComparison.Ordinal);
+        return url.TrimEnd('/');
     }
 
     private static async Task<string> CreateDemoAdminKeyAsync(string connectionString, CancellationToken cancellationToken)

@@ -1,0 +1,113 @@
+using System.Globalization;
+using Ledger.Api.Access;
+using Ledger.Client;
+using Ledger.Demo;
+using Ledger.EventStore;
+using Spectre.Console;
+
+namespace Ledger.Cli.Demo;
+
+/// <summary>
+/// <c>ledger run</c> on an empty ledger: the demo history, posted through the typed client by the factories' line
+/// systems, each with a line key of its own made for the purpose and revoked afterwards, then the read models caught up.
+/// </summary>
+internal static class DemoSeeding
+{
+    /// <summary>How long to wait for the asynchronous read models to apply the history before saying they are still at it.</summary>
+    private static readonly TimeSpan CatchUpLimit = TimeSpan.FromMinutes(3);
+
+    /// <summary>Whether the ledger has no events at all (a ledger with any is never seeded).</summary>
+    public static async Task<bool> IsEmptyAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
+        await using var store = new EventStore.EventStore(dataSource);
+        return await store.GetHeadPositionAsync(cancellationToken) == 0;
+    }
+
+    /// <summary>Seeds the history up to now into the ledger listening at <paramref name="baseAddress"/>.</summary>
+    /// <param name="connectionString">The ledger's database, for creating and revoking the line systems' keys.</param>
+    /// <param name="baseAddress">Where the service listens.</param>
+    /// <param name="adminKey">A key that may read the projections' status.</param>
+    /// <param name="cancellationToken">Ctrl+C.</param>
+    public static async Task SeedAsync(string connectionString, Uri baseAddress, string adminKey, CancellationToken cancellationToken)
+    {
+        var (history, description) = AnsiConsole.Status().Start("Generating the demo history", _ =>
+        {
+            var generated = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
+            return (generated, DemoSeeder.Describe(generated));
+        });
+        AnsiConsole.MarkupLine($"Seeding the demo history: [bold]{Markup.Escape(description)}[/].");
+
+        await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
+        var keys = new ApiKeyStore(dataSource, TimeProvider.System);
+        var lineKeys = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(100) };
+        DemoSeedResult result;
+        try
+        {
+            foreach (var actor in history.Actors)
+            {
+                // A key left live by an interrupted earlier start has this name; names are unique among live keys.
+                await keys.RevokeAsync(actor.Name, cancellationToken);
+                lineKeys[actor.Name] = (await keys.CreateAsync(actor.Name, LedgerRole.Line, actor.FactoryId, cancellationToken)).Key;
+            }
+
+            var seeder = new DemoSeeder(actor => new LedgerClient(http, new LedgerClientOptions { ApiKey = lineKeys[actor.Name] }));
+            result = await Progress().StartAsync(async context =>
+            {
+                var bar = context.AddTask("posting events", maxValue: history.Events.Count);
+                var seeded = await seeder.SeedAsync(history, new Progress<DemoSeedProgress>(p => bar.Value = Math.Max(bar.Value, p.EventsPosted)), cancellationToken);
+                bar.Value = bar.MaxValue;
+                return seeded;
+            });
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync(
+                "Seeding was interrupted: the ledger holds part of the demo history, and a ledger with events is never seeded again. " +
+                "To start over, stop the ledger and remove its data directory (.ledger by default).");
+            throw;
+        }
+        finally
+        {
+            foreach (var name in lineKeys.Keys) await keys.RevokeAsync(name, CancellationToken.None);
+        }
+
+        var seconds = result.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Posted {result.Events:N0} events in {result.Requests:N0} requests in {seconds:0.0} s ({result.Events / Math.Max(seconds, 0.001):N0} events/s)."));
+
+        await CatchUpAsync(new LedgerClient(http, new LedgerClientOptions { ApiKey = adminKey }), result.Position, cancellationToken);
+    }
+
+    /// <summary>Shows the asynchronous read models applying the history, until they reach its last position.</summary>
+    private static async Task CatchUpAsync(LedgerClient admin, long position, CancellationToken cancellationToken)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var caughtUp = await Progress().StartAsync(async context =>
+        {
+            var bars = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
+            while (true)
+            {
+                var projections = (await admin.GetProjectionsAsync(cancellationToken)).Where(p => p.Cursor != "inline").ToList();
+                foreach (var projection in projections)
+                {
+                    if (!bars.TryGetValue(projection.Name, out var bar)) bars[projection.Name] = bar = context.AddTask($"read model {projection.Name}", maxValue: position);
+                    bar.Value = Math.Min(position, projection.Position);
+                }
+
+                if (projections.All(p => p.Position >= position)) return true;
+                if (projections.Any(p => p.State == "failed") || TimeProvider.System.GetElapsedTime(started) > CatchUpLimit) return false;
+                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+            }
+        });
+        var elapsed = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
+        Console.WriteLine(caughtUp
+            ? string.Create(CultureInfo.InvariantCulture, $"The read models caught up in {elapsed:0.0} s.")
+            : "The read models are still catching up (or one failed): see GET /api/v1/projections or `ledger projections status`.");
+    }
+
+    private static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
+        .AutoClear(false)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
+}

@@ -1,0 +1,3 @@
+using Ledger.Testing;
+
+[assembly: AssemblyFixture(typeof(PostgresServerFixture))]
