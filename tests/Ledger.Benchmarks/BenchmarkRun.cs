@@ -73,7 +73,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
             var sampling = Task.Run(async () =>
             {
                 await Task.Delay(TimeSpan.FromSeconds(settings.WarmupSeconds), cancellationToken);
-                return await projections.SampleLagAsync(TimeSpan.FromMilliseconds(200), stopSampling.Token);
+                return await Projections.SampleLagAsync(ledgerConnection, TimeSpan.FromMilliseconds(200), stopSampling.Token);
             }, cancellationToken);
             var result = await ingest.SingleAsync(TimeSpan.FromSeconds(settings.WarmupSeconds), TimeSpan.FromSeconds(settings.SingleSeconds), cancellationToken);
             await stopSampling.CancelAsync();
