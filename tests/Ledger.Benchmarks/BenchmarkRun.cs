@@ -14,7 +14,7 @@ namespace Ledger.Benchmarks;
 /// projection lag sampled; batch ingest; the store filled to the large size (1M in full mode) and the queries timed
 /// again; every read model rebuilt; the service's memory read.
 /// </summary>
-internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDirectory, bool profile)
+internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment)
 {
     private const string LedgerDatabase = "ledger";
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(15);
@@ -40,9 +40,11 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
 
         await cluster.CreateDatabaseAsync(LedgerDatabase, cancellationToken);
         var ledgerConnection = cluster.ConnectionString(LedgerDatabase);
-        await using var service = await ServiceProcess.StartAsync(ledgerConnection, runDirectory, cancellationToken);
-        Log($"service started: pid {service.Pid}, {service.BaseAddress}");
         var notes = new List<string>();
+        var environment = serviceEnvironment.Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v.Length > 1 ? v[1] : "", StringComparer.Ordinal);
+        if (environment.Count > 0) notes.Add($"The service ran with {string.Join(", ", serviceEnvironment)} (an experiment, not the default).");
+        await using var service = await ServiceProcess.StartAsync(ledgerConnection, runDirectory, environment, cancellationToken);
+        Log($"service started: pid {service.Pid}, {service.BaseAddress}");
         foreach (var difference in await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
         {
             notes.Add($"The raw table differs from ledger.events: {difference}.");
@@ -82,6 +84,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
             return (result, sampled, drained);
         });
         var afterSingle = (Events: ingest.Acknowledged, Allocations: await service.ReadAllocationsAsync(cancellationToken));
+        CountEvents("single-event ingest", afterSingle.Events - beforeSingle.Events);
         Log($"  {single.EventsPerSecond:N0} events/s; p50 {single.LatencyMs.P50:F1} ms, p95 {single.LatencyMs.P95:F1} ms, p99 {single.LatencyMs.P99:F1} ms; " +
             $"lag p50 {lag.Seconds.P50:F2} s, p99 {lag.Seconds.P99:F2} s; drained in {drain:F1} s");
 
@@ -89,6 +92,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         var beforeBatch = default(AllocationSnapshot);
         var batch = await Phase("batch ingest", () => ingest.BatchAsync(settings.BatchEvents, prepareBodies: true,
             onStart: async () => beforeBatch = await service.ReadAllocationsAsync(cancellationToken), cancellationToken));
+        CountEvents("batch ingest", batch.Events);
         await Phase("batch: read models catch up", () => projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken));
         var afterBatch = await service.ReadAllocationsAsync(cancellationToken);
         Log($"  {batch.EventsPerSecond:N0} events/s; request p50 {batch.LatencyMs.P50:F1} ms, p99 {batch.LatencyMs.P99:F1} ms");
@@ -98,6 +102,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         {
             Log($"filling the store to {settings.LargeEvents:N0} events: {fill:N0} more by batch ingest");
             var filled = await Phase("fill", () => ingest.BatchAsync(fill, prepareBodies: false, onStart: null, cancellationToken));
+            CountEvents("fill", filled.Events);
             Log($"  {filled.EventsPerSecond:N0} events/s (bodies written while sending)");
         }
 
@@ -142,6 +147,8 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
             return result;
         }
     }
+
+    private void CountEvents(string phase, long events) => _cpu[phase] = _cpu[phase] with { Events = events };
 
     private void Log(string message) => Console.WriteLine($"[{_clock.Elapsed:mm\\:ss}] {message}");
 

@@ -17,6 +17,11 @@ var profile = new Option<bool>("--profile")
 {
     Description = "Also record pg_stat_statements per phase (statements-<phase>.txt in the run's directory); costs the server a little.",
 };
+var serviceEnvironment = new Option<string[]>("--service-env")
+{
+    Description = "NAME=VALUE set in the service's environment, for experiments (e.g. DOTNET_gcServer=0); the report lists them.",
+    AllowMultipleArgumentsPerToken = false,
+};
 var root = new RootCommand(
     "Measures the ledger against raw PostgreSQL on this machine: starts a throwaway PostgreSQL and the service, loads it, " +
     "and prints one table of figures and ratios (docs/benchmarks.md).")
@@ -24,6 +29,7 @@ var root = new RootCommand(
     mode,
     output,
     profile,
+    serviceEnvironment,
 };
 root.SetAction(async (parse, invocationToken) =>
 {
@@ -40,7 +46,7 @@ root.SetAction(async (parse, invocationToken) =>
     var settings = parse.GetValue(mode) == "full" ? BenchmarkSettings.Full : BenchmarkSettings.Quick;
     try
     {
-        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile)).RunAsync(stop.Token);
+        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile), parse.GetValue(serviceEnvironment) ?? []).RunAsync(stop.Token);
     }
     catch (OperationCanceledException) when (stop.IsCancellationRequested)
     {

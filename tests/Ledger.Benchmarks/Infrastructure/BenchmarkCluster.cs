@@ -58,7 +58,11 @@ internal sealed class BenchmarkCluster : IAsyncDisposable
             SocketDirectory = Path.Combine(directory, "run"),
             MaxConnections = 300,
             Settings = profile
-                ? new Dictionary<string, string>(Settings) { ["shared_preload_libraries"] = "pg_stat_statements" }
+                ? new Dictionary<string, string>(Settings)
+                {
+                    ["shared_preload_libraries"] = "pg_stat_statements",
+                    ["pg_stat_statements.track_planning"] = "on",
+                }
                 : Settings,
         });
         var started = new BenchmarkCluster(directory, cluster);

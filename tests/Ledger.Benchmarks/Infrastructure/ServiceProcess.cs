@@ -36,7 +36,8 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<ServiceProcess> StartAsync(string connectionString, string workDirectory, CancellationToken cancellationToken)
+    public static async Task<ServiceProcess> StartAsync(
+        string connectionString, string workDirectory, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
     {
         var service = Path.Combine(AppContext.BaseDirectory, "Ledger.Api");
         if (!File.Exists(service)) throw new FileNotFoundException("The service's build was not found next to the benchmark.", service);
@@ -57,6 +58,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
         start.Environment["Ledger__NodeId"] = "benchmark-node";
         start.Environment["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location;
         start.Environment[StartupHook.SocketVariable] = probeSocket;
+        foreach (var (name, value) in environment) start.Environment[name] = value;
 
         var log = new StreamWriter(Path.Combine(workDirectory, "service.log")) { AutoFlush = true };
         var process = Process.Start(start) ?? throw new InvalidOperationException("The service did not start.");

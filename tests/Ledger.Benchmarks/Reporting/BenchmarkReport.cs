@@ -105,11 +105,13 @@ internal sealed record BenchmarkReport(
         }
 
         text.AppendLine();
-        text.AppendLine("CPU seconds by phase (service / PostgreSQL / load generator, wall seconds):");
+        text.AppendLine("CPU seconds by phase: service / PostgreSQL (all its processes, the daemon's work included) / load generator, in");
+        text.AppendLine("wall seconds; for phases that append, CPU microseconds per appended event (service + PostgreSQL):");
         foreach (var (phase, cpu) in CpuSecondsByPhase)
         {
+            var perEvent = cpu.Events > 0 ? $"   {cpu.ServiceMicrosecondsPerEvent:N0} + {cpu.PostgresMicrosecondsPerEvent:N0} us/event ({cpu.Events:N0} events)" : "";
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"  {phase,-28} {cpu.Service,7:F1} / {cpu.Postgres,7:F1} / {cpu.LoadGenerator,7:F1}   ({cpu.WallSeconds:F1} s)");
+                $"  {phase,-28} {cpu.Service,7:F1} / {cpu.Postgres,7:F1} / {cpu.LoadGenerator,7:F1}   ({cpu.WallSeconds:F1} s){perEvent}");
         }
 
         foreach (var note in Notes) text.AppendLine("Note: " + note);
@@ -135,4 +137,15 @@ internal sealed record BenchmarkReport(
 }
 
 /// <summary>CPU seconds used during a phase by each party, and the phase's wall time.</summary>
-internal sealed record PhaseCpu(double Service, double Postgres, double LoadGenerator, double WallSeconds);
+/// <param name="Service">CPU seconds of the service process.</param>
+/// <param name="Postgres">CPU seconds of every PostgreSQL process.</param>
+/// <param name="LoadGenerator">CPU seconds of this program.</param>
+/// <param name="WallSeconds">How long the phase took.</param>
+/// <param name="Events">Events appended during the phase, for the phases that append.</param>
+internal sealed record PhaseCpu(double Service, double Postgres, double LoadGenerator, double WallSeconds, long? Events = null)
+{
+    /// <summary>CPU microseconds per appended event: a figure that a busy machine distorts far less than throughput.</summary>
+    public double? ServiceMicrosecondsPerEvent => Events > 0 ? Math.Round(Service * 1e6 / Events.Value) : null;
+
+    public double? PostgresMicrosecondsPerEvent => Events > 0 ? Math.Round(Postgres * 1e6 / Events.Value) : null;
+}
