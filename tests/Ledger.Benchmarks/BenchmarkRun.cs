@@ -63,7 +63,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
 
         Log($"filling the store to {settings.SmallEvents:N0} events (batch ingest)");
         await ingest.BatchAsync(settings.SmallEvents - ingest.Acknowledged, prepareBodies: false, onStart: null, cancellationToken);
-        await projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken);
+        await CatchUpAsync("before the queries at the small size");
         Log($"queries at {ingest.Acknowledged:N0} events");
         var queriesSmall = await Phase("queries (small)", () => queries.RunAsync(ingest.Acknowledged, [.. ingest.BuiltSerials], settings.QueryRequests, cancellationToken));
 
@@ -80,7 +80,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
             var result = await ingest.SingleAsync(TimeSpan.FromSeconds(settings.WarmupSeconds), TimeSpan.FromSeconds(settings.SingleSeconds), cancellationToken);
             await stopSampling.CancelAsync();
             var sampled = await sampling;
-            var drained = await projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken);
+            var drained = await CatchUpAsync("after single-event ingest") ?? double.NaN;
             return (result, sampled, drained);
         });
         var afterSingle = (Events: ingest.Acknowledged, Allocations: await service.ReadAllocationsAsync(cancellationToken));
@@ -93,7 +93,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         var batch = await Phase("batch ingest", () => ingest.BatchAsync(settings.BatchEvents, prepareBodies: true,
             onStart: async () => beforeBatch = await service.ReadAllocationsAsync(cancellationToken), cancellationToken));
         CountEvents("batch ingest", batch.Events);
-        await Phase("batch: read models catch up", () => projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken));
+        await Phase("batch: read models catch up", () => CatchUpAsync("after batch ingest"));
         var afterBatch = await service.ReadAllocationsAsync(cancellationToken);
         Log($"  {batch.EventsPerSecond:N0} events/s; request p50 {batch.LatencyMs.P50:F1} ms, p99 {batch.LatencyMs.P99:F1} ms");
 
@@ -106,7 +106,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
             Log($"  {filled.EventsPerSecond:N0} events/s (bodies written while sending)");
         }
 
-        await Phase("fill: read models catch up", () => projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken));
+        await Phase("fill: read models catch up", () => CatchUpAsync("before the queries at the large size"));
         var storeEvents = await CountEventsAsync(ledgerConnection, cancellationToken);
         if (storeEvents != ingest.Acknowledged)
             notes.Add($"The store holds {storeEvents:N0} events but {ingest.Acknowledged:N0} were acknowledged.");
@@ -114,7 +114,8 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         var queriesLarge = await Phase("queries (large)", () => queries.RunAsync(storeEvents, [.. ingest.BuiltSerials], settings.QueryRequests, cancellationToken));
 
         Log($"rebuilding every read model over {storeEvents:N0} events");
-        var rebuild = await Phase("rebuild", () => projections.RebuildAllAsync(storeEvents, CatchUpTimeout, cancellationToken));
+        var rebuild = await Phase("rebuild", () => projections.RebuildAllAsync(storeEvents, TimeSpan.FromMinutes(settings.RebuildMinutes), cancellationToken));
+        if (!rebuild.Finished) notes.Add($"The rebuild had not finished after {settings.RebuildMinutes} minutes; figure 5 is an upper bound.");
         Log($"  {rebuild.EventsPerSecond:N0} events/s in {rebuild.Seconds:F1} s ({string.Join(", ", rebuild.SecondsByProjection.Select(p => $"{p.Key} {p.Value} s"))})");
 
         var atEnd = await service.ReadAllocationsAsync(cancellationToken);
@@ -134,6 +135,21 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         Console.WriteLine(report.ToText());
         Console.WriteLine($"Written: {Path.Combine(runDirectory, "benchmark.json")} and benchmark.md");
         return ingest.ErrorCount == 0 ? 0 : 1;
+
+        // A read model that cannot catch up is a finding, not a reason to lose the run: noted, and the run goes on.
+        async Task<double?> CatchUpAsync(string when)
+        {
+            try
+            {
+                return await projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken);
+            }
+            catch (TimeoutException e)
+            {
+                notes.Add($"The read models had not caught up {when}: {e.Message}");
+                Log("WARNING: " + notes[^1]);
+                return null;
+            }
+        }
 
         async Task<T> Phase<T>(string name, Func<Task<T>> run)
         {
