@@ -10,7 +10,11 @@ using NpgsqlTypes;
 namespace Ledger.Benchmarks.Phases;
 
 /// <summary>Rows per second that plain Npgsql gets from this server, in the same run as the ledger's figures.</summary>
-internal sealed record RawResults(double Insert100RowsPerSecond, double Insert1RowsPerSecond, double CopyRowsPerSecond, long CopyRows, double ScanRowsPerSecond);
+/// <remarks>The microseconds are PostgreSQL's CPU per row inserted (all its processes), the figure to hold against the
+/// ledger's CPU per appended event.</remarks>
+internal sealed record RawResults(
+    double Insert100RowsPerSecond, double Insert1RowsPerSecond, double CopyRowsPerSecond, long CopyRows, double ScanRowsPerSecond,
+    double Insert100PostgresMicrosecondsPerRow, double Insert1PostgresMicrosecondsPerRow);
 
 /// <summary>
 /// What PostgreSQL itself does on this machine, with Npgsql used as well as it can be (explicitly prepared statements,
@@ -56,10 +60,10 @@ internal sealed class RawBaselines(BenchmarkCluster cluster, BenchmarkSettings s
 
         log($"raw: 100-row INSERT per transaction, 8 connections, {settings.RawSeconds} s");
         var batch = await TimedAsync("raw_batch", connections: 8, rowsPerTransaction: 100, cancellationToken);
-        log($"  {batch:N0} rows/s");
+        log($"  {batch.Rate:N0} rows/s; PostgreSQL CPU {batch.PostgresMicroseconds:N0} us/row");
         log($"raw: one-row INSERT per transaction, 16 connections, {settings.RawSeconds} s");
         var single = await TimedAsync("raw_single", connections: 16, rowsPerTransaction: 1, cancellationToken);
-        log($"  {single:N0} rows/s");
+        log($"  {single.Rate:N0} rows/s; PostgreSQL CPU {single.PostgresMicroseconds:N0} us/row");
         log($"raw: binary COPY of {settings.LargeEvents:N0} rows");
         var copy = await CopyAsync("raw_copy", settings.LargeEvents, cancellationToken);
         log($"  {copy:N0} rows/s");
@@ -67,7 +71,7 @@ internal sealed class RawBaselines(BenchmarkCluster cluster, BenchmarkSettings s
         log($"raw: full scan of {settings.LargeEvents:N0} rows into the client (median of 3)");
         var scan = await ScanAsync("raw_copy", cancellationToken);
         log($"  {scan:N0} rows/s");
-        return new RawResults(batch, single, copy, settings.LargeEvents, scan);
+        return new RawResults(batch.Rate, single.Rate, copy, settings.LargeEvents, scan, batch.PostgresMicroseconds, single.PostgresMicroseconds);
     }
 
     /// <summary>
@@ -101,7 +105,7 @@ internal sealed class RawBaselines(BenchmarkCluster cluster, BenchmarkSettings s
         return [.. ledger.Except(raw).Select(d => "ledger.events has " + d), .. raw.Except(ledger).Select(d => "the raw table has " + d)];
     }
 
-    private async Task<double> TimedAsync(string table, int connections, int rowsPerTransaction, CancellationToken cancellationToken)
+    private async Task<(double Rate, double PostgresMicroseconds)> TimedAsync(string table, int connections, int rowsPerTransaction, CancellationToken cancellationToken)
     {
         var sql = rowsPerTransaction == 1
             ? $"insert into {table} ({Columns}) values (@event_ids, @stream_ids, @stream_versions, @types, @datas, @metadatas, @occurred_ats, @recorded_ats, @hashes)"
@@ -156,14 +160,15 @@ internal sealed class RawBaselines(BenchmarkCluster cluster, BenchmarkSettings s
         return rate;
     }
 
-    /// <summary>Lets the work warm up, then counts what completes during the measured seconds.</summary>
-    private async Task<double> MeasureRateAsync(Func<long> counter, CancellationToken cancellationToken)
+    /// <summary>Lets the work warm up, then counts what completes during the measured seconds, and the server's CPU meanwhile.</summary>
+    private async Task<(double Rate, double PostgresMicroseconds)> MeasureRateAsync(Func<long> counter, CancellationToken cancellationToken)
     {
         await Task.Delay(TimeSpan.FromSeconds(settings.WarmupSeconds), cancellationToken);
-        var (startCount, started) = (counter(), Stopwatch.GetTimestamp());
+        var (startCount, started, startCpu) = (counter(), Stopwatch.GetTimestamp(), ProcStats.PostgresSeconds(cluster.PostmasterPid));
         await Task.Delay(TimeSpan.FromSeconds(settings.RawSeconds), cancellationToken);
-        var (endCount, ended) = (counter(), Stopwatch.GetTimestamp());
-        return (endCount - startCount) / Stopwatch.GetElapsedTime(started, ended).TotalSeconds;
+        var (endCount, ended, endCpu) = (counter(), Stopwatch.GetTimestamp(), ProcStats.PostgresSeconds(cluster.PostmasterPid));
+        var rows = endCount - startCount;
+        return (rows / Stopwatch.GetElapsedTime(started, ended).TotalSeconds, rows > 0 ? (endCpu - startCpu) * 1e6 / rows : double.NaN);
     }
 
     private async Task<double> CopyAsync(string table, long rows, CancellationToken cancellationToken)

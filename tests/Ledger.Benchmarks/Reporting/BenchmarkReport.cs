@@ -44,8 +44,10 @@ internal sealed record BenchmarkReport(
         var large = $"{N(QueriesLarge.StoreEvents)}";
         var figures = new List<Figure>
         {
-            new("1a", "raw: 100-row INSERT per transaction, 8 connections", $"{N(Raw.Insert100RowsPerSecond)} rows/s", null, null, "baseline", null),
-            new("1b", "raw: one-row INSERT per transaction, 16 connections", $"{N(Raw.Insert1RowsPerSecond)} rows/s", null, null, "baseline", null),
+            new("1a", "raw: 100-row INSERT per transaction, 8 connections",
+                $"{N(Raw.Insert100RowsPerSecond)} rows/s (PostgreSQL CPU {N(Raw.Insert100PostgresMicrosecondsPerRow)} us/row)", null, null, "baseline", null),
+            new("1b", "raw: one-row INSERT per transaction, 16 connections",
+                $"{N(Raw.Insert1RowsPerSecond)} rows/s (PostgreSQL CPU {N(Raw.Insert1PostgresMicrosecondsPerRow)} us/row)", null, null, "baseline", null),
             new("1c", "raw: binary COPY", $"{N(Raw.CopyRowsPerSecond)} rows/s", null, null, "baseline", null),
             new("1d", $"raw: full scan of {N(Raw.CopyRows)} rows into the client", $"{N(Raw.ScanRowsPerSecond)} rows/s", null, null, "baseline", null),
             new("2", "HTTP batch ingest: 100 events per request, 8 connections",
