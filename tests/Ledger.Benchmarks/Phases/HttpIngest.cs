@@ -13,14 +13,23 @@ internal sealed record IngestResult(
     long Events, long Requests, double Seconds, double EventsPerSecond, Percentiles LatencyMs, long Errors, IReadOnlyList<string> ErrorSamples);
 
 /// <summary>
-/// Line systems posting to the service: each client connection is one lane (one factory's line system, with that
-/// factory's line key), posting its events in the order they happened and waiting for each answer before the next.
+/// Line systems posting to the service. There are <see cref="BenchmarkSettings.SingleConnections"/> lanes, each one
+/// factory's line system with that factory's line key, posting its units' events in the order they happened; every
+/// phase carries on the same lanes, so units built in one phase are tested, shipped and delivered in the next ones and
+/// the store ends with a realistic mix of states (only the units in flight at the very end stay unfinished). A lane is
+/// used by one connection at a time, which keeps each unit's events in order: in single-event ingest each connection
+/// has one lane; in batch ingest each of the 8 connections takes its requests from 8 lanes in turn.
 /// </summary>
 internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, MegapackHistory history, Action<string> log)
 {
     private readonly ConcurrentQueue<string> _errors = new();
+    private readonly Lane[] _lanes = [.. history.AssignLanes(BenchmarkSettings.SingleConnections).Select(f => new Lane(history, f))];
+    private readonly ConcurrentDictionary<string, long> _mix = new(StringComparer.Ordinal);
     private long _errorCount;
     private long _acknowledged;
+
+    /// <summary>How many events of each type the service acknowledged in the whole run.</summary>
+    public IReadOnlyDictionary<string, long> EventMix => _mix.OrderBy(m => m.Key, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
 
     /// <summary>Serials whose UnitBuilt the service acknowledged: the units that the unit-status queries ask for.</summary>
     public ConcurrentBag<string> BuiltSerials { get; } = [];
@@ -37,12 +46,12 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
     {
         const int connections = BenchmarkSettings.BatchConnections;
         const int perRequest = BenchmarkSettings.EventsPerBatchRequest;
-        var lanes = history.AssignLanes(connections).Select(f => new Lane(history, f)).ToArray();
+        var owned = Enumerable.Range(0, connections).Select(k => _lanes.Where((_, j) => j % connections == k).ToArray()).ToArray();
         var budgets = Enumerable.Range(0, connections).Select(i => events / connections + (i < events % connections ? 1 : 0)).ToArray();
         Queue<Body>[]? prepared = null;
         if (prepareBodies)
         {
-            prepared = [.. lanes.Select((lane, i) => new Queue<Body>(Bodies(lane, budgets[i], perRequest)))];
+            prepared = [.. owned.Select((lanes, i) => new Queue<Body>(Bodies(lanes, budgets[i], perRequest)))];
         }
 
         using var client = LedgerHttp.Create(service.BaseAddress, connections);
@@ -51,9 +60,9 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
         long requests = 0;
         if (onStart is not null) await onStart();
         var started = Stopwatch.GetTimestamp();
-        await Task.WhenAll(lanes.Select((lane, i) => Task.Run(async () =>
+        await Task.WhenAll(owned.Select((lanes, i) => Task.Run(async () =>
         {
-            var body = prepared is null ? Bodies(lane, budgets[i], perRequest).GetEnumerator() : null;
+            using var body = prepared is null ? Bodies(lanes, budgets[i], perRequest).GetEnumerator() : null;
             while (true)
             {
                 Body next;
@@ -68,7 +77,7 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
                 }
 
                 var sent = Stopwatch.GetTimestamp();
-                using var request = LedgerHttp.Request(HttpMethod.Post, "/api/v1/events", keys.LineKeys[lane.Factory.Id], next.Json);
+                using var request = LedgerHttp.Request(HttpMethod.Post, "/api/v1/events", keys.LineKeys[next.Factory], next.Json);
                 using var response = await client.SendAsync(request, cancellationToken);
                 latencies.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
                 Interlocked.Increment(ref requests);
@@ -76,6 +85,7 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
                 {
                     Interlocked.Add(ref acknowledged, next.Events);
                     foreach (var serial in next.Built) BuiltSerials.Add(serial);
+                    foreach (var (type, count) in next.Mix) _mix.AddOrUpdate(type, count, (_, c) => c + count);
                 }
             }
         }, cancellationToken)));
@@ -92,7 +102,6 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
     public async Task<IngestResult> SingleAsync(TimeSpan warmup, TimeSpan measured, CancellationToken cancellationToken)
     {
         const int connections = BenchmarkSettings.SingleConnections;
-        var lanes = history.AssignLanes(connections).Select(f => new Lane(history, f)).ToArray();
         using var client = LedgerHttp.Create(service.BaseAddress, connections);
         var latencies = new ConcurrentBag<double>();
         long inWindow = 0;
@@ -100,7 +109,7 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
         var origin = Stopwatch.GetTimestamp();
         var windowStart = origin + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
         var windowEnd = windowStart + (long)(measured.TotalSeconds * Stopwatch.Frequency);
-        await Task.WhenAll(lanes.Select(lane => Task.Run(async () =>
+        await Task.WhenAll(_lanes.Select(lane => Task.Run(async () =>
         {
             while (Stopwatch.GetTimestamp() < windowEnd)
             {
@@ -111,6 +120,7 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
                 var done = Stopwatch.GetTimestamp();
                 var ok = await AcknowledgedAsync(response, 1, cancellationToken);
                 if (ok && e.Event is UnitBuilt) BuiltSerials.Add(e.Serial);
+                if (ok) _mix.AddOrUpdate(UnitEvents.Of(e.Event).ApiName, 1, (_, c) => c + 1);
                 if (sent >= windowStart && done <= windowEnd)
                 {
                     latencies.Add(Stopwatch.GetElapsedTime(sent, done).TotalMilliseconds);
@@ -146,14 +156,19 @@ internal sealed class HttpIngest(ServiceProcess service, BenchmarkKeys keys, Meg
         return false;
     }
 
-    private static IEnumerable<Body> Bodies(Lane lane, long events, int perRequest)
+    /// <summary>The requests of one connection: 100 events at a time from each of its lanes in turn (one factory per request).</summary>
+    private static IEnumerable<Body> Bodies(Lane[] lanes, long events, int perRequest)
     {
+        var turn = 0;
         for (long sent = 0; sent < events; sent += perRequest)
         {
+            var lane = lanes[turn++ % lanes.Length];
             var chunk = lane.Take((int)Math.Min(perRequest, events - sent));
-            yield return new Body(EventJson.Batch(chunk), chunk.Count, [.. chunk.Where(e => e.Event is UnitBuilt).Select(e => e.Serial)]);
+            yield return new Body(EventJson.Batch(chunk), chunk.Count, lane.Factory.Id,
+                [.. chunk.Where(e => e.Event is UnitBuilt).Select(e => e.Serial)],
+                [.. chunk.GroupBy(e => UnitEvents.Of(e.Event).ApiName).Select(g => (g.Key, (long)g.Count()))]);
         }
     }
 
-    private sealed record Body(byte[] Json, int Events, string[] Built);
+    private sealed record Body(byte[] Json, int Events, string Factory, string[] Built, (string Type, long Count)[] Mix);
 }

@@ -24,7 +24,8 @@ internal sealed record Figure(string Id, string Measure, string Value, string? B
 internal sealed record BenchmarkReport(
     string Mode, DateTimeOffset StartedAt, double DurationSeconds, MachineInfo Machine, RawResults Raw, IngestResult BatchIngest,
     IngestResult SingleIngest, LagResult ProjectionLag, double LagDrainSeconds, QueryResult QueriesSmall, QueryResult QueriesLarge,
-    RebuildResult Rebuild, MemoryResult Memory, IReadOnlyDictionary<string, PhaseCpu> CpuSecondsByPhase, IReadOnlyList<string> Notes)
+    RebuildResult Rebuild, MemoryResult Memory, IReadOnlyDictionary<string, PhaseCpu> CpuSecondsByPhase,
+    IReadOnlyDictionary<string, long> EventsByType, IReadOnlyList<string> Notes)
 {
     public const string SameMachineNote =
         "The load generator runs on the same machine as the service and PostgreSQL, and takes CPU from both; " +

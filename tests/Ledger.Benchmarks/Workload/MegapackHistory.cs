@@ -67,7 +67,7 @@ internal sealed class MegapackHistory
         var shanghaiStart = ProductionStart(FactorySeed.Shanghai);
         var lathropDays = (end - lathropStart).TotalDays;
         var shanghaiDays = (end - shanghaiStart).TotalDays;
-        var units = (long)Math.Ceiling(plannedEvents / EventsPerUnit * 1.5) + 1_000;
+        var units = (long)Math.Ceiling(plannedEvents / EventsPerUnit) + 1_000;
         var lathropUnits = (int)(units * lathropDays / (lathropDays + shanghaiDays));
         _factories =
         [
