@@ -58,8 +58,9 @@ public sealed record UnitStatus(
 /// The row is the fold of the unit's whole stream. A unit whose events in the transaction start at version 1 needs no
 /// read; for one whose state at the version before was handed over with <see cref="Remember"/> by the writer that
 /// folded it (the HTTP write path reads every stream before deciding), the new events are evolved onto that state; only
-/// the others are read back from the store (one round trip for all of them). The benchmark found the second read to be a
-/// third of the server's work on the write path (docs/benchmarks.md).
+/// the others are read back from the store (one round trip for all of them). Reading every stream again inside the
+/// append's transaction was a third of the executions, and most of the rows, of the heaviest statement of batch
+/// ingest (docs/benchmarks.md).
 /// </remarks>
 public sealed class UnitStatusProjection : IInlineProjection
 {
