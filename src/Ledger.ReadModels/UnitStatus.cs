@@ -54,6 +54,14 @@ public sealed record UnitStatus(
 }
 
 /// <summary>Keeps <c>ledger.unit_status</c> in step with the streams, inside each append's transaction.</summary>
+/// <remarks>
+/// The row is the fold of the unit's whole stream. A unit whose events in the transaction start at version 1 needs no
+/// read; for one whose state at the version before was handed over with <see cref="Remember"/> by the writer that
+/// folded it (the HTTP write path reads every stream before deciding), the new events are evolved onto that state; only
+/// the others are read back from the store (one round trip for all of them). Reading every stream again inside the
+/// append's transaction was a third of the executions, and most of the rows, of the heaviest statement of batch
+/// ingest (docs/benchmarks.md).
+/// </remarks>
 public sealed class UnitStatusProjection : IInlineProjection
 {
     /// <summary>The projection's name (for status and rebuilds).</summary>
@@ -64,11 +72,55 @@ public sealed class UnitStatusProjection : IInlineProjection
 
     private static readonly string Upsert = Read("unit_status_upsert.sql");
 
+    private readonly Dictionary<(string Serial, long Version), (UnitState State, int Holders)> _remembered = [];
+
+    /// <summary>
+    /// Tells the projection the state of <paramref name="serial"/> folded from its committed stream (at
+    /// <c>state.Version</c>), while the caller appends to it; dispose the result once the append has finished. The state is
+    /// used only for events appended at exactly the next version: the store checked, under the stream's lock, that the
+    /// stream was still at that version, and committed events never change, so the fold of the stream is that state
+    /// evolved by the new events. Anything else (another version, nothing remembered) is read from the store.
+    /// </summary>
+    /// <param name="serial">The unit.</param>
+    /// <param name="state">The fold of every committed event of the unit, as read outside any transaction.</param>
+    /// <returns>A handle that forgets the state.</returns>
+    public IDisposable Remember(string serial, UnitState state)
+    {
+        ArgumentNullException.ThrowIfNull(serial);
+        ArgumentNullException.ThrowIfNull(state);
+        var key = (serial, state.Version);
+        lock (_remembered)
+        {
+            // Two writers of the same unit at the same version read the same committed events: their states are equal.
+            _remembered[key] = (state, _remembered.TryGetValue(key, out var held) ? held.Holders + 1 : 1);
+        }
+
+        return new Forget(this, key);
+    }
+
     /// <inheritdoc />
-    public Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+    public async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        return RefoldAsync(connection, transaction, [.. events.Select(e => e.StreamId).Distinct(StringComparer.Ordinal)], Table, cancellationToken);
+        var rows = new List<UnitStatus>();
+        var unknown = new List<string>();
+        foreach (var stream in events.GroupBy(e => e.StreamId, StringComparer.Ordinal))
+        {
+            // The store hands over a stream's events of this transaction in version order, all of them.
+            var first = stream.First();
+            var before = first.StreamVersion == 1 ? UnitState.Initial : Recall(stream.Key, first.StreamVersion - 1);
+            if (before is null)
+            {
+                unknown.Add(stream.Key);
+                continue;
+            }
+
+            var state = stream.Aggregate(before, (s, e) => UnitRules.Evolve(s, UnitHistory.ToOccurred(e)));
+            rows.Add(UnitStatus.From(stream.Key, state, stream.Last().Position));
+        }
+
+        if (unknown.Count > 0) rows.AddRange(await FoldAsync(connection, transaction, unknown, cancellationToken));
+        await UpsertAsync(connection, transaction, rows, Table, cancellationToken);
     }
 
     /// <summary>
@@ -77,15 +129,47 @@ public sealed class UnitStatusProjection : IInlineProjection
     /// same code.
     /// </summary>
     internal static async Task RefoldAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, string table, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, string table, CancellationToken cancellationToken) =>
+        await UpsertAsync(connection, transaction, await FoldAsync(connection, transaction, serials, cancellationToken), table, cancellationToken);
+
+    private static async Task<List<UnitStatus>> FoldAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, CancellationToken cancellationToken)
     {
-        var histories = (await EventStore.EventStore.ReadStreamsAsync(connection, transaction, serials, cancellationToken))
-            .Where(h => h.Value.Count > 0).ToList();
-        if (histories.Count == 0) return;
-        var rows = histories.Select(h => UnitStatus.From(h.Key, UnitHistory.Fold(h.Value), h.Value[^1].Position)).ToList();
+        var histories = await EventStore.EventStore.ReadStreamsAsync(connection, transaction, serials, cancellationToken);
+        return [.. histories.Where(h => h.Value.Count > 0).Select(h => UnitStatus.From(h.Key, UnitHistory.Fold(h.Value), h.Value[^1].Position))];
+    }
+
+    private static async Task UpsertAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<UnitStatus> rows, string table, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return;
         await using var upsert = new NpgsqlCommand(Upsert.Replace("{ledger.unit_status}", table, StringComparison.Ordinal), connection, transaction);
         AddRows(upsert.Parameters, rows);
         await upsert.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private UnitState? Recall(string serial, long version)
+    {
+        lock (_remembered)
+        {
+            return _remembered.TryGetValue((serial, version), out var held) ? held.State : null;
+        }
+    }
+
+    private sealed class Forget(UnitStatusProjection projection, (string Serial, long Version) key) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+            lock (projection._remembered)
+            {
+                var held = projection._remembered[key];
+                if (held.Holders == 1) projection._remembered.Remove(key);
+                else projection._remembered[key] = held with { Holders = held.Holders - 1 };
+            }
+        }
     }
 
     internal static void AddRows(NpgsqlParameterCollection p, IReadOnlyList<UnitStatus> rows)

@@ -12,13 +12,14 @@ public sealed class UnitStatusProjectionTests(DatabaseFixture database) : IClass
     private static readonly DateTimeOffset Day = new(2025, 3, 3, 0, 0, 0, TimeSpan.Zero);
     private NpgsqlDataSource _dataSource = null!;
     private EventStore.EventStore _store = null!;
+    private readonly UnitStatusProjection _projection = new();
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
         _dataSource = database.CreateDataSource();
         await new Migrator(_dataSource).MigrateAsync([EventStoreSchema.Migrations, ReadModelsSchema.Migrations], Ct);
-        _store = new EventStore.EventStore(_dataSource, new EventStoreOptions { InlineProjections = { new UnitStatusProjection() } });
+        _store = new EventStore.EventStore(_dataSource, new EventStoreOptions { InlineProjections = { _projection } });
     }
 
     public async ValueTask DisposeAsync() => await _store.DisposeAsync();
@@ -114,6 +115,49 @@ public sealed class UnitStatusProjectionTests(DatabaseFixture database) : IClass
         await using var count = dataSource.CreateCommand("select count(*) from ledger.unit_status");
         Assert.Equal(551L, await count.ExecuteScalarAsync(Ct));
         Assert.Equal("failed", (await query.GetAsync(serials[^1], Ct))!.State);
+    }
+
+    [Fact]
+    public async Task A_state_the_writer_folded_gives_the_row_that_folding_the_stream_gives()
+    {
+        var serial = "US-" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        await AppendAsync(serial, new UnitBuilt("lathrop", "L2", "Megapack 2 XL", 3916m),
+            new UnitTested("EOL-1", TestOutcome.Failed, 3500m, 0.86m, "E-THERM-042"), new UnitReworked("Replaced coolant pump"));
+        var folded = UnitHistory.Fold(await _store.ReadStreamAsync(serial, cancellationToken: Ct));
+
+        AppendResult result;
+        using (_projection.Remember(serial, folded))
+        {
+            result = await AppendAsync(serial, new UnitTested("EOL-1", TestOutcome.Passed, 3890m, 0.92m),
+                new UnitShipped(new Destination("GB", "Pillswood, Hull"), "Maersk Line", "SHP-9"));
+        }
+
+        var history = await _store.ReadStreamAsync(serial, cancellationToken: Ct);
+        Assert.Equal(UnitStatus.From(serial, UnitHistory.Fold(history), result.Events[^1].Position),
+            await new UnitStatusQuery(_dataSource).GetAsync(serial, Ct));
+    }
+
+    [Fact]
+    public async Task A_remembered_state_stands_for_the_stream_only_at_its_own_version()
+    {
+        var serial = "US-" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        await AppendAsync(serial, new UnitBuilt("lathrop", "L2", "Megapack 2 XL", 3916m));
+        var atOne = UnitHistory.Fold(await _store.ReadStreamAsync(serial, cancellationToken: Ct));
+        var query = new UnitStatusQuery(_dataSource);
+
+        // Handed over for version 1, it replaces reading the stream for an append at version 2 (the store checked the
+        // version under the stream's lock). A state marked "as remembered" shows that it was used.
+        using (_projection.Remember(serial, atOne with { Line = "as remembered" }))
+        {
+            await AppendAsync(serial, new UnitTested("EOL-1", TestOutcome.Passed, 3890m, 0.92m));
+            var used = await query.GetAsync(serial, Ct);
+            Assert.Equal(("as remembered", 2L), (used!.Line, used.Version));
+
+            // For an append at version 3 it says nothing: the stream is read and folded, and the row is the stream's again.
+            await AppendAsync(serial, new UnitShipped(new Destination("AU", "Collie Battery"), "Maersk Line", "SHP-1"));
+            var read = await query.GetAsync(serial, Ct);
+            Assert.Equal(("L2", "in-transit", 3L), (read!.Line, read.State, read.Version));
+        }
     }
 
     private static EventData Event(IUnitEvent e, int hours) =>

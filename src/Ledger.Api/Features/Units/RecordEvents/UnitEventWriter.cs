@@ -29,6 +29,9 @@ internal sealed class UnitEventWriter(EventStore.EventStore store, IFactoryRegis
     /// <summary>How often a post without If-Match decides again after losing a race for a unit.</summary>
     private const int Attempts = 4;
 
+    /// <summary>The inline UnitStatus projection, told the states this writer folded so it need not read the streams again.</summary>
+    private readonly UnitStatusProjection? _unitStatus = store.Options.InlineProjections.OfType<UnitStatusProjection>().FirstOrDefault();
+
     public async Task<(IReadOnlyList<UnitReceipt>? Units, LedgerResponse? Refusal)> WriteAsync(
         HttpContext context, WriteRequest request, CancellationToken cancellationToken)
     {
@@ -40,6 +43,7 @@ internal sealed class UnitEventWriter(EventStore.EventStore store, IFactoryRegis
         {
             var histories = await store.ReadStreamsAsync(units.Select(u => u.Key).ToArray(), cancellationToken);
             var appends = new List<StreamAppend>(units.Count);
+            using var remembered = new CompositeDisposable();
             foreach (var unit in units)
             {
                 var proposed = unit.ToList();
@@ -57,6 +61,8 @@ internal sealed class UnitEventWriter(EventStore.EventStore store, IFactoryRegis
                 }
 
                 var expected = isRetry ? ExpectedVersion.Any : ExpectedVersion.Exactly(request.IfMatch ?? state.Version);
+                // Appended only at exactly this version, on top of the committed events just folded (see Remember).
+                if (!isRetry && _unitStatus is not null) remembered.Add(_unitStatus.Remember(unit.Key, state));
                 appends.Add(new StreamAppend(unit.Key, expected, proposed.Select(e =>
                     new EventData(ids[e.Index], e.Type.StoredName, UnitEvents.Serialize(e.Event), e.OccurredAt, metadata)).ToList()));
             }
@@ -160,5 +166,19 @@ internal sealed class UnitEventWriter(EventStore.EventStore store, IFactoryRegis
         bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // version 8: custom, name-based
         bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 9562 variant
         return new Guid(bytes, bigEndian: true);
+    }
+}
+
+/// <summary>Disposes what it holds, for the remembered unit states of one attempt.</summary>
+internal sealed class CompositeDisposable : IDisposable
+{
+    private readonly List<IDisposable> _items = [];
+
+    public void Add(IDisposable item) => _items.Add(item);
+
+    public void Dispose()
+    {
+        foreach (var item in _items) item.Dispose();
+        _items.Clear();
     }
 }

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Ledger.Benchmarks.Infrastructure;
+using Ledger.Benchmarks.Phases;
+using Ledger.Benchmarks.Reporting;
+using Ledger.Benchmarks.Workload;
+using Npgsql;
+
+namespace Ledger.Benchmarks;
+
+/// <summary>
+/// One benchmark run, in this order: the raw PostgreSQL baselines (before the service exists, so nothing competes with
+/// them); the service started; the store filled to 10k events and the queries timed; filled further by batch ingest;
+/// the measured batch ingest, which brings it to the large size (1M in full mode); single-event ingest with the
+/// projection lag sampled; the queries timed again; every read model rebuilt; the service's memory read.
+/// </summary>
+internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment)
+{
+    private const string LedgerDatabase = "ledger";
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(15);
+
+    private readonly Stopwatch _clock = new();
+    private readonly Dictionary<string, PhaseCpu> _cpu = new(StringComparer.Ordinal);
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        _clock.Start();
+        var startedAt = DateTimeOffset.UtcNow;
+        var loadAtStart = ProcStats.LoadAverage();
+        var runDirectory = Path.Combine(outputDirectory, $"{startedAt:yyyyMMdd-HHmmss}-{settings.Mode}");
+        Directory.CreateDirectory(runDirectory);
+        Log($"{settings.Mode} mode; results and the service's log go to {runDirectory}");
+        Log(BenchmarkReport.SameMachineNote);
+        Log($"load average at start: {loadAtStart}");
+
+        await using var cluster = await BenchmarkCluster.StartAsync(profile, cancellationToken);
+        Log($"PostgreSQL started on port {cluster.Cluster.Port} in {cluster.Directory}");
+        var raw = new RawBaselines(cluster, settings, Log);
+        var rawResults = await raw.RunAsync(cancellationToken);
+
+        await cluster.CreateDatabaseAsync(LedgerDatabase, cancellationToken);
+        var ledgerConnection = cluster.ConnectionString(LedgerDatabase);
+        var notes = new List<string>();
+        var environment = serviceEnvironment.Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v.Length > 1 ? v[1] : "", StringComparer.Ordinal);
+        if (environment.Count > 0) notes.Add($"The service ran with {string.Join(", ", serviceEnvironment)} (an experiment, not the default).");
+        await using var service = await ServiceProcess.StartAsync(ledgerConnection, runDirectory, environment, cancellationToken);
+        Log($"service started: pid {service.Pid}, {service.BaseAddress}");
+        foreach (var difference in await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
+        {
+            notes.Add($"The raw table differs from ledger.events: {difference}.");
+            Log("WARNING: " + notes[^1]);
+        }
+
+        var statements = profile ? await StatementProfile.EnableAsync(ledgerConnection, runDirectory, cancellationToken) : null;
+        var keys = await BenchmarkKeys.CreateAsync(ledgerConnection, service.AdminKey, ["lathrop", "shanghai"], cancellationToken);
+        // Room for the large size, for what single-event ingest may post in its time (25k events/s would be a fast machine),
+        // and for the units still in flight at the end. Not much more: the denser the plan, the longer the lanes take to
+        // reach their steady mix.
+        var planned = settings.LargeEvents + 25_000L * (settings.SingleSeconds + settings.WarmupSeconds);
+        var history = new MegapackHistory(planned * 5 / 4, startedAt);
+        var ingest = new HttpIngest(service, keys, history, Log);
+        using var projections = new Projections(service, keys);
+        var queries = new QueryLatency(service, keys, Log);
+        var postgresPid = cluster.PostmasterPid;
+
+        Log($"filling the store to {settings.SmallEvents:N0} events (batch ingest)");
+        await ingest.BatchAsync(settings.SmallEvents - ingest.Acknowledged, prepareBodies: false, onStart: null, cancellationToken);
+        await CatchUpAsync("before the queries at the small size");
+        Log($"queries at {ingest.Acknowledged:N0} events");
+        var queriesSmall = await Phase("queries (small)", () => queries.RunAsync(ingest.Acknowledged, [.. ingest.BuiltSerials], settings.QueryRequests, cancellationToken));
+
+        // The measured batch ingest comes last before the large size, on lanes in their steady mix (see below).
+        var fill = settings.LargeEvents - settings.BatchEvents - ingest.Acknowledged;
+        if (fill > 0)
+        {
+            Log($"filling the store to {settings.LargeEvents - settings.BatchEvents:N0} events: {fill:N0} more by batch ingest");
+            var filled = await Phase("fill", () => ingest.BatchAsync(fill, prepareBodies: false, onStart: null, cancellationToken));
+            CountEvents("fill", filled.Events);
+            Log($"  {filled.EventsPerSecond:N0} events/s (bodies written while sending)");
+        }
+
+        await Phase("fill: read models catch up", () => CatchUpAsync("before single-event ingest"));
+
+        // Batch and single-event ingest are measured on a store near its large size, with every lane in its steady mix of
+        // builds, tests, shipments, deliveries and commissionings: the lanes start empty, so early on they post mostly
+        // builds and tests, which are cheaper (a new unit has no history to read).
+        Log($"HTTP batch ingest: {settings.BatchEvents:N0} events, {BenchmarkSettings.EventsPerBatchRequest} per request, {BenchmarkSettings.BatchConnections} connections");
+        var beforeBatch = default(AllocationSnapshot);
+        var batch = await Phase("batch ingest", () => ingest.BatchAsync(settings.BatchEvents, prepareBodies: true,
+            onStart: async () => beforeBatch = await service.ReadAllocationsAsync(cancellationToken), cancellationToken));
+        CountEvents("batch ingest", batch.Events);
+        await Phase("batch: read models catch up", () => CatchUpAsync("after batch ingest"));
+        var afterBatch = await service.ReadAllocationsAsync(cancellationToken);
+        Log($"  {batch.EventsPerSecond:N0} events/s; request p50 {batch.LatencyMs.P50:F1} ms, p99 {batch.LatencyMs.P99:F1} ms");
+
+        Log($"HTTP single-event ingest: {BenchmarkSettings.SingleConnections} connections, {settings.WarmupSeconds} s warm-up + {settings.SingleSeconds} s; lag sampled meanwhile");
+        var beforeSingle = (Events: ingest.Acknowledged, Allocations: await service.ReadAllocationsAsync(cancellationToken));
+        var (single, lag, drain) = await Phase("single-event ingest", async () =>
+        {
+            using var stopSampling = new CancellationTokenSource();
+            var sampling = Task.Run(async () =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(settings.WarmupSeconds), cancellationToken);
+                return await Projections.SampleLagAsync(ledgerConnection, TimeSpan.FromMilliseconds(200), stopSampling.Token);
+            }, cancellationToken);
+            var result = await ingest.SingleAsync(TimeSpan.FromSeconds(settings.WarmupSeconds), TimeSpan.FromSeconds(settings.SingleSeconds), cancellationToken);
+            await stopSampling.CancelAsync();
+            var sampled = await sampling;
+            var drained = await CatchUpAsync("after single-event ingest") ?? double.NaN;
+            return (result, sampled, drained);
+        });
+        var afterSingle = (Events: ingest.Acknowledged, Allocations: await service.ReadAllocationsAsync(cancellationToken));
+        CountEvents("single-event ingest", afterSingle.Events - beforeSingle.Events);
+        Log($"  {single.EventsPerSecond:N0} events/s; p50 {single.LatencyMs.P50:F1} ms, p95 {single.LatencyMs.P95:F1} ms, p99 {single.LatencyMs.P99:F1} ms; " +
+            $"lag p50 {lag.Seconds.P50:F2} s, p99 {lag.Seconds.P99:F2} s; drained in {drain:F1} s");
+
+        var storeEvents = await CountEventsAsync(ledgerConnection, cancellationToken);
+        Log($"events acknowledged by type: {string.Join(", ", ingest.EventMix.Select(m => $"{m.Key} {m.Value:N0}"))}");
+        if (storeEvents != ingest.Acknowledged)
+            notes.Add($"The store holds {storeEvents:N0} events but {ingest.Acknowledged:N0} were acknowledged.");
+        Log($"queries at {storeEvents:N0} events");
+        var queriesLarge = await Phase("queries (large)", () => queries.RunAsync(storeEvents, [.. ingest.BuiltSerials], settings.QueryRequests, cancellationToken));
+
+        Log($"rebuilding every read model over {storeEvents:N0} events");
+        var rebuild = await Phase("rebuild", () => projections.RebuildAllAsync(storeEvents, TimeSpan.FromMinutes(settings.RebuildMinutes), cancellationToken));
+        if (!rebuild.Finished) notes.Add($"The rebuild had not finished after {settings.RebuildMinutes} minutes; figure 5 is an upper bound.");
+        Log($"  {rebuild.EventsPerSecond:N0} events/s in {rebuild.Seconds:F1} s ({string.Join(", ", rebuild.SecondsByProjection.Select(p => $"{p.Key} {p.Value} s"))})");
+
+        var atEnd = await service.ReadAllocationsAsync(cancellationToken);
+        var memory = new MemoryResult(service.PeakRssMegabytes, service.RssMegabytes,
+            (afterBatch.AllocatedBytes - beforeBatch.AllocatedBytes) / (double)batch.Events,
+            (afterSingle.Allocations.AllocatedBytes - beforeSingle.Allocations.AllocatedBytes) / (double)(afterSingle.Events - beforeSingle.Events),
+            atEnd);
+        if (ingest.ErrorCount > 0)
+            notes.Add($"{ingest.ErrorCount:N0} requests were refused (see errorSamples in the JSON): the ingest figures count only acknowledged events.");
+
+        var report = new BenchmarkReport(settings.Mode, startedAt, _clock.Elapsed.TotalSeconds,
+            await DescribeMachineAsync(ledgerConnection, loadAtStart, cancellationToken), rawResults, batch, single, lag, drain,
+            queriesSmall, queriesLarge, rebuild, memory, _cpu, ingest.EventMix, notes);
+        await File.WriteAllTextAsync(Path.Combine(runDirectory, "benchmark.json"), report.ToJson(), cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(runDirectory, "benchmark.md"), report.ToMarkdown(), cancellationToken);
+        Console.WriteLine();
+        Console.WriteLine(report.ToText());
+        Console.WriteLine($"Written: {Path.Combine(runDirectory, "benchmark.json")} and benchmark.md");
+        return ingest.ErrorCount == 0 ? 0 : 1;
+
+        // A read model that cannot catch up is a finding, not a reason to lose the run: noted, and the run goes on.
+        async Task<double?> CatchUpAsync(string when)
+        {
+            try
+            {
+                return await projections.WaitForCatchUpAsync(CatchUpTimeout, cancellationToken);
+            }
+            catch (TimeoutException e)
+            {
+                notes.Add($"The read models had not caught up {when}: {e.Message}");
+                Log("WARNING: " + notes[^1]);
+                return null;
+            }
+        }
+
+        async Task<T> Phase<T>(string name, Func<Task<T>> run)
+        {
+            if (statements is not null) await statements.ResetAsync(cancellationToken);
+            var before = ProcStats.Cpu(service.Pid, postgresPid);
+            var result = await run();
+            var used = ProcStats.Cpu(service.Pid, postgresPid).Minus(before);
+            _cpu[name] = new PhaseCpu(Math.Round(used.Service, 1), Math.Round(used.Postgres, 1), Math.Round(used.LoadGenerator, 1),
+                Math.Round((used.At - before.At).TotalSeconds, 1));
+            if (statements is not null) await statements.WriteAsync(name, cancellationToken);
+            return result;
+        }
+    }
+
+    private void CountEvents(string phase, long events) => _cpu[phase] = _cpu[phase] with { Events = events };
+
+    private void Log(string message) => Console.WriteLine($"[{_clock.Elapsed:mm\\:ss}] {message}");
+
+    private static async Task<long> CountEventsAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("select count(*) from ledger.events", connection);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task<MachineInfo> DescribeMachineAsync(string connectionString, string loadAtStart, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var version = new NpgsqlCommand("show server_version", connection);
+        var postgres = "PostgreSQL " + (string)(await version.ExecuteScalarAsync(cancellationToken))!;
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        await using (var command = new NpgsqlCommand(
+            "select name, setting || coalesce(' ' || unit, '') from pg_settings where name = any(@names) order by name", connection))
+        {
+            command.Parameters.AddWithValue("names", new[]
+            {
+                "shared_buffers", "max_wal_size", "checkpoint_timeout", "synchronous_commit", "fsync", "full_page_writes", "wal_level",
+                "max_connections", "work_mem", "effective_cache_size", "wal_sync_method", "commit_delay",
+            });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken)) settings[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        return new MachineInfo(Environment.ProcessorCount, ProcStats.TotalMemoryMegabytes(), ProcStats.CpuModel(),
+            RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription, postgres, settings, loadAtStart, ProcStats.LoadAverage());
+    }
+}

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Ledger.Benchmarks;
+
+var mode = new Option<string>("--mode")
+{
+    Description = "quick: a smoke run of about two minutes at small sizes; full: the figures for docs/benchmarks.md (1M events).",
+    DefaultValueFactory = _ => "quick",
+};
+mode.AcceptOnlyFromAmong("quick", "full");
+var output = new Option<DirectoryInfo>("--output")
+{
+    Description = "Where each run writes its directory (benchmark.json, benchmark.md, service.log).",
+    DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Environment.CurrentDirectory, "artifacts", "benchmarks")),
+};
+var profile = new Option<bool>("--profile")
+{
+    Description = "Also record pg_stat_statements per phase (statements-<phase>.txt in the run's directory); costs the server a little.",
+};
+var serviceEnvironment = new Option<string[]>("--service-env")
+{
+    Description = "NAME=VALUE set in the service's environment, for experiments (e.g. DOTNET_gcServer=0); the report lists them.",
+    AllowMultipleArgumentsPerToken = false,
+};
+var root = new RootCommand(
+    "Measures the ledger against raw PostgreSQL on this machine: starts a throwaway PostgreSQL and the service, loads it, " +
+    "and prints one table of figures and ratios (docs/benchmarks.md).")
+{
+    mode,
+    output,
+    profile,
+    serviceEnvironment,
+};
+root.SetAction(async (parse, invocationToken) =>
+{
+    // Ctrl+C and SIGTERM cancel the run, so the service and the cluster are stopped and removed on the way out.
+    using var stop = CancellationTokenSource.CreateLinkedTokenSource(invocationToken);
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+    void Stop(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        stop.Cancel();
+    }
+
+    var settings = parse.GetValue(mode) == "full" ? BenchmarkSettings.Full : BenchmarkSettings.Quick;
+    try
+    {
+        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile), parse.GetValue(serviceEnvironment) ?? []).RunAsync(stop.Token);
+    }
+    catch (OperationCanceledException) when (stop.IsCancellationRequested)
+    {
+        Console.Error.WriteLine("Stopped; the service and the cluster were removed.");
+        return 130;
+    }
+});
+return await root.Parse(args).InvokeAsync();
