@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Ledger.Api;
 using Ledger.Api.Access;
+using Ledger.Api.ServiceDefaults;
 using Ledger.EventStore;
 using Ledger.LocalPostgres;
 using Microsoft.AspNetCore.Hosting;
@@ -50,6 +51,7 @@ internal static class RunCommand
                 await using var app = LedgerApp.Create([], builder =>
                 {
                     builder.Configuration["ConnectionStrings:Ledger"] = database.ConnectionString;
+                    builder.Configuration[$"ConnectionStrings:{DatabaseRoles.MigrationsConnectionStringName}"] = database.MigrationsConnectionString;
                     builder.WebHost.UseUrls(listen);
                 });
                 await app.StartAsync(cancellationToken);
@@ -57,7 +59,7 @@ internal static class RunCommand
                 var baseUrl = listen.Split(';')[0].TrimEnd('/');
                 Console.WriteLine();
                 Console.WriteLine(database.IsEmbedded
-                    ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString})."
+                    ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString}), as role {LedgerDatabase.ServiceRole}."
                     : "The ledger is running on the server from ConnectionStrings__Ledger.");
                 Console.WriteLine($"  API        {baseUrl}/api/v1   (try: curl -H \"Authorization: Bearer $KEY\" {baseUrl}/api/v1/whoami)");
                 Console.WriteLine($"  health     {baseUrl}/health/live");
