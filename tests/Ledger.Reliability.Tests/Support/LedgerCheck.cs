@@ -265,12 +265,12 @@ internal static class LedgerCheck
 internal static class Eventually
 {
     /// <summary>Waits for a condition with a deadline (never a fixed sleep).</summary>
-    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
+    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan timeout, Func<string>? state = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
         {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out after {timeout.TotalSeconds} s waiting until {what}.");
+            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out after {timeout.TotalSeconds} s waiting until {what}. {state?.Invoke()}");
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
