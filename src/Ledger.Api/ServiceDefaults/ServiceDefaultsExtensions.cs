@@ -43,7 +43,9 @@ public static class ServiceDefaultsExtensions
             problem.Extensions.Remove("exception");
             if (CorrelationId.Find(context.HttpContext) is { } correlationId) problem.Extensions["correlationId"] = correlationId;
         });
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         services.AddExceptionHandler<DatabaseUnavailable>();
+        services.AddExceptionHandler<BadRequestBody>();
         services.AddHealthChecks();
         services.AddLedgerAccess();
         return builder;
