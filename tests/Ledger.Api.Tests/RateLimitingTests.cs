@@ -25,18 +25,14 @@ public sealed class RateLimitingTests(DatabaseFixture database) : IClassFixture<
         using var busy = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Reporting));
         using var quiet = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Reporting));
 
-        var answers = new List<HttpStatusCode>();
-        HttpResponseMessage? refused = null;
-        for (var i = 0; i < 12; i++)
-        {
-            var response = await busy.GetAsync(new Uri("/api/v1/whoami", UriKind.Relative), Ct);
-            answers.Add(response.StatusCode);
-            if (response.StatusCode == HttpStatusCode.TooManyRequests && refused is null) refused = response;
-            else response.Dispose();
-        }
+        // All at once, so that even on a slow machine they arrive well within the second that refills one permit.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => busy.GetAsync(new Uri("/api/v1/whoami", UriKind.Relative), Ct)));
+        var answers = responses.Select(r => r.StatusCode).ToList();
+        var refused = responses.FirstOrDefault(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        foreach (var response in responses.Where(r => r != refused)) response.Dispose();
 
-        // A bucket of 3 refilled at 1 a second: however slow this machine, 12 requests cannot all fit.
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK], answers.Take(3));
+        Assert.All(answers, a => Assert.True(a is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, a.ToString()));
+        Assert.True(answers.Count(a => a == HttpStatusCode.OK) >= 3, "the burst of 3 is served");
         Assert.NotNull(refused);
         using (refused)
         {

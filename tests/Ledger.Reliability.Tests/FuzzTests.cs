@@ -62,7 +62,7 @@ public sealed class FuzzTests
         var storedUnacknowledged = stored.Except(acknowledged).ToList();
         var acknowledgedMissing = acknowledged.Except(stored).ToList();
         var log = node.ReadLog();
-        var logErrors = log.Split('\n').Where(l => l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains(" crit: ", StringComparison.Ordinal)).ToList();
+        var logErrors = LedgerService.LinesAt(log, "fail", "crit").ToList();
         var changed = before.Keys.Where(k => before[k] != afterInvariants[k]).ToList();
 
         summary.Add("seed", ReliabilityMode.FuzzSeed);

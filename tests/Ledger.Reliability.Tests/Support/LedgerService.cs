@@ -67,6 +67,7 @@ internal sealed class LedgerService : IAsyncDisposable
             ["Ledger__NodeId"] = nodeId,
             // The suite's load tests post far faster than any line system; the rate limit has a test of its own.
             ["Ledger__RateLimiting__PermitsPerSecond"] = "0",
+            ["Logging__Console__FormatterName"] = "simple",
             ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",
         };
@@ -130,6 +131,11 @@ internal sealed class LedgerService : IAsyncDisposable
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
+
+    /// <summary>Log lines at these levels (the console formatter's "warn:", "fail:", "crit:").</summary>
+    public static IEnumerable<string> LinesAt(string log, params string[] levels) =>
+        log.Split('\n').Where(line => levels.Any(level =>
+            line.StartsWith(level + ": ", StringComparison.Ordinal) || line.Contains(" " + level + ": ", StringComparison.Ordinal)));
 
     public string ReadLog()
     {
