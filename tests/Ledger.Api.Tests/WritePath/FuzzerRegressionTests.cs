@@ -95,6 +95,22 @@ public sealed class FuzzerRegressionTests(DatabaseFixture database) : IClassFixt
     }
 
     [Theory]
+    [InlineData("nameplateKwh", "3916.0000000000000000000001")]
+    [InlineData("nameplateKwh", "3916.0001")]
+    [InlineData("nameplateKwh", "1.00000000000000000000000000001")]
+    public async Task An_energy_given_finer_than_a_watt_hour_is_refused_so_report_sums_cannot_overflow(string field, string value)
+    {
+        var serial = LineEvents.NewSerial();
+        var body = LineEvents.Built().ToJsonString().Replace("\"nameplateKwh\":3916", $"\"{field}\":{value}", StringComparison.Ordinal);
+
+        using var response = await _lathrop.SendAsync(Raw($"/api/v1/units/{serial}/events", Encoding.UTF8.GetBytes(body)), Ct);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("data." + field, out _), problem.ToString());
+        Assert.Equal(0, await CountAsync(serial));
+    }
+
+    [Theory]
     [InlineData("country")]
     [InlineData("timeZone")]
     [InlineData("status")]
@@ -175,6 +191,52 @@ public sealed class FuzzerRegressionTests(DatabaseFixture database) : IClassFixt
             Assert.Equal(status, refusal!.Status);
             Assert.Equal("application/problem+json", refusal.ContentType);
         }
+    }
+
+    [Fact]
+    public async Task The_feed_filtered_by_a_factory_looks_units_up_a_page_at_a_time_not_one_query_each()
+    {
+        using var shanghai = _api.CreateClient(await _api.CreateKeyAsync(LedgerRole.Line, "shanghai"));
+        using var auditor = _api.CreateClient(await _api.CreateKeyAsync(LedgerRole.Auditor));
+        for (var batch = 0; batch < 2; batch++)
+        {
+            var events = new JsonArray([.. Enumerable.Range(0, 750).Select(_ => (JsonNode)LineEvents.Built().WithSerial(LineEvents.NewSerial("LTH")))]);
+            using var response = await _lathrop.SendAsync(LineEvents.Post("/api/v1/events", new JsonObject { ["events"] = events }), Ct);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        var theirs = Enumerable.Range(0, 3).Select(_ => LineEvents.NewSerial("SHA")).ToList();
+        foreach (var serial in theirs)
+        {
+            using var response = await shanghai.SendAsync(LineEvents.Post($"/api/v1/units/{serial}/events", LineEvents.Built("shanghai")), Ct);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        // Npgsql traces every command; count those that read unit_status in this class's database while the feed answers.
+        var lookups = 0;
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
+            {
+                if (activity.GetTagItem("db.namespace") as string == database.Name
+                    && (activity.GetTagItem("db.query.text") as string)?.Contains("from ledger.unit_status", StringComparison.Ordinal) == true)
+                {
+                    Interlocked.Increment(ref lookups);
+                }
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        using var feed = await auditor.GetAsync(new Uri("/api/v1/events?factory=shanghai&limit=5000", UriKind.Relative), Ct);
+        listener.Dispose();
+
+        Assert.Equal(HttpStatusCode.OK, feed.StatusCode);
+        var found = (await feed.BodyAsync()).GetProperty("events").EnumerateArray().Select(e => e.GetProperty("serial").GetString()!).ToList();
+        Assert.Superset(theirs.ToHashSet(), found.ToHashSet());
+        Assert.All(found, s => Assert.StartsWith("SHA-", s, StringComparison.Ordinal));
+        // Some 1,500 units: one lookup per page of 1,000 feed events, where there was one per unit.
+        Assert.InRange(lookups, 1, 10);
     }
 
     private static HttpRequestMessage Raw(string path, byte[] body) => new(HttpMethod.Post, new Uri(path, UriKind.Relative))
