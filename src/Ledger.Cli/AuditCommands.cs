@@ -147,7 +147,9 @@ internal static class AuditCommands
             var exportFile = parse.GetValue(file)!;
             await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken);
             await database.MigrateAsync(cancellationToken);
-            await using var dataSource = EventStoreDataSource.Create(database.ConnectionString, "ledger-cli");
+            // An import locks the history tables against appends, which only the owner (migration) role may: the
+            // service role cannot change history, and an import is an operator's act, not the service's.
+            await using var dataSource = EventStoreDataSource.Create(database.MigrationsConnectionString ?? database.ConnectionString, "ledger-cli");
             ImportResult result;
             try
             {

@@ -8,20 +8,29 @@ using Npgsql;
 namespace Ledger.Cli;
 
 /// <summary>
-/// Where the ledger's data lives: the server named by <c>ConnectionStrings__Ledger</c>, or else the embedded default, a
-/// local PostgreSQL cluster kept under a data directory that this process starts and stops.
+/// Where the ledger's data lives: the server named by <c>ConnectionStrings__Ledger</c> (migrated with
+/// <c>ConnectionStrings__LedgerMigrations</c> when set), or else the embedded default, a local PostgreSQL cluster kept under
+/// a data directory that this process starts and stops, with a migration role <c>ledger_owner</c> and a service role
+/// <c>ledger_app</c> (docs/operations.md, "Database roles").
 /// </summary>
 internal sealed class LedgerDatabase : IAsyncDisposable
 {
     public const string ConnectionStringVariable = "ConnectionStrings__Ledger";
+    public const string MigrationsConnectionStringVariable = "ConnectionStrings__LedgerMigrations";
+    public const string ServiceRole = "ledger_app";
+    public const string MigrationRole = "ledger_owner";
     private const string DatabaseName = "ledger";
 
     private readonly LocalPostgresCluster? _cluster;
 
-    private LedgerDatabase(string connectionString, LocalPostgresCluster? cluster) =>
-        (ConnectionString, _cluster) = (connectionString, cluster);
+    private LedgerDatabase(string connectionString, string? migrationsConnectionString, LocalPostgresCluster? cluster) =>
+        (ConnectionString, MigrationsConnectionString, _cluster) = (connectionString, migrationsConnectionString, cluster);
 
+    /// <summary>The service role's connection string: what the service, and the commands acting like it, use.</summary>
     public string ConnectionString { get; }
+
+    /// <summary>The migration role's connection string; null when the service role migrates too.</summary>
+    public string? MigrationsConnectionString { get; }
 
     /// <summary>The option every command that opens the database takes.</summary>
     public static Option<string> DataDirectoryOption() => new("--data-dir")
@@ -40,19 +49,41 @@ internal sealed class LedgerDatabase : IAsyncDisposable
     public static async Task<LedgerDatabase> OpenAsync(string dataDirectory, CancellationToken cancellationToken, bool owner = false)
     {
         var configured = Environment.GetEnvironmentVariable(ConnectionStringVariable);
-        if (!string.IsNullOrWhiteSpace(configured)) return new LedgerDatabase(configured, null);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            var migrations = Environment.GetEnvironmentVariable(MigrationsConnectionStringVariable);
+            return new LedgerDatabase(configured, string.IsNullOrWhiteSpace(migrations) ? null : migrations, null);
+        }
 
         var cluster = new LocalPostgresCluster(new LocalPostgresOptions
         {
             DataDirectory = Path.GetFullPath(Path.Combine(dataDirectory, "pgdata")),
         });
-        if (!owner && cluster.TryAttach()) return new LedgerDatabase(cluster.ConnectionString(DatabaseName), null);
-        if (await cluster.InitIfNeededAsync(cancellationToken))
+        var attached = !owner && cluster.TryAttach();
+        if (!attached)
         {
-            Console.WriteLine($"Created a local PostgreSQL cluster in {cluster.DataDirectory}");
+            if (await cluster.InitIfNeededAsync(cancellationToken))
+            {
+                Console.WriteLine($"Created a local PostgreSQL cluster in {cluster.DataDirectory}");
+            }
+
+            await cluster.StartAsync(cancellationToken);
         }
 
-        await cluster.StartAsync(cancellationToken);
+        await PrepareEmbeddedAsync(cluster, cancellationToken);
+        return new LedgerDatabase(
+            As(cluster, ServiceRole), As(cluster, MigrationRole), attached ? null : cluster);
+    }
+
+    public async Task<IReadOnlyList<Migration>> MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var dataSource = EventStoreDataSource.Create(ConnectionString, "ledger-cli");
+        return await DatabaseRoles.MigrateAsync(dataSource, MigrationsConnectionString, cancellationToken);
+    }
+
+    /// <summary>As the cluster's superuser: the ledger database and the two roles (Sql/embedded_roles.sql).</summary>
+    private static async Task PrepareEmbeddedAsync(LocalPostgresCluster cluster, CancellationToken cancellationToken)
+    {
         await using (var server = NpgsqlDataSource.Create(cluster.ConnectionString()))
         {
             await using var exists = server.CreateCommand("select 1 from pg_database where datname = @name");
@@ -65,14 +96,15 @@ internal sealed class LedgerDatabase : IAsyncDisposable
             }
         }
 
-        return new LedgerDatabase(cluster.ConnectionString(DatabaseName), cluster);
+        await using var ledger = NpgsqlDataSource.Create(cluster.ConnectionString(DatabaseName));
+        await using var roles = ledger.CreateCommand(EmbeddedRoles);
+        await roles.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<Migration>> MigrateAsync(CancellationToken cancellationToken)
-    {
-        await using var dataSource = EventStoreDataSource.Create(ConnectionString, "ledger-cli");
-        return await new Migrator(dataSource).MigrateAsync(ServiceDefaultsExtensions.Migrations, cancellationToken);
-    }
+    private static string As(LocalPostgresCluster cluster, string role) =>
+        new NpgsqlConnectionStringBuilder(cluster.ConnectionString(DatabaseName)) { Username = role }.ConnectionString;
+
+    private static readonly string EmbeddedRoles = SqlResources.Read(typeof(LedgerDatabase).Assembly, "embedded_roles.sql");
 
     public async ValueTask DisposeAsync()
     {

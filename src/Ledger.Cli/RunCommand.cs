@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Ledger.Api;
 using Ledger.Api.Access;
+using Ledger.Api.ServiceDefaults;
 using Ledger.Cli.Demo;
 using Ledger.Client;
 using Ledger.EventStore;
@@ -61,6 +62,7 @@ internal static class RunCommand
                 await using var app = LedgerApp.Create([], builder =>
                 {
                     builder.Configuration["ConnectionStrings:Ledger"] = database.ConnectionString;
+                    builder.Configuration[$"ConnectionStrings:{DatabaseRoles.MigrationsConnectionStringName}"] = database.MigrationsConnectionString;
                     builder.WebHost.UseUrls(listen);
                     // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
                     // content root's): a line per request would bury the progress of the demo history and the URLs.
@@ -95,7 +97,7 @@ internal static class RunCommand
 
                     Console.WriteLine();
                     Console.WriteLine(database.IsEmbedded
-                        ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString})."
+                        ? $"The ledger is running on its embedded PostgreSQL ({database.ConnectionString}), as role {LedgerDatabase.ServiceRole}."
                         : "The ledger is running on the server from ConnectionStrings__Ledger.");
                     Console.WriteLine($"  API         {baseUrl}/api/v1   (try: curl -H \"Authorization: Bearer $KEY\" {baseUrl}/api/v1/factories/shanghai/milestones)");
                     Console.WriteLine($"  Swagger UI  {baseUrl}/swagger");

@@ -225,6 +225,7 @@ public sealed class UnitStatusQuery(NpgsqlDataSource dataSource)
 {
     private static readonly string Get = UnitStatusProjection.Read("unit_status_get.sql");
     private static readonly string List = UnitStatusProjection.Read("unit_status_list.sql");
+    private static readonly string Factories = UnitStatusProjection.Read("unit_status_factories.sql");
 
     /// <summary>One unit, or null.</summary>
     public async Task<UnitStatus?> GetAsync(string serial, CancellationToken cancellationToken)
@@ -233,6 +234,18 @@ public sealed class UnitStatusQuery(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("serial", serial);
         var rows = await ReadAsync(command, cancellationToken);
         return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <summary>The factory of each of <paramref name="serials"/> that has a row, in one round trip.</summary>
+    public async Task<IReadOnlyDictionary<string, string?>> FactoriesOfAsync(IReadOnlyCollection<string> serials, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(serials);
+        await using var command = dataSource.CreateCommand(Factories);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("serials", [.. serials]));
+        var factories = new Dictionary<string, string?>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) factories[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        return factories;
     }
 
     /// <summary>A page of units in serial order after <paramref name="afterSerial"/>.</summary>

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using Ledger.Api.Access;
 using Ledger.Api.Tests.Support;
+using Ledger.Api.Tests.WritePath;
 using Ledger.Testing;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -52,6 +54,95 @@ public sealed class AccessMatrixTests(DatabaseFixture database) : IClassFixture<
         foreach (var client in clients.Values) client.Dispose();
         Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
     }
+
+    [Fact]
+    public async Task A_revoked_key_is_refused_by_every_endpoint_on_every_node_at_once()
+    {
+        // A second node on the same database: were keys cached per node, it would go on accepting the key.
+        await using var other = new LedgerApiFactory(database.ConnectionString);
+        var key = await _api.CreateKeyAsync(LedgerRole.Admin);
+        Assert.True(ApiKeyText.TryParse(key, out var parsed));
+        using var first = _api.CreateClient(key);
+        using var second = other.CreateClient(key);
+        foreach (var node in new[] { first, second })
+        {
+            using var known = await node.GetAsync(new Uri("/api/v1/whoami", UriKind.Relative), Ct);
+            Assert.Equal(HttpStatusCode.OK, known.StatusCode);
+        }
+
+        Assert.NotNull(await _api.Keys.RevokeAsync(parsed.Id.ToString(), Ct));
+
+        var accepted = new List<string>();
+        foreach (var endpoint in ApiEndpoints())
+        {
+            foreach (var method in endpoint.Methods.Split(','))
+            {
+                foreach (var (node, name) in new[] { (first, "first node"), (second, "second node") })
+                {
+                    using var response = await node.SendAsync(Request(method, endpoint.Route), Ct);
+                    if (response.StatusCode != HttpStatusCode.Unauthorized) accepted.Add($"{method} {endpoint.Route} on the {name}: {response.StatusCode}");
+                }
+            }
+        }
+
+        Assert.True(accepted.Count == 0, "a revoked key still got in:\n" + string.Join(Environment.NewLine, accepted));
+    }
+
+    [Fact]
+    public async Task A_line_key_acts_only_for_its_own_factory_on_every_line_endpoint()
+    {
+        using var lathrop = _api.CreateClient(await _api.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+        using var shanghai = _api.CreateClient(await _api.CreateKeyAsync(LedgerRole.Line, "shanghai"));
+        var theirs = LineEvents.NewSerial("SHA");
+        using (var built = await shanghai.SendAsync(LineEvents.Post($"/api/v1/units/{theirs}/events", LineEvents.Built("shanghai")), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, built.StatusCode);
+        }
+
+        var lineEndpoints = ApiEndpoints().Where(e => e.Access!.Role == LedgerRole.Line).ToList();
+        Assert.NotEmpty(lineEndpoints);
+        foreach (var endpoint in lineEndpoints)
+        {
+            var mine = LineEvents.NewSerial("LTH");
+            var attempts = endpoint.Route switch
+            {
+                "/api/v1/units/{serial}/events" => new[]
+                {
+                    LineEvents.Post($"/api/v1/units/{theirs}/events", LineEvents.Tested()),
+                    LineEvents.Post($"/api/v1/units/{mine}/events", LineEvents.Built("shanghai")),
+                },
+                "/api/v1/events" => new[]
+                {
+                    LineEvents.Post("/api/v1/events", new JsonObject
+                    {
+                        ["events"] = new JsonArray(LineEvents.Built().WithSerial(mine), LineEvents.Tested().WithSerial(theirs)),
+                    }),
+                    LineEvents.Post("/api/v1/events", new JsonObject
+                    {
+                        ["events"] = new JsonArray(LineEvents.Built().WithSerial(mine), LineEvents.Built("shanghai").WithSerial(mine + "B")),
+                    }),
+                },
+                _ => throw new InvalidOperationException(
+                    $"{endpoint.Methods} {endpoint.Route} is a line endpoint this test does not know: add how a lathrop key would act for shanghai there."),
+            };
+            foreach (var attempt in attempts)
+            {
+                using (attempt)
+                {
+                    using var response = await lathrop.SendAsync(attempt, Ct);
+                    await RecordUnitEventsTests.AssertProblemAsync(response, HttpStatusCode.Forbidden, "wrong-factory");
+                }
+            }
+
+            var stored = await _api.Services.GetRequiredService<EventStore.EventStore>().ReadStreamsAsync([mine, mine + "B", theirs], Ct);
+            Assert.Empty(stored[mine]);
+            Assert.Empty(stored[mine + "B"]);
+            Assert.Single(stored[theirs]);
+        }
+    }
+
+    private List<EndpointAccessEntry> ApiEndpoints() => [.. _api.Services.GetRequiredService<EndpointDataSource>().DescribeEndpoints()
+        .Where(e => !e.AllowsAnonymous && e.Route.StartsWith("/api/", StringComparison.Ordinal))];
 
     /// <summary>A request that reaches the endpoint: route values filled in, an empty JSON object as the body.</summary>
     private static HttpRequestMessage Request(string method, string route)

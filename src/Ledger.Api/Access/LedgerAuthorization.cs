@@ -39,6 +39,7 @@ public static class LedgerAuthorization
     {
         services.AddSingleton<ApiKeyStore>();
         services.AddHostedService<BootstrapAdminKey>();
+        services.AddKeyRateLimits();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

@@ -23,6 +23,10 @@ public static class ProblemTypes
     public const string Conflict = Base + "conflict";
     public const string PreconditionFailed = Base + "precondition-failed";
     public const string UnsupportedMediaType = Base + "unsupported-media-type";
+
+    /// <summary>The API key sent more requests than its rate limit allows; retry after Retry-After (429).</summary>
+    public const string TooManyRequests = Base + "too-many-requests";
+
     public const string Internal = Base + "internal-error";
     public const string Unavailable = Base + "service-unavailable";
 
@@ -68,6 +72,7 @@ public static class ProblemTypes
         412 => PreconditionFailed,
         413 => PayloadTooLarge,
         415 => UnsupportedMediaType,
+        429 => TooManyRequests,
         503 => Unavailable,
         >= 500 => Internal,
         _ => Base + "http-" + status.ToString(System.Globalization.CultureInfo.InvariantCulture),

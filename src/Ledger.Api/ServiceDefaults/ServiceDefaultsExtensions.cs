@@ -50,7 +50,9 @@ public static class ServiceDefaultsExtensions
             problem.Extensions.Remove("exception");
             if (CorrelationId.Find(context.HttpContext) is { } correlationId) problem.Extensions["correlationId"] = correlationId;
         });
+        services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         services.AddExceptionHandler<DatabaseUnavailable>();
+        services.AddExceptionHandler<BadRequestBody>();
         services.AddLedgerAccess();
         builder.AddLedgerLogging();
         services.AddLedgerHealth();
@@ -66,6 +68,8 @@ public static class ServiceDefaultsExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        // After authentication, which names the key it counts against; before authorization and the endpoints.
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.MapLedgerHealth();
         app.MapLedgerMetrics();
@@ -73,9 +77,11 @@ public static class ServiceDefaultsExtensions
         return app;
     }
 
-    private sealed class MigrateOnStart(NpgsqlDataSource dataSource) : IHostedService
+    /// <summary>Migrates as the migration role when one is configured, granting the service role its privileges (see <see cref="DatabaseRoles"/>).</summary>
+    private sealed class MigrateOnStart(NpgsqlDataSource dataSource, IConfiguration configuration) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken) => new Migrator(dataSource).MigrateAsync(Migrations, cancellationToken);
+        public Task StartAsync(CancellationToken cancellationToken) => DatabaseRoles.MigrateAsync(
+            dataSource, configuration.GetConnectionString(DatabaseRoles.MigrationsConnectionStringName), cancellationToken);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

@@ -50,7 +50,7 @@ public readonly record struct Serial : IParsable<Serial>
         var trimmed = s.AsSpan().Trim();
         if (trimmed.Length is < MinLength or > MaxLength)
         {
-            error = $"A serial number is {MinLength} to {MaxLength} characters long; '{s}' has {trimmed.Length}.";
+            error = $"A serial number is {MinLength} to {MaxLength} characters long; '{Quote(s)}' has {trimmed.Length}.";
             return false;
         }
 
@@ -62,7 +62,7 @@ public readonly record struct Serial : IParsable<Serial>
             {
                 // The code point too: a tab, a full-width 'Ａ' or a Cyrillic 'А' look like nothing wrong when printed.
                 error = "A serial number may contain only the letters A-Z, the digits 0-9 and '-'; " +
-                        $"'{s}' contains '{c}' (U+{(int)c:X4}).";
+                        $"'{Quote(s)}' contains '{c}' (U+{(int)c:X4}).";
                 return false;
             }
 
@@ -71,7 +71,7 @@ public readonly record struct Serial : IParsable<Serial>
 
         if (upper[0] == '-' || upper[^1] == '-')
         {
-            error = $"A serial number must start and end with a letter or a digit; '{s}' does not.";
+            error = $"A serial number must start and end with a letter or a digit; '{Quote(s)}' does not.";
             return false;
         }
 
@@ -79,4 +79,10 @@ public readonly record struct Serial : IParsable<Serial>
         error = null;
         return true;
     }
+
+    /// <summary>
+    /// The input as quoted back in an error: at most <see cref="MaxLength"/> characters and an ellipsis. The reliability
+    /// suite's fuzzer sent a 400 KB "serial" and got all of it back in the problem; an error must not echo unbounded input.
+    /// </summary>
+    private static string Quote(string s) => s.Length <= MaxLength ? s : string.Concat(s.AsSpan(0, MaxLength), "…");
 }

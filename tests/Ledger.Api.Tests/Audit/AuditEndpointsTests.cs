@@ -15,7 +15,7 @@ namespace Ledger.Api.Tests.Audit;
 /// <summary>Auditors take digests, ask for inclusion proofs and check them without trusting the service, and ask it to verify.</summary>
 public sealed class AuditEndpointsTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
-    private static readonly Dictionary<string, string> QuickSealing = new()
+    private static readonly Dictionary<string, string?> QuickSealing = new()
     {
         ["Ledger:Audit:SealInterval"] = "00:00:00.200",
         ["Ledger:Audit:PollInterval"] = "00:00:00.100",
@@ -89,7 +89,7 @@ public sealed class AuditEndpointsTests(DatabaseFixture database) : IClassFixtur
     public async Task Before_sealing_there_is_no_digest_and_an_unsealed_event_is_409_with_retry_after_while_an_unknown_one_is_404()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
-        await using var api = new LedgerApiFactory(db.ConnectionString, settings: new Dictionary<string, string> { ["Ledger:Audit:RunSealer"] = "false" });
+        await using var api = new LedgerApiFactory(db.ConnectionString, settings: new Dictionary<string, string?> { ["Ledger:Audit:RunSealer"] = "false" });
         using var auditor = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Auditor));
         var serial = (await RecordUnitsAsync(api, 1))[0];
         var history = await (await auditor.GetAsync(new Uri($"/api/v1/units/{serial}/events", UriKind.Relative), Ct)).BodyAsync();

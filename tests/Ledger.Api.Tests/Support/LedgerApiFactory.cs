@@ -7,8 +7,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Ledger.Api.Tests.Support;
 
 /// <summary>The API over real HTTP (in memory) against a test database; one instance is one node.</summary>
+/// <param name="connectionString">The service role's database (ConnectionStrings:Ledger).</param>
+/// <param name="bootstrapAdminKey">Ledger:BootstrapAdminKey, if any.</param>
+/// <param name="withRoleProbe">Maps the test-only <see cref="RoleProbe"/> endpoints.</param>
+/// <param name="settings">Further configuration (e.g. <c>Ledger:RateLimiting:Burst</c>, <c>ConnectionStrings:LedgerMigrations</c>).</param>
 public sealed class LedgerApiFactory(
-    string connectionString, string? bootstrapAdminKey = null, bool withRoleProbe = false, IReadOnlyDictionary<string, string>? settings = null)
+    string connectionString, string? bootstrapAdminKey = null, bool withRoleProbe = false, IReadOnlyDictionary<string, string?>? settings = null)
     : WebApplicationFactory<Program>
 {
     /// <summary>The node's key store, for creating keys of any role in a test.</summary>
@@ -35,6 +39,6 @@ public sealed class LedgerApiFactory(
         builder.UseSetting("ConnectionStrings:Ledger", connectionString);
         if (bootstrapAdminKey is not null) builder.UseSetting("Ledger:BootstrapAdminKey", bootstrapAdminKey);
         if (withRoleProbe) builder.ConfigureServices(RoleProbe.AddTo);
-        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) builder.UseSetting(key, value);
     }
 }

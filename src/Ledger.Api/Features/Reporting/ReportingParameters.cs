@@ -23,11 +23,27 @@ internal static class ReportingParameters
         return null;
     }
 
+    /// <summary>
+    /// The dates a report may ask about. Npgsql sends <see cref="DateOnly.MinValue"/> and <see cref="DateOnly.MaxValue"/>
+    /// as -infinity and infinity, and a calendar series to infinity never ends: <c>from=9999-12-31&amp;to=9999-12-31</c> held a
+    /// connection for the 30-second command timeout and then answered 503 (found while probing the calendar's ends for the
+    /// reliability suite's fuzzer, which now sends such ranges).
+    /// </summary>
+    public static readonly DateOnly Earliest = new(1900, 1, 1);
+
+    /// <inheritdoc cref="Earliest"/>
+    public static readonly DateOnly Latest = new(2999, 12, 31);
+
     public static DateOnly? Date(string? text, string name, Dictionary<string, string[]> errors, DateOnly fallback)
     {
         if (text is null) return fallback;
-        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)) return date;
-        errors[name] = ["Must be a date, yyyy-MM-dd."];
+        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)
+            && date >= Earliest && date <= Latest)
+        {
+            return date;
+        }
+
+        errors[name] = [$"Must be a date, yyyy-MM-dd, from {Earliest:yyyy-MM-dd} to {Latest:yyyy-MM-dd}."];
         return null;
     }
 
