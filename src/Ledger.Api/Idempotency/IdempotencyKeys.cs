@@ -86,10 +86,13 @@ internal sealed class IdempotencyKeys(NpgsqlDataSource dataSource)
         throw new InvalidOperationException("The Idempotency-Key row kept disappearing.");
     }
 
-    /// <summary>Keeps the answer for retries. 5xx answers are not kept: the key is released so that a retry runs again.</summary>
+    /// <summary>
+    /// Keeps the answer for retries. 5xx answers and 409 version-conflict (other writers kept changing the unit) are not
+    /// kept: both tell the sender to retry, so the key is released and a retry with the same key runs again.
+    /// </summary>
     public async Task CompleteAsync(ApiKeyCaller caller, string key, LedgerResponse response, CancellationToken cancellationToken)
     {
-        if (response.Status >= 500)
+        if (response.Status >= 500 || response.Status == StatusCodes.Status409Conflict)
         {
             await ReleaseAsync(caller, key);
             return;
