@@ -16,6 +16,7 @@ internal static class AuditSql
     public static readonly string ReadEvents = Read("audit_read_events.sql");
     public static readonly string ReadStreams = Read("audit_read_streams.sql");
     public static readonly string ReadEventById = Read("read_event_by_id.sql");
+    public static readonly string PreviousHash = Read("audit_previous_hash.sql");
 
     private static string Read(string fileName) => SqlResources.Read(typeof(AuditSql).Assembly, fileName);
 

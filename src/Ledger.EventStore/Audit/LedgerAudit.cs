@@ -6,8 +6,6 @@ namespace Ledger.EventStore.Audit;
 /// <summary>The auditor's view of the store: the digest, inclusion proofs, verification, and the history in position order.</summary>
 public sealed class LedgerAudit(NpgsqlDataSource dataSource)
 {
-    private const int PageSize = 5000;
-
     /// <summary>The newest block, or null while nothing is sealed.</summary>
     public async Task<LedgerDigest?> GetDigestAsync(CancellationToken cancellationToken = default)
     {
@@ -83,45 +81,18 @@ public sealed class LedgerAudit(NpgsqlDataSource dataSource)
     public async IAsyncEnumerable<RecordedEvent> ReadEventsAsync(
         long afterPosition = 0, long toPosition = long.MaxValue, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var after = afterPosition;
-        while (true)
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await foreach (var page in AuditSql.ReadEventPagesAsync(connection, null, afterPosition, toPosition, cancellationToken))
         {
-            var page = new List<RecordedEvent>(PageSize);
-            await using (var command = dataSource.CreateCommand(AuditSql.ReadEvents))
-            {
-                command.Parameters.AddWithValue("after_position", after);
-                command.Parameters.AddWithValue("to_position", toPosition);
-                command.Parameters.AddWithValue("max_count", (long)PageSize);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken)) page.Add(AuditSql.ReadEvent(reader));
-            }
-
             foreach (var recorded in page) yield return recorded;
-            if (page.Count < PageSize) yield break;
-            after = page[^1].Position;
         }
     }
 
-    /// <summary>Sealed blocks in chain order, a page at a time.</summary>
+    /// <summary>Sealed blocks in chain order.</summary>
     public async IAsyncEnumerable<SealedBlock> ReadBlocksAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        long after = 0;
-        const int blocksPerPage = 100;
-        while (true)
-        {
-            var page = new List<SealedBlock>(blocksPerPage);
-            await using (var command = dataSource.CreateCommand(AuditSql.ReadBlocks))
-            {
-                command.Parameters.AddWithValue("after_block_number", after);
-                command.Parameters.AddWithValue("max_count", (long)blocksPerPage);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken)) page.Add(AuditSql.ReadBlock(reader));
-            }
-
-            foreach (var block in page) yield return block;
-            if (page.Count < blocksPerPage) yield break;
-            after = page[^1].Number;
-        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await foreach (var block in AuditSql.ReadAllBlocksAsync(connection, null, cancellationToken)) yield return block;
     }
 }
 

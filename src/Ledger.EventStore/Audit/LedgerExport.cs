@@ -151,8 +151,7 @@ public static class LedgerExport
 
     private static async Task<byte[]?> PreviousHashAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, RecordedEvent e, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            "select hash from ledger.events where stream_id = @stream_id and stream_version = @version", connection, transaction);
+        await using var command = new NpgsqlCommand(AuditSql.PreviousHash, connection, transaction);
         command.Parameters.AddWithValue("stream_id", e.StreamId);
         command.Parameters.AddWithValue("version", e.StreamVersion - 1);
         return await command.ExecuteScalarAsync(cancellationToken) as byte[];
