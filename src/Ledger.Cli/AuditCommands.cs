@@ -113,8 +113,7 @@ internal static class AuditCommands
             await using var dataSource = EventStoreDataSource.Create(database.ConnectionString, "ledger-cli");
             var target = parse.GetValue(output);
             var compress = parse.GetValue(gzip) || target?.Name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) == true;
-            long total;
-            await using (var count = dataSource.CreateCommand("select count(*) from ledger.events")) total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+            var total = await CountEventsAsync(dataSource, cancellationToken);
 
             // Written to a temporary name and moved into place at the end: an interrupted export never looks complete.
             var partial = target is null ? null : new FileInfo(target.FullName + ".partial");
@@ -180,9 +179,15 @@ internal static class AuditCommands
     {
         await using var database = await LedgerDatabase.OpenAsync(dataDirectory, cancellationToken);
         await using var dataSource = EventStoreDataSource.Create(database.ConnectionString, "ledger-cli");
-        long total;
-        await using (var count = dataSource.CreateCommand("select count(*) from ledger.events")) total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        var total = await CountEventsAsync(dataSource, cancellationToken);
         return await WithProgressAsync("verifying", total, progress => new LedgerAudit(dataSource).VerifyAsync(reference, progress, cancellationToken));
+    }
+
+    /// <summary>How many events there are: the progress bars' total.</summary>
+    private static async Task<long> CountEventsAsync(Npgsql.NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var count = dataSource.CreateCommand("select count(*) from ledger.events");
+        return (long)(await count.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static Stream OpenExport(FileInfo file)
