@@ -212,6 +212,18 @@ public sealed class FuzzerRegressionTests(DatabaseFixture database) : IClassFixt
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         }
 
+        // The feed's horizon is cluster-wide: another test class's open transaction can hold these events back for a
+        // moment. Wait until the feed shows them, so the measured read below sees the whole history.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            using var probe = await auditor.GetAsync(new Uri("/api/v1/events?factory=shanghai&limit=5000", UriKind.Relative), Ct);
+            var shown = (await probe.BodyAsync()).GetProperty("events").EnumerateArray().Select(e => e.GetProperty("serial").GetString()!).ToHashSet();
+            if (theirs.All(shown.Contains)) break;
+            Assert.True(DateTime.UtcNow < deadline, "the feed did not show the Shanghai units within a minute");
+            await Task.Delay(100, Ct);
+        }
+
         // Npgsql traces every command; count those that read unit_status in this class's database while the feed answers.
         var lookups = 0;
         using var listener = new System.Diagnostics.ActivityListener
