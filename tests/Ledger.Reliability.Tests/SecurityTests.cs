@@ -307,7 +307,9 @@ public sealed class SecurityTests
         await node.StopAsync();
 
         var log = node.ReadLog();
-        var secrets = keys.SelectMany(k => new[] { ("key", k), ("key secret", k[(k.LastIndexOf('_') + 1)..]) })
+        // The secret is everything after "ldg_<32 hex>_"; base64url may itself contain '_', so cut by position, not by the last '_'.
+        const int secretStart = 4 + 32 + 1;
+        var secrets = keys.SelectMany(k => new[] { ("key", k), ("key secret", k[secretStart..]) })
             .Append(("service role password", cluster.ServicePassword)).Append(("migration role password", cluster.OwnerPassword))
             .ToList();
         var found = secrets.Where(s => log.Contains(s.Item2, StringComparison.Ordinal)).Select(s => s.Item1).ToList();
