@@ -82,7 +82,7 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjecti
         if (builds.Count > 0)
         {
             await InsertBuildsAsync(batch, builds, cancellationToken);
-            await RankAsync(batch, builds.Select(b => b.FactoryId).Distinct().ToArray(), cancellationToken);
+            await RankAsync(batch, builds, cancellationToken);
         }
 
         if (shipments.Count > 0) await MergeShipmentsAsync(batch, shipments, cancellationToken);
@@ -114,10 +114,16 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjecti
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task RankAsync(ProjectionBatch batch, string[] factoryIds, CancellationToken cancellationToken)
+    private static async Task RankAsync(ProjectionBatch batch, List<BuildRow> builds, CancellationToken cancellationToken)
     {
+        // Per factory, the earliest of the batch's builds by (occurredAt, position): ranks before it cannot have changed.
+        var starts = builds.GroupBy(b => b.FactoryId, StringComparer.Ordinal)
+            .Select(g => g.MinBy(b => (b.OccurredAt, b.Position))!)
+            .ToArray();
         await using var command = batch.CreateCommand(RankUnits);
-        command.Parameters.Add(new NpgsqlParameter<string[]>("factory_ids", factoryIds));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("factory_ids", starts.Select(b => b.FactoryId).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("from_occurred_ats", starts.Select(b => b.OccurredAt).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<long[]>("from_positions", starts.Select(b => b.Position).ToArray()));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
