@@ -34,7 +34,8 @@ public sealed class DeploymentsProjection : IProjection
     public const string ProjectionName = "deployments";
 
     /// <inheritdoc />
-    public IReadOnlyList<string> Tables { get; } = ["ledger.deployment_units", "ledger.deployment_daily"];
+    public IReadOnlyList<string> Tables { get; } =
+        ["ledger.deployment_units", "ledger.deployment_daily", "ledger.deployment_in_transit"];
 
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
