@@ -1,34 +1,34 @@
 -- One row per bucket that overlaps [@from, @to], empty buckets included (a ramp chart needs its zeros). A bucket counts
 -- only its days inside the range; its "last day" is the last of those, and cumulative and trailing-30-day figures are
 -- as of that day.
-with days as (
-    select g::date as day from generate_series(@from::date, @to::date, interval '1 day') as g
-), buckets as (
-    select date_trunc(@bucket::text, day::timestamp)::date as bucket_start, min(day) as first_day, max(day) as last_day
-    from days
-    group by 1
+-- One pass over the range's days (and the 29 before it, for the first trailing window): running sums give every day's
+-- cumulative and trailing-30-day builds, and each bucket takes them from its last day. Only the cumulative count before
+-- the range needs the earlier history, once, as one sum over the primary key.
+with before_range as (
+    select coalesce(sum(units_built), 0)::bigint as units_built
+    from ledger.factory_throughput_daily
+    where factory_id = @factory_id and day < @from::date - 29
+), days as (
+    select d.day::date as day, t.units_built, t.built_kwh, t.tests_passed, t.tests_failed, t.first_tests,
+           t.first_tests_passed, t.units_shipped, t.shipped_kwh,
+           (select units_built from before_range)
+               + sum(coalesce(t.units_built, 0)) over (order by d.day rows between unbounded preceding and current row)
+               as cumulative_units_built,
+           sum(coalesce(t.units_built, 0)) over (order by d.day rows between 29 preceding and current row)
+               as units_built_trailing_30_days
+    from generate_series(@from::date - 29, @to::date, interval '1 day') as d(day)
+    left join ledger.factory_throughput_daily t
+           on t.factory_id = @factory_id and t.day = d.day::date and t.day between @from::date - 29 and @to::date
 )
-select b.bucket_start, b.first_day, b.last_day,
-       t.units_built, t.built_kwh, t.tests_passed, t.tests_failed, t.first_tests, t.first_tests_passed,
-       t.units_shipped, t.shipped_kwh, c.cumulative_units_built, r.units_built_trailing_30_days
-from buckets b
-cross join lateral (
-    select coalesce(sum(units_built), 0)::bigint as units_built, coalesce(sum(built_kwh), 0) as built_kwh,
-           coalesce(sum(tests_passed), 0)::bigint as tests_passed, coalesce(sum(tests_failed), 0)::bigint as tests_failed,
-           coalesce(sum(first_tests), 0)::bigint as first_tests,
-           coalesce(sum(first_tests_passed), 0)::bigint as first_tests_passed,
-           coalesce(sum(units_shipped), 0)::bigint as units_shipped, coalesce(sum(shipped_kwh), 0) as shipped_kwh
-    from ledger.factory_throughput_daily
-    where factory_id = @factory_id and day between b.first_day and b.last_day
-) t
-cross join lateral (
-    select coalesce(sum(units_built), 0)::bigint as cumulative_units_built
-    from ledger.factory_throughput_daily
-    where factory_id = @factory_id and day <= b.last_day
-) c
-cross join lateral (
-    select coalesce(sum(units_built), 0)::bigint as units_built_trailing_30_days
-    from ledger.factory_throughput_daily
-    where factory_id = @factory_id and day between b.last_day - 29 and b.last_day
-) r
-order by b.bucket_start;
+select date_trunc(@bucket::text, day::timestamp)::date as bucket_start, min(day) as first_day, max(day) as last_day,
+       coalesce(sum(units_built), 0)::bigint as units_built, coalesce(sum(built_kwh), 0) as built_kwh,
+       coalesce(sum(tests_passed), 0)::bigint as tests_passed, coalesce(sum(tests_failed), 0)::bigint as tests_failed,
+       coalesce(sum(first_tests), 0)::bigint as first_tests,
+       coalesce(sum(first_tests_passed), 0)::bigint as first_tests_passed,
+       coalesce(sum(units_shipped), 0)::bigint as units_shipped, coalesce(sum(shipped_kwh), 0) as shipped_kwh,
+       (array_agg(cumulative_units_built order by day desc))[1]::bigint as cumulative_units_built,
+       (array_agg(units_built_trailing_30_days order by day desc))[1]::bigint as units_built_trailing_30_days
+from days
+where day >= @from::date
+group by 1
+order by 1;
