@@ -114,19 +114,28 @@ public sealed class EventStore : IAsyncDisposable
         IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        return await ReadStreamsAsync(connection, null, streamIds, cancellationToken);
+        return await ReadStreamsAsync(connection, null, streamIds, prepare: true, cancellationToken);
     }
 
     /// <summary>
     /// Reads several whole streams on a connection the caller owns: inside an append's transaction (inline projections)
     /// this includes the events the transaction has just inserted.
     /// </summary>
-    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
+    public static Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default) =>
+        ReadStreamsAsync(connection, transaction, streamIds, prepare: false, cancellationToken);
+
+    // Writers read the streams they append to on every request, outside any transaction: that read is prepared once per
+    // pooled connection rather than planned each time. Reads inside a caller's transaction stay unprepared: auto-preparation
+    // is off because a prepared statement failing in a transaction that is rolled back broke connections (npgsql#6391).
+    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, bool prepare,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(streamIds);
         await using var command = new NpgsqlCommand(Sql.ReadStreams, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
+        if (prepare) await command.PrepareAsync(cancellationToken);
         var events = await ReadEventsAsync(command, cancellationToken);
         var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<RecordedEvent>(), StringComparer.Ordinal);
         foreach (var e in events) streams[e.StreamId].Add(e);

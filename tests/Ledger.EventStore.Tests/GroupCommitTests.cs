@@ -79,6 +79,30 @@ public sealed class GroupCommitTests(DatabaseFixture database) : IClassFixture<D
     }
 
     [Fact]
+    public async Task Prepared_stream_reads_and_refused_appends_take_turns_on_one_connection_without_breaking_it()
+    {
+        // One pooled connection for everything: the writers' stream read is prepared on it, then an append on it is refused
+        // by the database and rolled back, again and again. Auto-preparation broke connections exactly there (npgsql#6391).
+        await using var node = await Node.StartAsync(database.ConnectionString + ";Maximum Pool Size=1", o => o.Writers = 1);
+        var stream = Events.NewStream();
+        for (var round = 1; round <= 5; round++)
+        {
+            await node.Store.AppendToStreamAsync(stream, ExpectedVersion.Any, [Events.Make()], Ct);
+            Assert.Equal(round, (await node.Store.ReadStreamsAsync([stream], Ct))[stream].Count);
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => node.Store.AppendToStreamAsync(
+                Events.NewStream(), ExpectedVersion.Any, [Events.Make(data: """{"s":"\u0000"}""")], Ct));
+            Assert.StartsWith("22", refused.SqlState, StringComparison.Ordinal);
+        }
+
+        var events = (await node.Store.ReadStreamsAsync([stream], Ct))[stream];
+        Assert.Equal([1L, 2, 3, 4, 5], events.Select(e => e.StreamVersion));
+        Assert.Equal(5, await node.CountEventsAsync(stream));
+        await using var prepared = node.DataSource.CreateCommand(
+            "select count(*) from pg_prepared_statements where statement like '%stream_id = any(%'");
+        Assert.Equal(1L, await prepared.ExecuteScalarAsync(Ct));
+    }
+
+    [Fact]
     public async Task A_cancelled_append_that_has_not_started_writes_nothing()
     {
         var gate = new Gate();

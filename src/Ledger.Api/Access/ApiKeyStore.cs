@@ -74,8 +74,12 @@ public sealed partial class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvide
     public async Task<ApiKeyCaller?> AuthenticateAsync(string keyText, CancellationToken cancellationToken = default)
     {
         if (!ApiKeyText.TryParse(keyText, out var key)) return null;
-        await using var command = dataSource.CreateCommand(Sql.Authenticate);
-        command.Parameters.AddWithValue("id", key.Id);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(Sql.Authenticate, connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid>("id", key.Id));
+        // Every request runs this: prepared once per pooled connection (explicitly; auto-preparation stays off, see
+        // EventStoreDataSource), it is no longer planned on every call.
+        await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken)) return null;
         var hash = (byte[])reader["secret_hash"];
