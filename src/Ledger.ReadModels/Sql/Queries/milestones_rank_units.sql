@@ -26,12 +26,16 @@ anchors as (
 insert into {ledger.milestone_units} as m (factory_id, nth, serial, occurred_at, local_date)
 select factory_id, nth, serial, occurred_at, local_date
 from (
-    select b.factory_id, b.serial, b.occurred_at, b.local_date,
-           a.nth + row_number() over (partition by b.factory_id order by b.occurred_at, b.position) as nth
+    select a.factory_id, b.serial, b.occurred_at, b.local_date,
+           a.nth + row_number() over (partition by a.factory_id order by b.occurred_at, b.position) as nth
     from anchors a
-    join {ledger.milestone_builds} b
-      on b.factory_id = a.factory_id
-     and (b.factory_id, b.occurred_at, b.position) > (a.factory_id, a.occurred_at, a.position)
+    -- Lateral, in index order: one index range scan per factory from its anchor on.
+    cross join lateral (
+        select serial, occurred_at, position, local_date
+        from {ledger.milestone_builds}
+        where factory_id = a.factory_id and (occurred_at, position) > (a.occurred_at, a.position)
+        order by factory_id, occurred_at, position
+    ) b
 ) ranked
 where nth = 1 or nth % 1000 = 0
 on conflict (factory_id, nth) do update
