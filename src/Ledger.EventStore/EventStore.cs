@@ -133,8 +133,18 @@ public sealed class EventStore : IAsyncDisposable
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(streamIds);
-        await using var command = new NpgsqlCommand(Sql.ReadStreams, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
+        await using var command = new NpgsqlCommand(null, connection, transaction);
+        if (streamIds.Count == 1)
+        {
+            command.CommandText = Sql.ReadOneStream;
+            command.Parameters.Add(new NpgsqlParameter<string>("stream_id", streamIds.First()));
+        }
+        else
+        {
+            command.CommandText = Sql.ReadStreams;
+            command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
+        }
+
         if (prepare) await command.PrepareAsync(cancellationToken);
         var events = await ReadEventsAsync(command, cancellationToken);
         var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<RecordedEvent>(), StringComparer.Ordinal);

@@ -7,7 +7,7 @@ with after as (
         as a(serial, nameplate_kwh, region, country, site, shipped_on, in_transit)
 ),
 before as (
-    select u.* from {ledger.deployment_units} u join after a on a.serial = u.serial
+    select * from {ledger.deployment_units} where serial = any(@serials::text[])
 ),
 saved as (
     insert into {ledger.deployment_units} as u (serial, nameplate_kwh, region, country, site, shipped_on, in_transit)
