@@ -56,6 +56,9 @@ internal sealed class ServiceProcess : IAsyncDisposable
         start.Environment["ConnectionStrings__Ledger"] = connectionString;
         start.Environment["Ledger__BootstrapAdminKey"] = adminKey;
         start.Environment["Ledger__NodeId"] = "benchmark-node";
+        // The benchmark measures capacity, not the per-key rate limit: one line key per factory carries all of its lanes'
+        // requests, over the 500 requests/s a production key is allowed by default.
+        start.Environment["Ledger__RateLimiting__PermitsPerSecond"] = "0";
         start.Environment["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location;
         start.Environment[StartupHook.SocketVariable] = probeSocket;
         foreach (var (name, value) in environment) start.Environment[name] = value;
