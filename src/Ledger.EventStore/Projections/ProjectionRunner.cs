@@ -93,6 +93,12 @@ internal sealed partial class ProjectionRunner
 
         if (state.Shadow is not { } shadow)
         {
+            if (UseBulkReplay)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return await RunBulkReplayAsync(cancellationToken);
+            }
+
             foreach (var table in _tables.Values)
             {
                 await ExecuteAsync(connection, transaction, Placeholders(ProjectionSql.RebuildCreateTable, table), cancellationToken);
@@ -141,6 +147,7 @@ internal sealed partial class ProjectionRunner
             if (finished != 1) return true;
             await transaction.CommitAsync(cancellationToken);
             _holdLive = false;
+            _bulkFailed = false;
             LogRebuildFinished(_logger, Name, page.Next);
             return true;
         }
