@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Ledger.EventStore;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Geography;
@@ -43,18 +44,19 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
     /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
     internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
 
+    // The events this read model folds, live and in a rebuild's bulk replay alike.
+    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+        UnitEvents.UnitBuilt, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled, UnitEvents.UnitDelivered,
+        UnitEvents.UnitCommissioned, UnitEvents.UnitScrapped);
+
     /// <inheritdoc />
-    public IReadOnlyCollection<string> ReplayTypes { get; } =
-    [
-        UnitEvents.UnitBuilt.StoredName, UnitEvents.UnitShipped.StoredName, UnitEvents.ShipmentCancelled.StoredName,
-        UnitEvents.UnitDelivered.StoredName, UnitEvents.UnitCommissioned.StoredName, UnitEvents.UnitScrapped.StoredName,
-    ];
+    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
 
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events);
+        var events = UnitFeed.Read(batch.Events, EventTypes);
         if (events.Count == 0) return;
 
         var fold = new Fold();
@@ -77,7 +79,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         var rows = new List<(string Serial, UnitRow Row)>(BulkChunkRows);
         await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
         {
-            foreach (var (recorded, @event) in UnitFeed.Read(stream)) fold.Apply(recorded, @event);
+            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
             rows.AddRange(fold.TakeChanged());
             fold.Units.Clear();
             if (rows.Count < BulkChunkRows) continue;

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Ledger.EventStore;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
@@ -46,15 +47,18 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
     /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
     internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
 
+    // The events this read model folds, live and in a rebuild's bulk replay alike.
+    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+        UnitEvents.UnitBuilt, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled);
+
     /// <inheritdoc />
-    public IReadOnlyCollection<string> ReplayTypes { get; } =
-        [UnitEvents.UnitBuilt.StoredName, UnitEvents.UnitShipped.StoredName, UnitEvents.ShipmentCancelled.StoredName];
+    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
 
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events);
+        var events = UnitFeed.Read(batch.Events, EventTypes);
         if (events.Count == 0) return;
 
         var fold = new Fold(_calendar);
@@ -82,7 +86,7 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
         var fold = new Fold(_calendar);
         await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
         {
-            foreach (var (recorded, @event) in UnitFeed.Read(stream)) fold.Apply(recorded, @event);
+            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
             fold.Units.Clear();
             if (fold.Builds.Count + fold.Shipments.Count < BulkChunkRows) continue;
             await replay.WriteAsync((batch, token) => CopyAsync(batch, fold, token), cancellationToken);

@@ -107,10 +107,18 @@ public sealed class BulkRebuildTests(DatabaseFixture database) : IClassFixture<D
         Assert.True(cut.Rebuild.EventsDone > 0, "the replay had written part of the shadow tables");
         Assert.True(await CountAsync(dataSource, "select count(*) from ledger.factory_throughput_units__rebuild") > 0);
 
+        // Live batches go on beside the stalled replay: events appended now reach the live tables.
+        await AppendAllAsync(store, [.. appends.Select(mine => mine.Skip(mine.Count * 3 / 4).Take(mine.Count / 8).ToArray())]);
+        var meanwhile = await DaemonChecks.ReadWholeFeedAsync(store, dataSource);
+        await Eventually.HoldsAsync(async () =>
+            await admin.GetStatusAsync(FactoryThroughputProjection.ProjectionName, Ct) is { LagEvents: 0 } s && s.Cursor == meanwhile[^1].Cursor,
+            "factory-throughput's live batches applied the events appended during the replay", Deadline);
+        Assert.Null((await admin.GetStatusAsync(FactoryThroughputProjection.ProjectionName, Ct))?.Rebuild?.ShadowCursor);
+
         // Node A dies (every session cut, then the process gone); more events arrive; node B takes over.
         Assert.True(await a.KillConnectionsAsync(dataSource) > 0);
         await a.DisposeAsync();
-        await AppendAllAsync(store, [.. appends.Select(mine => mine.Skip(mine.Count * 3 / 4).ToArray())]);
+        await AppendAllAsync(store, [.. appends.Select(mine => mine.Skip(mine.Count * 3 / 4 + mine.Count / 8).ToArray())]);
         await using var b = DaemonNode.Start(db.ConnectionString, "node-b");
         await RebuiltAsync(admin, FactoryThroughputProjection.ProjectionName);
 
@@ -121,6 +129,42 @@ public sealed class BulkRebuildTests(DatabaseFixture database) : IClassFixture<D
         Assert.Equal(0L, await CountAsync(dataSource,
             "select count(*) from pg_tables where schemaname = 'ledger' and (tablename like '%\\_\\_rebuild' or tablename like '%\\_\\_old')"));
     }
+
+    [Fact]
+    public async Task A_bulk_replay_that_throws_gives_way_to_replay_batches_which_stop_at_the_exact_event()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db);
+        await using var store = new EventStore.EventStore(dataSource);
+        var admin = new ProjectionAdmin(dataSource);
+        var units = History.Generate(seed: 8081, lathropUnits: 600, shanghaiUnits: 500);
+        await AppendAllAsync(store, DaemonChecks.Appends(units, writers: 2, seed: 19));
+        // A test of a unit the ledger never built, stored directly: the read model cannot place it, live or in a rebuild.
+        var tested = units.SelectMany(u => u.Events).First(e => e.Event is Production.Units.UnitTested);
+        var poison = (await store.AppendAsync([new StreamAppend("LTH-2099-000001", ExpectedVersion.Any, [History.ToEventData(tested)])], Ct))
+            .Single().Events.Single();
+        await using var node = DaemonNode.Start(db.ConnectionString, "node");
+
+        await FailedOnAsync(admin, poison.EventId, inRebuild: false);
+        Assert.NotNull(await admin.SkipAsync(FactoryThroughputProjection.ProjectionName, "bulk-tests", Ct));
+        Assert.True(await admin.RequestRebuildAsync(FactoryThroughputProjection.ProjectionName, Ct));
+
+        // The bulk replay meets it too and gives way; the replay batches then stop exactly there, visibly.
+        await FailedOnAsync(admin, poison.EventId, inRebuild: true);
+        Assert.NotNull(await admin.SkipAsync(FactoryThroughputProjection.ProjectionName, "bulk-tests", Ct));
+        await RebuiltAsync(admin, FactoryThroughputProjection.ProjectionName);
+
+        var feed = await DaemonChecks.ReadWholeFeedAsync(store, dataSource);
+        await DaemonChecks.CaughtUpAsync(admin, feed[^1].Cursor, Deadline);
+        await DaemonChecks.AnswersEqualTheReferenceAsync(dataSource, Reference.Of(feed.Where(e => e.EventId != poison.EventId)), units);
+        Assert.Equal(2, await CountAsync(dataSource, "select count(*) from ledger.projection_skips"));
+    }
+
+    private static async Task FailedOnAsync(ProjectionAdmin admin, Guid eventId, bool inRebuild) =>
+        await Eventually.HoldsAsync(async () =>
+            await admin.GetStatusAsync(FactoryThroughputProjection.ProjectionName, Ct) is
+                { State: ProjectionState.Failed, Failure: { } failure } && failure.EventId == eventId && failure.DuringRebuild == inRebuild,
+            $"factory-throughput has failed on the poisoned event (in a rebuild: {inRebuild})", Deadline);
 
     private static async Task RebuiltAsync(ProjectionAdmin admin, params string[] names)
     {

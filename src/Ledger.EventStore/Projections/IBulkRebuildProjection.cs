@@ -17,8 +17,8 @@ namespace Ledger.EventStore.Projections;
 public interface IBulkRebuildProjection : IProjection
 {
     /// <summary>
-    /// The stored event types the projection folds (null for all). The bulk replay reads no others: list every type
-    /// whose event changes a table.
+    /// The stored event types the projection folds (null for all). The bulk replay reads no others, so list every type
+    /// whose event changes a table, and have live batches ignore the others too: then both see the same events.
     /// </summary>
     IReadOnlyCollection<string>? ReplayTypes { get; }
 

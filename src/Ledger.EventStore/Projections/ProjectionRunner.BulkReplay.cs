@@ -23,7 +23,65 @@ internal sealed partial class ProjectionRunner
     // event that throws (and make it visible, retry and skip included). Cleared when a rebuild swaps in.
     private bool _bulkFailed;
 
+    // The bulk replay runs beside the loop, not in it, so that live batches keep the live tables current meanwhile (its
+    // writes and the live batches take turns on the checkpoint row, as replay batches do).
+    private Task<bool>? _bulk;
+    private CancellationTokenSource? _bulkStop;
+
     private bool UseBulkReplay => _options.BulkReplay && !_bulkFailed && _projection is IBulkRebuildProjection;
+
+    /// <summary>Wakes the projection's loop (set by the daemon): a bulk replay that ends has work for it.</summary>
+    public Action? Wake { get; set; }
+
+    private void StartBulkReplay(CancellationToken cancellationToken)
+    {
+        if (_bulk is not null) return;
+        _bulkStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = _bulkStop.Token;
+        _bulk = Task.Run(async () =>
+        {
+            try
+            {
+                return await RunBulkReplayAsync(token);
+            }
+            finally
+            {
+                Wake?.Invoke();
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Observes a finished bulk replay: rethrows what is not the projection's fault, like a failed batch.</summary>
+    private async Task TakeBulkReplayAsync()
+    {
+        var bulk = _bulk!;
+        _bulk = null;
+        _bulkStop?.Dispose();
+        _bulkStop = null;
+        try
+        {
+            await bulk;
+        }
+        catch (OperationCanceledException)
+        {
+            // Its loop stopped; whoever owns the projection next starts the rebuild again.
+        }
+    }
+
+    /// <summary>When the projection's loop stops (released, session lost, node stopping): the bulk replay stops with it.</summary>
+    public async Task StopBulkReplayAsync()
+    {
+        if (_bulk is null) return;
+        await _bulkStop!.CancelAsync();
+        try
+        {
+            await TakeBulkReplayAsync();
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            LogBulkReplayStopped(_logger, e, Name);
+        }
+    }
 
     private async Task<bool> RunBulkReplayAsync(CancellationToken cancellationToken)
     {
@@ -132,6 +190,9 @@ internal sealed partial class ProjectionRunner
             await transaction.CommitAsync(token);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: the bulk replay ended with an error as its loop stopped.")]
+    private static partial void LogBulkReplayStopped(ILogger logger, Exception exception, string projection);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: rebuild started, bulk replay into shadow tables.")]
     private static partial void LogBulkReplayStarted(ILogger logger, string projection);

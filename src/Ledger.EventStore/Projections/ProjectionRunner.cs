@@ -35,6 +35,8 @@ internal sealed partial class ProjectionRunner
     /// <summary>Does one round of work. Returns true when there may be more to do at once, false when the loop may idle.</summary>
     public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
     {
+        // A bulk replay that ended since the last round: its infrastructure errors surface here, as a batch's would.
+        if (_bulk is { IsCompleted: true }) await TakeBulkReplayAsync();
         var more = await RunLiveBatchAsync(cancellationToken);
         more |= await RunRebuildBatchAsync(cancellationToken);
         return more;
@@ -96,7 +98,8 @@ internal sealed partial class ProjectionRunner
             if (UseBulkReplay)
             {
                 await transaction.RollbackAsync(cancellationToken);
-                return await RunBulkReplayAsync(cancellationToken);
+                StartBulkReplay(cancellationToken);
+                return false;
             }
 
             foreach (var table in _tables.Values)
