@@ -46,7 +46,8 @@ public sealed class BulkReplay
 
     /// <summary>
     /// Every event of the feed up to the replay's horizon (of <see cref="IBulkRebuildProjection.ReplayTypes"/>), one stream
-    /// at a time, each stream's events in version order, read in one pass from one snapshot. Can be enumerated once.
+    /// at a time, each stream's events in version order, read in one pass from one snapshot, without metadata and hash
+    /// (see <see cref="StreamScan"/>). Can be enumerated once.
     /// </summary>
     public IAsyncEnumerable<IReadOnlyList<RecordedEvent>> ReadStreamsAsync(CancellationToken cancellationToken = default)
     {
