@@ -46,10 +46,10 @@ public sealed class UnitStatusRebuild(NpgsqlDataSource dataSource)
         // into the shadow table in chunks. Units that move on after the snapshot are refolded under the swap's lock.
         var done = 0L;
         {
+            var rows = new List<UnitStatus>(BulkCopy.ChunkRows);
             await using (var reader = await dataSource.OpenConnectionAsync(cancellationToken))
             await using (var snapshot = await reader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken))
             {
-                var rows = new List<UnitStatus>(BulkCopy.ChunkRows);
                 await foreach (var stream in StreamScan.ReadAllStreamsAsync(reader, snapshot, belowTransactionId: null, types: null, cancellationToken))
                 {
                     rows.Add(UnitStatusProjection.FoldStream(stream));
@@ -60,10 +60,12 @@ public sealed class UnitStatusRebuild(NpgsqlDataSource dataSource)
                     progress?.Report((done, Math.Max(done, total)));
                 }
 
-                await UnitStatusProjection.CopyAsync(connection, rows, Shadow, cancellationToken);
-                done += rows.Count;
-                progress?.Report((done, Math.Max(done, total)));
+                await snapshot.CommitAsync(cancellationToken);
             }
+
+            await UnitStatusProjection.CopyAsync(connection, rows, Shadow, cancellationToken);
+            done += rows.Count;
+            progress?.Report((done, Math.Max(done, total)));
 
             if (BeforeSwap is not null) await BeforeSwap(cancellationToken);
             await using var swap = await connection.BeginTransactionAsync(cancellationToken);

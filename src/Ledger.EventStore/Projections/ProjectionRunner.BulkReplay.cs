@@ -130,6 +130,11 @@ internal sealed partial class ProjectionRunner
         try
         {
             await projection.ReplayAsync(replay, cancellationToken);
+            if (!readToTheEnd)
+            {
+                throw new InvalidOperationException(
+                    $"Projection '{Name}' returned from its bulk replay before reading every event up to the horizon.");
+            }
         }
         catch (BulkReplayAbandonedException)
         {
@@ -144,13 +149,6 @@ internal sealed partial class ProjectionRunner
             return true;
         }
 
-        if (!readToTheEnd)
-        {
-            throw new InvalidOperationException(
-                $"Projection '{Name}' returned from its bulk replay before reading every event up to the horizon.");
-        }
-
-        await snapshot.CommitAsync(cancellationToken);
         await using (var connection = await _dataSource.OpenConnectionAsync(cancellationToken))
         {
             var finished = await ExecuteAsync(connection, null, ProjectionSql.BulkFinish, cancellationToken,
@@ -175,6 +173,9 @@ internal sealed partial class ProjectionRunner
                 yield return stream;
             }
 
+            // Ended at once: the projection's last write may take a while, and a session idle in a transaction that long
+            // would be ended by idle_in_transaction_session_timeout.
+            await snapshot.CommitAsync(token);
             readToTheEnd = true;
         }
 
