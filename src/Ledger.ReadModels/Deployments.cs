@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+using Ledger.EventStore;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Geography;
 using Ledger.Production.Units;
@@ -21,11 +23,12 @@ namespace Ledger.ReadModels;
 /// <item>Energy is the unit's nameplate energy.</item>
 /// </list>
 /// </summary>
-public sealed class DeploymentsProjection : IProjection
+public sealed class DeploymentsProjection : IBulkRebuildProjection
 {
     private static readonly string LoadUnits = ReadModelSql.Read("deployments_load_units.sql");
     private static readonly string SaveUnits = ReadModelSql.Read("deployments_save_units.sql");
     private static readonly string AddDaily = ReadModelSql.Read("deployments_add_daily.sql");
+    private static readonly string CountInTransit = ReadModelSql.Read("deployments_count_in_transit.sql");
 
     /// <inheritdoc />
     public string Name => ProjectionName;
@@ -37,32 +40,96 @@ public sealed class DeploymentsProjection : IProjection
     public IReadOnlyList<string> Tables { get; } =
         ["ledger.deployment_units", "ledger.deployment_daily", "ledger.deployment_in_transit"];
 
+    /// <summary>Rows a bulk replay holds before writing them; tests make it small to have many writes.</summary>
+    internal int BulkChunkRows { get; init; } = BulkCopy.ChunkRows;
+
+    /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
+    internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
+
+    // The events this read model folds, live and in a rebuild's bulk replay alike.
+    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+        UnitEvents.UnitBuilt, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled, UnitEvents.UnitDelivered,
+        UnitEvents.UnitCommissioned, UnitEvents.UnitScrapped);
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
+
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events);
+        var events = UnitFeed.Read(batch.Events, EventTypes);
         if (events.Count == 0) return;
 
-        var units = await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), cancellationToken);
-        var changed = new HashSet<string>(StringComparer.Ordinal);
-        var days = new Dictionary<(DateOnly Day, string Country, string Site), DailyChange>();
-        DailyChange On(DateOnly day, Destination to) =>
-            days.TryGetValue((day, to.Country, to.Site), out var change)
-                ? change
-                : days[(day, to.Country, to.Site)] = new DailyChange(MarketRegions.Of(to.Country));
+        var fold = new Fold();
+        await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), fold.Units, cancellationToken);
+        foreach (var (recorded, @event) in events) fold.Apply(recorded, @event);
 
-        foreach (var (recorded, @event) in events)
+        await SaveUnitsAsync(batch, fold.TakeChanged(), cancellationToken);
+        await AddDailyAsync(batch, fold.Days, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The same <see cref="Fold"/> as live batches, one unit at a time: a unit's row is written (COPY) once its stream
+    /// has been folded and then forgotten, so memory holds a chunk of rows and the daily totals (days × destinations).
+    /// </remarks>
+    public async Task ReplayAsync(BulkReplay replay, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(replay);
+        var fold = new Fold();
+        var rows = new List<(string Serial, UnitRow Row)>(BulkChunkRows);
+        await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
+        {
+            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
+            rows.AddRange(fold.TakeChanged());
+            fold.Units.Clear();
+            if (rows.Count < BulkChunkRows) continue;
+            await replay.WriteAsync((batch, token) => CopyUnitsAsync(batch, rows, token), cancellationToken);
+            rows.Clear();
+            if (AfterBulkWrite is not null) await AfterBulkWrite(cancellationToken);
+        }
+
+        await replay.WriteAsync(async (batch, token) =>
+        {
+            await CopyUnitsAsync(batch, rows, token);
+            await CopyDailyAsync(batch, fold.Days, token);
+            await using var count = batch.CreateCommand(CountInTransit);
+            await count.ExecuteNonQueryAsync(token);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The read model's rules, event by event: what live batches and bulk replays both apply. <see cref="Units"/> holds
+    /// the state of the units being folded (loaded beforehand, or empty for a unit whose whole stream follows).
+    /// </summary>
+    private sealed class Fold
+    {
+        private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
+
+        public Dictionary<string, UnitRow> Units { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<(DateOnly Day, string Country, string Site), DailyChange> Days { get; } = [];
+
+        /// <summary>The rows of the units changed since the last call.</summary>
+        public (string Serial, UnitRow Row)[] TakeChanged()
+        {
+            var rows = _changed.Select(s => (s, Units[s])).ToArray();
+            _changed.Clear();
+            return rows;
+        }
+
+        public void Apply(RecordedEvent recorded, IUnitEvent @event)
         {
             var serial = recorded.StreamId;
             if (@event is UnitBuilt built)
             {
-                units[serial] = new UnitRow(built.NameplateKwh, Destination: null, ShippedOn: null, InTransit: false);
-                changed.Add(serial);
-                continue;
+                Units[serial] = new UnitRow(built.NameplateKwh, Destination: null, ShippedOn: null, InTransit: false);
+                _changed.Add(serial);
+                return;
             }
 
-            if (!units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
+            if (!Units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
             var today = Utc.Date(recorded.OccurredAt);
             switch (@event)
             {
@@ -71,7 +138,7 @@ public sealed class DeploymentsProjection : IProjection
                     var change = On(today, shipped.Destination);
                     change.UnitsShipped++;
                     change.ShippedKwh += unit.NameplateKwh;
-                    units[serial] = unit with { Destination = shipped.Destination, ShippedOn = today, InTransit = true };
+                    Units[serial] = unit with { Destination = shipped.Destination, ShippedOn = today, InTransit = true };
                     break;
                 }
 
@@ -80,7 +147,7 @@ public sealed class DeploymentsProjection : IProjection
                     var change = On(shippedOn, to);
                     change.UnitsShipped--;
                     change.ShippedKwh -= unit.NameplateKwh;
-                    units[serial] = unit with { Destination = null, ShippedOn = null, InTransit = false };
+                    Units[serial] = unit with { Destination = null, ShippedOn = null, InTransit = false };
                     break;
                 }
 
@@ -89,7 +156,7 @@ public sealed class DeploymentsProjection : IProjection
                     var change = On(today, to);
                     change.UnitsDelivered++;
                     change.DeliveredKwh += unit.NameplateKwh;
-                    units[serial] = unit with { InTransit = false };
+                    Units[serial] = unit with { InTransit = false };
                     break;
                 }
 
@@ -102,24 +169,25 @@ public sealed class DeploymentsProjection : IProjection
                 }
 
                 case UnitScrapped:
-                    units[serial] = unit with { InTransit = false };
+                    Units[serial] = unit with { InTransit = false };
                     break;
 
                 default:
-                    continue;
+                    return;
             }
 
-            changed.Add(serial);
+            _changed.Add(serial);
         }
 
-        await SaveUnitsAsync(batch, changed.Select(s => (s, units[s])).ToArray(), cancellationToken);
-        await AddDailyAsync(batch, days, cancellationToken);
+        private DailyChange On(DateOnly day, Destination to) =>
+            Days.TryGetValue((day, to.Country, to.Site), out var change)
+                ? change
+                : Days[(day, to.Country, to.Site)] = new DailyChange(MarketRegions.Of(to.Country));
     }
 
-    private static async Task<Dictionary<string, UnitRow>> LoadAsync(
-        ProjectionBatch batch, string[] serials, CancellationToken cancellationToken)
+    private static async Task LoadAsync(
+        ProjectionBatch batch, string[] serials, Dictionary<string, UnitRow> units, CancellationToken cancellationToken)
     {
-        var units = new Dictionary<string, UnitRow>(StringComparer.Ordinal);
         await using var command = batch.CreateCommand(LoadUnits);
         command.Parameters.Add(new NpgsqlParameter<string[]>("serials", serials));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -129,8 +197,6 @@ public sealed class DeploymentsProjection : IProjection
             units[reader.GetString(0)] = new UnitRow(reader.GetDecimal(1), destination,
                 reader.IsDBNull(5) ? null : reader.GetFieldValue<DateOnly>(5), reader.GetBoolean(6));
         }
-
-        return units;
     }
 
     private static async Task SaveUnitsAsync(
@@ -170,6 +236,55 @@ public sealed class DeploymentsProjection : IProjection
         command.Parameters.Add(new NpgsqlParameter<int[]>("units_commissioned", rows.Select(r => r.Value.UnitsCommissioned).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<decimal[]>("commissioned_kwhs", rows.Select(r => r.Value.CommissionedKwh).ToArray()));
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task CopyUnitsAsync(
+        ProjectionBatch batch, List<(string Serial, UnitRow Row)> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return;
+        await using var copy = await batch.Connection.BeginBinaryImportAsync(
+            $"copy {batch.Table("ledger.deployment_units")} (serial, nameplate_kwh, region, country, site, shipped_on, in_transit) " +
+            "from stdin (format binary)",
+            cancellationToken);
+        foreach (var (serial, row) in rows)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(serial, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(row.NameplateKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, row.Destination is { } d ? MarketRegions.Of(d.Country) : null, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, row.Destination?.Country, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, row.Destination?.Site, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, row.ShippedOn, NpgsqlDbType.Date, cancellationToken);
+            await copy.WriteAsync(row.InTransit, NpgsqlDbType.Boolean, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    private static async Task CopyDailyAsync(
+        ProjectionBatch batch, Dictionary<(DateOnly Day, string Country, string Site), DailyChange> days, CancellationToken cancellationToken)
+    {
+        if (days.Count == 0) return;
+        await using var copy = await batch.Connection.BeginBinaryImportAsync(
+            $"copy {batch.Table("ledger.deployment_daily")} (day, region, country, site, units_shipped, shipped_kwh, units_delivered, " +
+            "delivered_kwh, units_commissioned, commissioned_kwh) from stdin (format binary)",
+            cancellationToken);
+        foreach (var ((day, country, site), change) in days)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(day, NpgsqlDbType.Date, cancellationToken);
+            await copy.WriteAsync(change.Region, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(country, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(site, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(change.UnitsShipped, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.ShippedKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(change.UnitsDelivered, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.DeliveredKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(change.UnitsCommissioned, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.CommissionedKwh, NpgsqlDbType.Numeric, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
     }
 
     private sealed record UnitRow(decimal NameplateKwh, Destination? Destination, DateOnly? ShippedOn, bool InTransit);

@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+using Ledger.EventStore;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
 using Ledger.Production.Units;
@@ -19,7 +21,7 @@ namespace Ledger.ReadModels;
 /// <item>Scrapping, rework, delivery and commissioning do not change throughput: a scrapped unit was still built.</item>
 /// </list>
 /// </summary>
-public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IProjection
+public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IBulkRebuildProjection
 {
     private static readonly string LoadUnits = ReadModelSql.Read("factory_throughput_load_units.sql");
     private static readonly string SaveUnits = ReadModelSql.Read("factory_throughput_save_units.sql");
@@ -36,46 +38,109 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IP
     /// <inheritdoc />
     public IReadOnlyList<string> Tables { get; } = ["ledger.factory_throughput_units", "ledger.factory_throughput_daily"];
 
+    /// <summary>Rows a bulk replay holds before writing them; tests make it small to have many writes.</summary>
+    internal int BulkChunkRows { get; init; } = BulkCopy.ChunkRows;
+
+    /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
+    internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
+
+    // The events this read model folds, live and in a rebuild's bulk replay alike.
+    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+        UnitEvents.UnitBuilt, UnitEvents.UnitTested, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled);
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
+
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events);
+        var events = UnitFeed.Read(batch.Events, EventTypes);
         if (events.Count == 0) return;
 
-        var units = await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), cancellationToken);
-        var changed = new HashSet<string>(StringComparer.Ordinal);
-        var days = new Dictionary<(string FactoryId, DateOnly Day), DailyChange>();
-        DailyChange On(string factoryId, DateOnly day) =>
-            days.TryGetValue((factoryId, day), out var change) ? change : days[(factoryId, day)] = new DailyChange();
+        var fold = new Fold(_calendar);
+        await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), fold.Units, cancellationToken);
+        foreach (var (recorded, @event) in events) fold.Apply(recorded, @event);
 
-        foreach (var (recorded, @event) in events)
+        await SaveUnitsAsync(batch, fold.TakeChanged(), cancellationToken);
+        await AddDailyAsync(batch, fold.Days, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The same <see cref="Fold"/> as live batches, one unit at a time: a unit's row is written (COPY) once its stream
+    /// has been folded and then forgotten, so memory holds a chunk of rows and the daily totals (factories × days).
+    /// </remarks>
+    public async Task ReplayAsync(BulkReplay replay, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(replay);
+        var fold = new Fold(_calendar);
+        var rows = new List<(string Serial, UnitRow Row)>(BulkChunkRows);
+        await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
+        {
+            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
+            rows.AddRange(fold.TakeChanged());
+            fold.Units.Clear();
+            if (rows.Count < BulkChunkRows) continue;
+            await replay.WriteAsync((batch, token) => CopyUnitsAsync(batch, rows, token), cancellationToken);
+            rows.Clear();
+            if (AfterBulkWrite is not null) await AfterBulkWrite(cancellationToken);
+        }
+
+        await replay.WriteAsync(async (batch, token) =>
+        {
+            await CopyUnitsAsync(batch, rows, token);
+            await CopyDailyAsync(batch, fold.Days, token);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The read model's rules, event by event: what live batches and bulk replays both apply. <see cref="Units"/> holds
+    /// the state of the units being folded (loaded beforehand, or empty for a unit whose whole stream follows).
+    /// </summary>
+    private sealed class Fold(FactoryCalendar calendar)
+    {
+        private readonly HashSet<string> _changed = new(StringComparer.Ordinal);
+
+        public Dictionary<string, UnitRow> Units { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<(string FactoryId, DateOnly Day), DailyChange> Days { get; } = [];
+
+        /// <summary>The rows of the units changed since the last call.</summary>
+        public (string Serial, UnitRow Row)[] TakeChanged()
+        {
+            var rows = _changed.Select(s => (s, Units[s])).ToArray();
+            _changed.Clear();
+            return rows;
+        }
+
+        public void Apply(RecordedEvent recorded, IUnitEvent @event)
         {
             var serial = recorded.StreamId;
             if (@event is UnitBuilt built)
             {
-                units[serial] = new UnitRow(built.FactoryId, built.NameplateKwh, FirstTested: false, ShippedOn: null);
-                var day = On(built.FactoryId, _calendar.LocalDate(built.FactoryId, recorded.OccurredAt));
+                Units[serial] = new UnitRow(built.FactoryId, built.NameplateKwh, FirstTested: false, ShippedOn: null);
+                var day = On(built.FactoryId, calendar.LocalDate(built.FactoryId, recorded.OccurredAt));
                 day.UnitsBuilt++;
                 day.BuiltKwh += built.NameplateKwh;
-                changed.Add(serial);
-                continue;
+                _changed.Add(serial);
+                return;
             }
 
-            if (!units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
+            if (!Units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
             switch (@event)
             {
                 case UnitTested tested:
                 {
-                    var day = On(unit.FactoryId, _calendar.LocalDate(unit.FactoryId, recorded.OccurredAt));
+                    var day = On(unit.FactoryId, calendar.LocalDate(unit.FactoryId, recorded.OccurredAt));
                     if (tested.Passed) day.TestsPassed++;
                     else day.TestsFailed++;
                     if (!unit.FirstTested)
                     {
                         day.FirstTests++;
                         if (tested.Passed) day.FirstTestsPassed++;
-                        units[serial] = unit with { FirstTested = true };
-                        changed.Add(serial);
+                        Units[serial] = unit with { FirstTested = true };
+                        _changed.Add(serial);
                     }
 
                     break;
@@ -83,12 +148,12 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IP
 
                 case UnitShipped:
                 {
-                    var shippedOn = _calendar.LocalDate(unit.FactoryId, recorded.OccurredAt);
+                    var shippedOn = calendar.LocalDate(unit.FactoryId, recorded.OccurredAt);
                     var day = On(unit.FactoryId, shippedOn);
                     day.UnitsShipped++;
                     day.ShippedKwh += unit.NameplateKwh;
-                    units[serial] = unit with { ShippedOn = shippedOn };
-                    changed.Add(serial);
+                    Units[serial] = unit with { ShippedOn = shippedOn };
+                    _changed.Add(serial);
                     break;
                 }
 
@@ -99,21 +164,20 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IP
                     var day = On(unit.FactoryId, shippedOn);
                     day.UnitsShipped--;
                     day.ShippedKwh -= unit.NameplateKwh;
-                    units[serial] = unit with { ShippedOn = null };
-                    changed.Add(serial);
+                    Units[serial] = unit with { ShippedOn = null };
+                    _changed.Add(serial);
                     break;
                 }
             }
         }
 
-        await SaveUnitsAsync(batch, changed.Select(s => (s, units[s])).ToArray(), cancellationToken);
-        await AddDailyAsync(batch, days, cancellationToken);
+        private DailyChange On(string factoryId, DateOnly day) =>
+            Days.TryGetValue((factoryId, day), out var change) ? change : Days[(factoryId, day)] = new DailyChange();
     }
 
-    private static async Task<Dictionary<string, UnitRow>> LoadAsync(
-        ProjectionBatch batch, string[] serials, CancellationToken cancellationToken)
+    private static async Task LoadAsync(
+        ProjectionBatch batch, string[] serials, Dictionary<string, UnitRow> units, CancellationToken cancellationToken)
     {
-        var units = new Dictionary<string, UnitRow>(StringComparer.Ordinal);
         await using var command = batch.CreateCommand(LoadUnits);
         command.Parameters.Add(new NpgsqlParameter<string[]>("serials", serials));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -123,8 +187,6 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IP
                 reader.GetString(1), reader.GetDecimal(2), reader.GetBoolean(3),
                 reader.IsDBNull(4) ? null : reader.GetFieldValue<DateOnly>(4));
         }
-
-        return units;
     }
 
     private static async Task SaveUnitsAsync(
@@ -161,6 +223,52 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IP
         command.Parameters.Add(new NpgsqlParameter<int[]>("units_shipped", rows.Select(r => r.Value.UnitsShipped).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<decimal[]>("shipped_kwhs", rows.Select(r => r.Value.ShippedKwh).ToArray()));
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task CopyUnitsAsync(
+        ProjectionBatch batch, List<(string Serial, UnitRow Row)> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return;
+        await using var copy = await batch.Connection.BeginBinaryImportAsync(
+            $"copy {batch.Table("ledger.factory_throughput_units")} (serial, factory_id, nameplate_kwh, first_tested, shipped_on) from stdin (format binary)",
+            cancellationToken);
+        foreach (var (serial, row) in rows)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(serial, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(row.FactoryId, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(row.NameplateKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(row.FirstTested, NpgsqlDbType.Boolean, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, row.ShippedOn, NpgsqlDbType.Date, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    private static async Task CopyDailyAsync(
+        ProjectionBatch batch, Dictionary<(string FactoryId, DateOnly Day), DailyChange> days, CancellationToken cancellationToken)
+    {
+        if (days.Count == 0) return;
+        await using var copy = await batch.Connection.BeginBinaryImportAsync(
+            $"copy {batch.Table("ledger.factory_throughput_daily")} (factory_id, day, units_built, built_kwh, tests_passed, tests_failed, " +
+            "first_tests, first_tests_passed, units_shipped, shipped_kwh) from stdin (format binary)",
+            cancellationToken);
+        foreach (var ((factoryId, day), change) in days)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(factoryId, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(day, NpgsqlDbType.Date, cancellationToken);
+            await copy.WriteAsync(change.UnitsBuilt, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.BuiltKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(change.TestsPassed, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.TestsFailed, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.FirstTests, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.FirstTestsPassed, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.UnitsShipped, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.ShippedKwh, NpgsqlDbType.Numeric, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
     }
 
     private sealed record UnitRow(string FactoryId, decimal NameplateKwh, bool FirstTested, DateOnly? ShippedOn);

@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+using Ledger.EventStore;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
 using Ledger.Production.Geography;
@@ -19,12 +21,13 @@ namespace Ledger.ReadModels;
 /// <item>Dates are the factory's local dates (shipments leave from the factory).</item>
 /// </list>
 /// </summary>
-public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjection
+public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebuildProjection
 {
     private static readonly string LoadUnits = ReadModelSql.Read("milestones_load_units.sql");
     private static readonly string InsertBuilds = ReadModelSql.Read("milestones_insert_builds.sql");
     private static readonly string RankUnits = ReadModelSql.Read("milestones_rank_units.sql");
     private static readonly string MergeShipments = ReadModelSql.Read("milestones_merge_shipments.sql");
+    private static readonly string RankAll = ReadModelSql.Read("milestones_rank_all.sql");
 
     private readonly FactoryCalendar _calendar = new(factories);
 
@@ -38,60 +41,115 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjecti
     public IReadOnlyList<string> Tables { get; } =
         ["ledger.milestone_builds", "ledger.milestone_units", "ledger.milestone_shipments"];
 
+    /// <summary>Rows a bulk replay holds before writing them; tests make it small to have many writes.</summary>
+    internal int BulkChunkRows { get; init; } = BulkCopy.ChunkRows;
+
+    /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
+    internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
+
+    // The events this read model folds, live and in a rebuild's bulk replay alike.
+    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+        UnitEvents.UnitBuilt, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled);
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
+
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events);
+        var events = UnitFeed.Read(batch.Events, EventTypes);
         if (events.Count == 0) return;
 
-        var units = await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), cancellationToken);
-        var builds = new List<BuildRow>();
-        // Keyed by feed position: new shipments with all their columns, stored ones only to mark them cancelled.
-        var shipments = new Dictionary<long, ShipmentRow>();
-        foreach (var (recorded, @event) in events)
+        var fold = new Fold(_calendar);
+        await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), fold.Units, cancellationToken);
+        foreach (var (recorded, @event) in events) fold.Apply(recorded, @event);
+
+        if (fold.Builds.Count > 0)
+        {
+            await InsertBuildsAsync(batch, fold.Builds, cancellationToken);
+            await RankAsync(batch, fold.Builds, cancellationToken);
+        }
+
+        if (fold.Shipments.Count > 0) await MergeShipmentsAsync(batch, fold.Shipments, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The same <see cref="Fold"/> as live batches, one unit at a time; builds and shipments are written (COPY) a chunk at
+    /// a time, between units, so a cancellation always finds its shipment in memory. The builds are ranked once, at the
+    /// end, with one window over the shadow table (<c>milestones_rank_all.sql</c>) instead of per batch.
+    /// </remarks>
+    public async Task ReplayAsync(BulkReplay replay, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(replay);
+        var fold = new Fold(_calendar);
+        await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
+        {
+            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
+            fold.Units.Clear();
+            if (fold.Builds.Count + fold.Shipments.Count < BulkChunkRows) continue;
+            await replay.WriteAsync((batch, token) => CopyAsync(batch, fold, token), cancellationToken);
+            fold.Builds.Clear();
+            fold.Shipments.Clear();
+            if (AfterBulkWrite is not null) await AfterBulkWrite(cancellationToken);
+        }
+
+        await replay.WriteAsync(async (batch, token) =>
+        {
+            await CopyAsync(batch, fold, token);
+            await using var rank = batch.CreateCommand(RankAll);
+            await rank.ExecuteNonQueryAsync(token);
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The read model's rules, event by event: what live batches and bulk replays both apply. <see cref="Units"/> holds
+    /// the state of the units being folded (loaded beforehand, or empty for a unit whose whole stream follows).
+    /// </summary>
+    private sealed class Fold(FactoryCalendar calendar)
+    {
+        public Dictionary<string, UnitRow> Units { get; } = new(StringComparer.Ordinal);
+
+        public List<BuildRow> Builds { get; } = [];
+
+        /// <summary>Keyed by feed position: new shipments with all their columns, stored ones only to mark them cancelled.</summary>
+        public Dictionary<long, ShipmentRow> Shipments { get; } = [];
+
+        public void Apply(RecordedEvent recorded, IUnitEvent @event)
         {
             var serial = recorded.StreamId;
             if (@event is UnitBuilt built)
             {
-                units[serial] = new UnitRow(built.FactoryId, CurrentShipment: null);
-                builds.Add(new BuildRow(serial, built.FactoryId, Utc.Normalize(recorded.OccurredAt), recorded.Position,
-                    _calendar.LocalDate(built.FactoryId, recorded.OccurredAt)));
-                continue;
+                Units[serial] = new UnitRow(built.FactoryId, CurrentShipment: null);
+                Builds.Add(new BuildRow(serial, built.FactoryId, Utc.Normalize(recorded.OccurredAt), recorded.Position,
+                    calendar.LocalDate(built.FactoryId, recorded.OccurredAt)));
+                return;
             }
 
-            if (!units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
+            if (!Units.TryGetValue(serial, out var unit)) throw UnitFeed.NotBuilt(recorded);
             switch (@event)
             {
                 case UnitShipped shipped:
-                    shipments[recorded.Position] = new ShipmentRow(serial, unit.FactoryId,
+                    Shipments[recorded.Position] = new ShipmentRow(serial, unit.FactoryId,
                         MarketRegions.Of(shipped.Destination.Country), shipped.Destination.Country,
-                        Utc.Normalize(recorded.OccurredAt), _calendar.LocalDate(unit.FactoryId, recorded.OccurredAt),
+                        Utc.Normalize(recorded.OccurredAt), calendar.LocalDate(unit.FactoryId, recorded.OccurredAt),
                         Cancelled: false);
-                    units[serial] = unit with { CurrentShipment = recorded.Position };
+                    Units[serial] = unit with { CurrentShipment = recorded.Position };
                     break;
                 case ShipmentCancelled when unit.CurrentShipment is { } position:
-                    shipments[position] = shipments.TryGetValue(position, out var inBatch)
+                    Shipments[position] = Shipments.TryGetValue(position, out var inBatch)
                         ? inBatch with { Cancelled = true }
                         : ShipmentRow.CancelStored;
-                    units[serial] = unit with { CurrentShipment = null };
+                    Units[serial] = unit with { CurrentShipment = null };
                     break;
             }
         }
-
-        if (builds.Count > 0)
-        {
-            await InsertBuildsAsync(batch, builds, cancellationToken);
-            await RankAsync(batch, builds, cancellationToken);
-        }
-
-        if (shipments.Count > 0) await MergeShipmentsAsync(batch, shipments, cancellationToken);
     }
 
-    private static async Task<Dictionary<string, UnitRow>> LoadAsync(
-        ProjectionBatch batch, string[] serials, CancellationToken cancellationToken)
+    private static async Task LoadAsync(
+        ProjectionBatch batch, string[] serials, Dictionary<string, UnitRow> units, CancellationToken cancellationToken)
     {
-        var units = new Dictionary<string, UnitRow>(StringComparer.Ordinal);
         await using var command = batch.CreateCommand(LoadUnits);
         command.Parameters.Add(new NpgsqlParameter<string[]>("serials", serials));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -99,8 +157,6 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjecti
         {
             units[reader.GetString(0)] = new UnitRow(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2));
         }
-
-        return units;
     }
 
     private static async Task InsertBuildsAsync(ProjectionBatch batch, List<BuildRow> builds, CancellationToken cancellationToken)
@@ -147,6 +203,50 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IProjecti
         });
         command.Parameters.Add(new NpgsqlParameter<bool[]>("cancelleds", rows.Select(r => r.Value.Cancelled).ToArray()));
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task CopyAsync(ProjectionBatch batch, Fold fold, CancellationToken cancellationToken)
+    {
+        if (fold.Builds.Count > 0)
+        {
+            await using var copy = await batch.Connection.BeginBinaryImportAsync(
+                $"copy {batch.Table("ledger.milestone_builds")} (serial, factory_id, occurred_at, position, local_date) from stdin (format binary)",
+                cancellationToken);
+            foreach (var build in fold.Builds)
+            {
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(build.Serial, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(build.FactoryId, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(build.OccurredAt, NpgsqlDbType.TimestampTz, cancellationToken);
+                await copy.WriteAsync(build.Position, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(build.LocalDate, NpgsqlDbType.Date, cancellationToken);
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
+
+        if (fold.Shipments.Count > 0)
+        {
+            await using var copy = await batch.Connection.BeginBinaryImportAsync(
+                $"copy {batch.Table("ledger.milestone_shipments")} (position, serial, factory_id, region, country, occurred_at, local_date, " +
+                "cancelled) from stdin (format binary)",
+                cancellationToken);
+            foreach (var (position, shipment) in fold.Shipments)
+            {
+                // Every shipment of a bulk replay was folded with its unit's whole stream, so none is a stored one.
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(position, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(shipment.Serial!, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(shipment.FactoryId!, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(shipment.Region!, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(shipment.Country!, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(shipment.OccurredAt!.Value, NpgsqlDbType.TimestampTz, cancellationToken);
+                await copy.WriteAsync(shipment.LocalDate!.Value, NpgsqlDbType.Date, cancellationToken);
+                await copy.WriteAsync(shipment.Cancelled, NpgsqlDbType.Boolean, cancellationToken);
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
     }
 
     private sealed record UnitRow(string FactoryId, long? CurrentShipment);

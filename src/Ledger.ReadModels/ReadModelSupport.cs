@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Ledger.Production.Factories;
@@ -52,12 +53,17 @@ internal static class UnitFeed
     /// The events of the batch that are unit events, deserialized. Other stored types are not the read models' business:
     /// the store is general, and a stream that is not a unit must not stop the projections.
     /// </summary>
-    public static IReadOnlyList<(RecordedEvent Recorded, IUnitEvent Event)> Read(IReadOnlyList<RecordedEvent> events)
+    /// <remarks>
+    /// Only the <paramref name="types"/> a read model folds are read: the same ones its rebuild's bulk replay reads, so
+    /// that both see the same events (an event of another type is not the read model's business even when its unit is
+    /// unknown to it).
+    /// </remarks>
+    public static IReadOnlyList<(RecordedEvent Recorded, IUnitEvent Event)> Read(IReadOnlyList<RecordedEvent> events, FrozenSet<string> types)
     {
         var result = new List<(RecordedEvent, IUnitEvent)>(events.Count);
         foreach (var recorded in events)
         {
-            if (UnitEvents.TryFindByStoredName(recorded.Type, out var type))
+            if (types.Contains(recorded.Type) && UnitEvents.TryFindByStoredName(recorded.Type, out var type))
             {
                 result.Add((recorded, type.Deserialize(recorded.Data)));
             }
@@ -65,6 +71,9 @@ internal static class UnitFeed
 
         return result;
     }
+
+    /// <summary>A read model's event types, by stored name.</summary>
+    public static FrozenSet<string> Types(params UnitEventType[] types) => types.Select(t => t.StoredName).ToFrozenSet(StringComparer.Ordinal);
 
     public static InvalidOperationException NotBuilt(RecordedEvent recorded) =>
         new($"Event {recorded.EventId} ({recorded.Type}) of unit {recorded.StreamId} at position {recorded.Position} " +

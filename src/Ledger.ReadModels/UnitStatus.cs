@@ -136,7 +136,59 @@ public sealed class UnitStatusProjection : IInlineProjection
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, CancellationToken cancellationToken)
     {
         var histories = await EventStore.EventStore.ReadStreamsAsync(connection, transaction, serials, cancellationToken);
-        return [.. histories.Where(h => h.Value.Count > 0).Select(h => UnitStatus.From(h.Key, UnitHistory.Fold(h.Value), h.Value[^1].Position))];
+        return [.. histories.Where(h => h.Value.Count > 0).Select(h => FoldStream(h.Value))];
+    }
+
+    /// <summary>The row of a unit from its whole stream (at least one event, in version order).</summary>
+    internal static UnitStatus FoldStream(IReadOnlyList<RecordedEvent> stream) =>
+        UnitStatus.From(stream[0].StreamId, UnitHistory.Fold(stream), stream[^1].Position);
+
+    /// <summary>
+    /// Writes new rows into an empty <paramref name="table"/> (a rebuild's shadow) with binary COPY, in its own implicit
+    /// transaction: the same columns as the upsert.
+    /// </summary>
+    internal static async Task CopyAsync(NpgsqlConnection connection, IReadOnlyList<UnitStatus> rows, string table, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0) return;
+        await using var copy = await connection.BeginBinaryImportAsync(
+            $"copy {table} (serial, factory_id, line, model, nameplate_kwh, state, latest_test_result, latest_test_station, " +
+            "latest_measured_kwh, latest_round_trip_efficiency, latest_failure_code, shipment_id, carrier, destination_country, " +
+            "destination_region, destination_site, site, built_at, tested_at, reworked_at, shipped_at, delivered_at, " +
+            "commissioned_at, scrapped_at, last_occurred_at, version, position) from stdin (format binary)",
+            cancellationToken);
+        foreach (var r in rows)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(r.Serial, NpgsqlDbType.Text, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.FactoryId, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Line, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Model, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.NameplateKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(r.State, NpgsqlDbType.Text, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.LatestTest?.Result, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.LatestTest?.Station, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.LatestTest?.MeasuredKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.LatestTest?.RoundTripEfficiency, NpgsqlDbType.Numeric, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.LatestTest?.FailureCode, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.ShipmentId, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Carrier, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Destination?.Country, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Destination?.Region, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Destination?.Site, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.Site, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.BuiltAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.TestedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.ReworkedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.ShippedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.DeliveredAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.CommissionedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.ScrappedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await BulkCopy.WriteNullableAsync(copy, r.LastOccurredAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken);
+            await copy.WriteAsync(r.Version, NpgsqlDbType.Bigint, cancellationToken);
+            await copy.WriteAsync(r.Position, NpgsqlDbType.Bigint, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
     }
 
     private static async Task UpsertAsync(

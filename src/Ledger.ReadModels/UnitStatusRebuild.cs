@@ -1,19 +1,18 @@
+using Ledger.EventStore;
 using Npgsql;
 
 namespace Ledger.ReadModels;
 
 /// <summary>
-/// Rebuilds the inline UnitStatus table blue/green: refolds every stream into a shadow table while the live one keeps
+/// Rebuilds the inline UnitStatus table blue/green: refolds every stream (one pass over the store) into a shadow table while the live one keeps
 /// answering and keeps being written by appends, then, under a short EXCLUSIVE lock (appends wait, reads go on), refolds
 /// the units that moved on meanwhile and renames the shadow into place. An append waiting on the lock resolves the
 /// table name again once it gets it, so its row lands in the new table.
 /// </summary>
 public sealed class UnitStatusRebuild(NpgsqlDataSource dataSource)
 {
-    private const int PageSize = 2_000;
     private const string Shadow = "ledger.unit_status__rebuild";
     private static readonly string Prepare = UnitStatusProjection.Read("unit_status_rebuild_prepare.sql");
-    private static readonly string Page = UnitStatusProjection.Read("unit_status_rebuild_page.sql");
     private static readonly string Changed = UnitStatusProjection.Read("unit_status_rebuild_changed.sql");
     private static readonly string Swap = UnitStatusProjection.Read("unit_status_rebuild_swap.sql");
 
@@ -42,31 +41,31 @@ public sealed class UnitStatusRebuild(NpgsqlDataSource dataSource)
             total = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
         }
 
+        // One pass over the store, stream by stream, from one snapshot, on a second connection (no transaction id, so it
+        // holds back nobody's feed): each unit is folded with the same code as the inline projection and its row copied
+        // into the shadow table in chunks. Units that move on after the snapshot are refolded under the swap's lock.
         var done = 0L;
-        var after = string.Empty;
         {
-            while (true)
+            var rows = new List<UnitStatus>(BulkCopy.ChunkRows);
+            await using (var reader = await dataSource.OpenConnectionAsync(cancellationToken))
+            await using (var snapshot = await reader.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken))
             {
-                var serials = new List<string>(PageSize);
-                await using (var page = new NpgsqlCommand(Page, connection))
+                await foreach (var stream in StreamScan.ReadAllStreamsAsync(reader, snapshot, belowTransactionId: null, types: null, cancellationToken))
                 {
-                    page.Parameters.AddWithValue("after", after);
-                    page.Parameters.AddWithValue("limit", PageSize);
-                    await using var reader = await page.ExecuteReaderAsync(cancellationToken);
-                    while (await reader.ReadAsync(cancellationToken)) serials.Add(reader.GetString(0));
+                    rows.Add(UnitStatusProjection.FoldStream(stream));
+                    if (rows.Count < BulkCopy.ChunkRows) continue;
+                    await UnitStatusProjection.CopyAsync(connection, rows, Shadow, cancellationToken);
+                    done += rows.Count;
+                    rows.Clear();
+                    progress?.Report((done, Math.Max(done, total)));
                 }
 
-                if (serials.Count == 0) break;
-                await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
-                {
-                    await UnitStatusProjection.RefoldAsync(connection, transaction, serials, Shadow, cancellationToken);
-                    await transaction.CommitAsync(cancellationToken);
-                }
-
-                done += serials.Count;
-                after = serials[^1];
-                progress?.Report((done, Math.Max(done, total)));
+                await snapshot.CommitAsync(cancellationToken);
             }
+
+            await UnitStatusProjection.CopyAsync(connection, rows, Shadow, cancellationToken);
+            done += rows.Count;
+            progress?.Report((done, Math.Max(done, total)));
 
             if (BeforeSwap is not null) await BeforeSwap(cancellationToken);
             await using var swap = await connection.BeginTransactionAsync(cancellationToken);

@@ -14,7 +14,8 @@ namespace Ledger.Benchmarks;
 /// the measured batch ingest, which brings it to the large size (1M in full mode); single-event ingest with the
 /// projection lag sampled; the queries timed again; every read model rebuilt; the service's memory read.
 /// </summary>
-internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment)
+internal sealed class BenchmarkRun(
+    BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment, bool rebuildOnly = false)
 {
     private const string LedgerDatabase = "ledger";
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(15);
@@ -36,7 +37,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         await using var cluster = await BenchmarkCluster.StartAsync(profile, cancellationToken);
         Log($"PostgreSQL started on port {cluster.Cluster.Port} in {cluster.Directory}");
         var raw = new RawBaselines(cluster, settings, Log);
-        var rawResults = await raw.RunAsync(cancellationToken);
+        var rawResults = rebuildOnly ? null! : await raw.RunAsync(cancellationToken);
 
         await cluster.CreateDatabaseAsync(LedgerDatabase, cancellationToken);
         var ledgerConnection = cluster.ConnectionString(LedgerDatabase);
@@ -45,7 +46,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         if (environment.Count > 0) notes.Add($"The service ran with {string.Join(", ", serviceEnvironment)} (an experiment, not the default).");
         await using var service = await ServiceProcess.StartAsync(ledgerConnection, runDirectory, environment, cancellationToken);
         Log($"service started: pid {service.Pid}, {service.BaseAddress}");
-        foreach (var difference in await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
+        foreach (var difference in rebuildOnly ? [] : await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
         {
             notes.Add($"The raw table differs from ledger.events: {difference}.");
             Log("WARNING: " + notes[^1]);
@@ -62,6 +63,7 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         using var projections = new Projections(service, keys);
         var queries = new QueryLatency(service, keys, Log);
         var postgresPid = cluster.PostmasterPid;
+        if (rebuildOnly) return await RebuildOnlyAsync();
 
         Log($"filling the store to {settings.SmallEvents:N0} events (batch ingest)");
         await ingest.BatchAsync(settings.SmallEvents - ingest.Acknowledged, prepareBodies: false, onStart: null, cancellationToken);
@@ -143,6 +145,44 @@ internal sealed class BenchmarkRun(BenchmarkSettings settings, string outputDire
         Console.WriteLine(report.ToText());
         Console.WriteLine($"Written: {Path.Combine(runDirectory, "benchmark.json")} and benchmark.md");
         return ingest.ErrorCount == 0 ? 0 : 1;
+
+        // --rebuild-only: the store filled to the large size by batch ingest, then figure 5 with the service's resident
+        // memory sampled during it. For iterating on rebuilds; the full run is what the documentation reports.
+        async Task<int> RebuildOnlyAsync()
+        {
+            Log($"filling the store to {settings.LargeEvents:N0} events (batch ingest)");
+            var filled = await Phase("fill", () => ingest.BatchAsync(settings.LargeEvents, prepareBodies: false, onStart: null, cancellationToken));
+            Log($"  {filled.EventsPerSecond:N0} events/s");
+            await Phase("fill: read models catch up", () => CatchUpAsync("before the rebuild"));
+            var events = await CountEventsAsync(ledgerConnection, cancellationToken);
+            var rssBefore = service.RssMegabytes;
+            using var stopSampling = new CancellationTokenSource();
+            var rssDuring = 0.0;
+            var sampler = Task.Run(async () =>
+            {
+                using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+                try
+                {
+                    while (await timer.WaitForNextTickAsync(stopSampling.Token)) rssDuring = Math.Max(rssDuring, service.RssMegabytes);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The rebuild ended.
+                }
+            }, cancellationToken);
+            Log($"load average before the rebuild: {ProcStats.LoadAverage()}");
+            Log($"rebuilding every read model over {events:N0} events");
+            var result = await Phase("rebuild", () => projections.RebuildAllAsync(events, TimeSpan.FromMinutes(settings.RebuildMinutes), cancellationToken));
+            await stopSampling.CancelAsync();
+            await sampler;
+            var cpu = _cpu["rebuild"];
+            Log($"  {result.EventsPerSecond:N0} events/s in {result.Seconds:F1} s{(result.Finished ? "" : " (NOT finished)")} " +
+                $"({string.Join(", ", result.SecondsByProjection.Select(p => $"{p.Key} {p.Value} s"))})");
+            Log($"  CPU: service {cpu.Service} s, PostgreSQL {cpu.Postgres} s, wall {cpu.WallSeconds} s; " +
+                $"service RSS {rssBefore:F0} MiB before, peak {rssDuring:F0} MiB during (VmHWM of the run {service.PeakRssMegabytes:F0} MiB)");
+            Log($"load average after the rebuild: {ProcStats.LoadAverage()}");
+            return ingest.ErrorCount == 0 ? 0 : 1;
+        }
 
         // A read model that cannot catch up is a finding, not a reason to lose the run: noted, and the run goes on.
         async Task<double?> CatchUpAsync(string when)

@@ -22,6 +22,10 @@ var serviceEnvironment = new Option<string[]>("--service-env")
     Description = "NAME=VALUE set in the service's environment, for experiments (e.g. DOTNET_gcServer=0); the report lists them.",
     AllowMultipleArgumentsPerToken = false,
 };
+var rebuildOnly = new Option<bool>("--rebuild-only")
+{
+    Description = "Only fill the store to the mode's size and rebuild every read model (figure 5 and the memory during it), to iterate on rebuilds; no table.",
+};
 var root = new RootCommand(
     "Measures the ledger against raw PostgreSQL on this machine: starts a throwaway PostgreSQL and the service, loads it, " +
     "and prints one table of figures and ratios (docs/benchmarks.md).")
@@ -30,6 +34,7 @@ var root = new RootCommand(
     output,
     profile,
     serviceEnvironment,
+    rebuildOnly,
 };
 root.SetAction(async (parse, invocationToken) =>
 {
@@ -46,7 +51,7 @@ root.SetAction(async (parse, invocationToken) =>
     var settings = parse.GetValue(mode) == "full" ? BenchmarkSettings.Full : BenchmarkSettings.Quick;
     try
     {
-        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile), parse.GetValue(serviceEnvironment) ?? []).RunAsync(stop.Token);
+        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile), parse.GetValue(serviceEnvironment) ?? [], parse.GetValue(rebuildOnly)).RunAsync(stop.Token);
     }
     catch (OperationCanceledException) when (stop.IsCancellationRequested)
     {

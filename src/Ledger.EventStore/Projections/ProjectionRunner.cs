@@ -35,6 +35,8 @@ internal sealed partial class ProjectionRunner
     /// <summary>Does one round of work. Returns true when there may be more to do at once, false when the loop may idle.</summary>
     public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
     {
+        // A bulk replay that ended since the last round: its infrastructure errors surface here, as a batch's would.
+        if (_bulk is { IsCompleted: true }) await TakeBulkReplayAsync();
         var more = await RunLiveBatchAsync(cancellationToken);
         more |= await RunRebuildBatchAsync(cancellationToken);
         return more;
@@ -93,6 +95,13 @@ internal sealed partial class ProjectionRunner
 
         if (state.Shadow is not { } shadow)
         {
+            if (UseBulkReplay)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                StartBulkReplay(cancellationToken);
+                return false;
+            }
+
             foreach (var table in _tables.Values)
             {
                 await ExecuteAsync(connection, transaction, Placeholders(ProjectionSql.RebuildCreateTable, table), cancellationToken);
@@ -141,6 +150,7 @@ internal sealed partial class ProjectionRunner
             if (finished != 1) return true;
             await transaction.CommitAsync(cancellationToken);
             _holdLive = false;
+            _bulkFailed = false;
             LogRebuildFinished(_logger, Name, page.Next);
             return true;
         }

@@ -29,7 +29,8 @@ internal sealed class DaemonNode : IAsyncDisposable
 
     public static string ApplicationNameOf(string nodeId) => "read-models-daemon-" + nodeId;
 
-    public static DaemonNode Start(string connectionString, string nodeId, Action<ProjectionDaemonOptions>? configure = null)
+    public static DaemonNode Start(
+        string connectionString, string nodeId, Action<ProjectionDaemonOptions>? configure = null, IReadOnlyList<IProjection>? projections = null)
     {
         var dataSource = EventStoreDataSource.Create(connectionString, ApplicationNameOf(nodeId));
         var options = new ProjectionDaemonOptions
@@ -45,7 +46,7 @@ internal sealed class DaemonNode : IAsyncDisposable
             RetryDelay = TimeSpan.FromSeconds(1),
         };
         configure?.Invoke(options);
-        return new DaemonNode(nodeId, dataSource, new ProjectionDaemon(dataSource, ProjectedHistory.Projections(), options));
+        return new DaemonNode(nodeId, dataSource, new ProjectionDaemon(dataSource, projections ?? ProjectedHistory.Projections(), options));
     }
 
     /// <summary>Ends every session of this node on the server, as a crash or a network cut would.</summary>

@@ -4,4 +4,4 @@ update ledger.projection_checkpoints
 set rebuild_started_at = now(), shadow_transaction_id = '0'::xid8, shadow_position = 0,
     rebuild_events_done = 0, rebuild_events_total = (select count(*) from ledger.events), updated_at = now()
 where name = @name
-  and rebuild_requested_at is not null and rebuild_started_at is null;
+  and rebuild_requested_at is not null and shadow_transaction_id is null;

@@ -1,0 +1,70 @@
+using System.Runtime.CompilerServices;
+using Ledger.EventStore.Schema;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Ledger.EventStore;
+
+/// <summary>
+/// Reads the whole store in one pass, one stream after another: what rebuilds fold. Each stream's events come in version
+/// order, which is also their order in the feed.
+/// </summary>
+public static class StreamScan
+{
+    private static readonly string ReadAllStreams = SqlResources.Read(typeof(StreamScan).Assembly, "read_all_streams.sql");
+
+    /// <summary>
+    /// Every stored event, grouped by stream (one list per stream, each in version order), on the caller's connection and
+    /// transaction. Rows are streamed, so memory holds one stream at a time; use a repeatable-read transaction for one
+    /// snapshot throughout. The events come <b>without metadata and hash</b> (what a fold of the events' data needs):
+    /// their <see cref="RecordedEvent.MetadataJson"/> is <c>{}</c> and their <see cref="RecordedEvent.Hash"/> empty.
+    /// </summary>
+    /// <param name="connection">An open connection, not used for anything else while the enumeration runs.</param>
+    /// <param name="transaction">The transaction to read in, or null.</param>
+    /// <param name="belowTransactionId">Only events of transactions with a lower id (a feed horizon), or null for all.</param>
+    /// <param name="types">Only events of these stored types, or null for all.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public static async IAsyncEnumerable<IReadOnlyList<RecordedEvent>> ReadAllStreamsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, ulong? belowTransactionId, IReadOnlyCollection<string>? types,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (transaction is not null)
+        {
+            // The planner prefers a parallel sequential scan and a sort spilling the whole table to disk when only some
+            // types are asked for; the index hands the rows over in order with no sort and no disk (measured at 800k
+            // events: the sort took as long and wrote 270 MB). Only for this transaction.
+            await using var noSort = new NpgsqlCommand("set local enable_sort = off", connection, transaction);
+            await noSort.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var command = new NpgsqlCommand(ReadAllStreams, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter("below_transaction_id", NpgsqlDbType.Xid8)
+        {
+            Value = belowTransactionId is { } below ? below : DBNull.Value,
+        });
+        command.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = types is null ? DBNull.Value : types.ToArray(),
+        });
+        await using var rows = await command.ExecuteReaderAsync(cancellationToken);
+        var stream = new List<RecordedEvent>();
+        while (await rows.ReadAsync(cancellationToken))
+        {
+            var @event = new RecordedEvent(
+                position: rows.GetInt64(0), transactionId: rows.GetFieldValue<ulong>(1), eventId: rows.GetGuid(2),
+                streamId: rows.GetString(3), streamVersion: rows.GetInt64(4), type: rows.GetString(5), data: rows.GetString(6),
+                metadataJson: "{}", occurredAt: rows.GetFieldValue<DateTimeOffset>(7), recordedAt: rows.GetFieldValue<DateTimeOffset>(8),
+                hash: []);
+            if (stream.Count > 0 && !string.Equals(stream[0].StreamId, @event.StreamId, StringComparison.Ordinal))
+            {
+                yield return stream;
+                stream = [];
+            }
+
+            stream.Add(@event);
+        }
+
+        if (stream.Count > 0) yield return stream;
+    }
+}
