@@ -78,25 +78,22 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
     {
         ArgumentNullException.ThrowIfNull(replay);
         var fold = new Fold();
-        var rows = new List<(string Serial, UnitRow Row)>(BulkChunkRows);
-        await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
-        {
-            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
-            rows.AddRange(fold.TakeChanged());
-            fold.Units.Clear();
-            if (rows.Count < BulkChunkRows) continue;
-            await replay.WriteAsync((batch, token) => CopyUnitsAsync(batch, rows, token), cancellationToken);
-            rows.Clear();
-            if (AfterBulkWrite is not null) await AfterBulkWrite(cancellationToken);
-        }
-
-        await replay.WriteAsync(async (batch, token) =>
-        {
-            await CopyUnitsAsync(batch, rows, token);
-            await CopyDailyAsync(batch, fold.Days, token);
-            await using var count = batch.CreateCommand(CountInTransit);
-            await count.ExecuteNonQueryAsync(token);
-        }, cancellationToken);
+        await UnitRowsReplay.RunAsync(replay, BulkChunkRows,
+            stream =>
+            {
+                foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
+                var changed = fold.TakeChanged();
+                fold.Units.Clear();
+                return changed;
+            },
+            CopyUnitsAsync,
+            async (batch, token) =>
+            {
+                await CopyDailyAsync(batch, fold.Days, token);
+                await using var count = batch.CreateCommand(CountInTransit);
+                await count.ExecuteNonQueryAsync(token);
+            },
+            AfterBulkWrite, cancellationToken);
     }
 
     /// <summary>

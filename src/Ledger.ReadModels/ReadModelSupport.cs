@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using Ledger.EventStore;
+using Ledger.EventStore.Projections;
 using Ledger.EventStore.Schema;
 using Ledger.Production.Factories;
 using Ledger.Production.Units;
@@ -109,4 +110,34 @@ internal static class Utc
 
     // Npgsql writes only UTC DateTimeOffsets to timestamptz.
     public static DateTimeOffset Normalize(DateTimeOffset instant) => instant.ToUniversalTime();
+}
+
+/// <summary>
+/// The bulk replay of a read model that keeps one row per unit (deployments, factory throughput): each unit's stream is
+/// folded by the live code, its changed rows collected and written a chunk at a time, and the last write also writes what
+/// the whole replay accumulated (daily totals and the like).
+/// </summary>
+internal static class UnitRowsReplay
+{
+    public static async Task RunAsync<TRow>(
+        BulkReplay replay, int chunkRows, Func<IReadOnlyList<RecordedEvent>, IEnumerable<TRow>> foldStream,
+        Func<ProjectionBatch, List<TRow>, CancellationToken, Task> writeRows, Func<ProjectionBatch, CancellationToken, Task> writeLast,
+        Func<CancellationToken, Task>? afterWrite, CancellationToken cancellationToken)
+    {
+        var rows = new List<TRow>(chunkRows);
+        await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
+        {
+            rows.AddRange(foldStream(stream));
+            if (rows.Count < chunkRows) continue;
+            await replay.WriteAsync((batch, token) => writeRows(batch, rows, token), cancellationToken);
+            rows.Clear();
+            if (afterWrite is not null) await afterWrite(cancellationToken);
+        }
+
+        await replay.WriteAsync(async (batch, token) =>
+        {
+            await writeRows(batch, rows, token);
+            await writeLast(batch, token);
+        }, cancellationToken);
+    }
 }
