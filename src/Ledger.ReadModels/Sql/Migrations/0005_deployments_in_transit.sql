@@ -15,5 +15,17 @@ from ledger.deployment_units
 where in_transit
 group by country, site;
 
--- The per-unit index served the old in-transit query only.
-drop index ledger.deployment_units_in_transit;
+-- The per-unit index served the old in-transit query only. Found by what it is, not by name: a rebuild swaps in a copy of
+-- the table whose indexes carry generated names.
+do $$
+declare
+    index_name regclass;
+begin
+    for index_name in
+        select indexrelid::regclass from pg_index
+        where indrelid = 'ledger.deployment_units'::regclass and pg_get_expr(indpred, indrelid) = 'in_transit'
+    loop
+        execute format('drop index %s', index_name);
+    end loop;
+end
+$$;
