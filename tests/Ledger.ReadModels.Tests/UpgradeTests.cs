@@ -38,9 +38,56 @@ public sealed class UpgradeTests(DatabaseFixture database) : IClassFixture<Datab
             bySite);
     }
 
-    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    internal static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
     {
         await using var command = dataSource.CreateCommand(sql);
         await command.ExecuteNonQueryAsync(Ct);
+    }
+}
+
+/// <summary>
+/// A migration that replaces an index must find it on a ledger one of whose read models was rebuilt: the swap renames a
+/// LIKE … INCLUDING ALL copy into place, and its indexes carry generated names, not the ones the migrations gave them.
+/// </summary>
+public sealed class UpgradeAfterRebuildTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Upgrades_that_replace_an_index_find_it_under_the_name_a_rebuild_gave_it()
+    {
+        await using var dataSource = database.CreateDataSource();
+        await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations], Ct);
+        var migrations = ReadModelsSchema.Migrations.Load();
+        foreach (var migration in migrations.Where(m => m.Version < 5)) await UpgradeTests.ExecuteAsync(dataSource, migration.Sql);
+        foreach (var table in new[] { "deployment_units", "milestone_shipments" })
+        {
+            // What projection_rebuild_swap_table.sql does to a rebuilt table.
+            await UpgradeTests.ExecuteAsync(dataSource, $"""
+                create table ledger.{table}__rebuild (like ledger.{table} including all);
+                alter table ledger.{table} rename to {table}__old;
+                alter table ledger.{table}__rebuild rename to {table};
+                drop table ledger.{table}__old;
+                """);
+        }
+
+        Assert.Contains(await IndexesAsync(dataSource), d => d.Contains("__rebuild_serial_idx", StringComparison.Ordinal));
+
+        foreach (var migration in migrations.Where(m => m.Version is 5 or 6)) await UpgradeTests.ExecuteAsync(dataSource, migration.Sql);
+
+        var indexes = await IndexesAsync(dataSource);
+        Assert.DoesNotContain(indexes, d => d.EndsWith("WHERE in_transit", StringComparison.Ordinal));
+        Assert.DoesNotContain(indexes, d => d.EndsWith("(serial) WHERE (NOT cancelled)", StringComparison.Ordinal));
+        Assert.Contains(indexes, d => d.EndsWith("(serial, \"position\") WHERE (NOT cancelled)", StringComparison.Ordinal));
+    }
+
+    private static async Task<List<string>> IndexesAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand(
+            "select indexdef from pg_indexes where schemaname = 'ledger' and tablename in ('deployment_units', 'milestone_shipments')");
+        var definitions = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct)) definitions.Add(reader.GetString(0));
+        return definitions;
     }
 }
