@@ -11,8 +11,6 @@ namespace Ledger.EventStore;
 /// </summary>
 public static class StreamScan
 {
-    private static readonly string ReadAllStreams = SqlResources.Read(typeof(StreamScan).Assembly, "read_all_streams.sql");
-
     /// <summary>
     /// Every stored event, grouped by stream (one list per stream, each in version order), on the caller's connection and
     /// transaction. Rows are streamed, so memory holds one stream at a time; use a repeatable-read transaction for one
@@ -38,7 +36,7 @@ public static class StreamScan
             await noSort.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using var command = new NpgsqlCommand(ReadAllStreams, connection, transaction);
+        await using var command = new NpgsqlCommand(Sql.ReadAllStreams, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter("below_transaction_id", NpgsqlDbType.Xid8)
         {
             Value = belowTransactionId is { } below ? below : DBNull.Value,

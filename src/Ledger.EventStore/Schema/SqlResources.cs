@@ -50,6 +50,7 @@ internal static class Sql
     public static readonly string ReadStream = Read("read_stream.sql");
     public static readonly string ReadStreams = Read("read_streams.sql");
     public static readonly string ReadOneStream = Read("read_one_stream.sql");
+    public static readonly string ReadAllStreams = Read("read_all_streams.sql");
     public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
     public static readonly string ReadFeed = Read("read_feed.sql");
     public static readonly string ReadHeadPosition = Read("read_head_position.sql");
