@@ -109,13 +109,48 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
         Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
         using var api = await client.GetAsync(new Uri("/health/live", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.OK, api.StatusCode);
+
+        // And on the configured port they answer: port 0 is the one the in-memory server's connections have.
+        await using var onItsPort = _node.WithWebHostBuilder(b => b.UseSetting(LedgerMetrics.PortSetting, "0"));
+        using var scraper = onItsPort.CreateClient();
+        Assert.Contains("eventstore_append_queue_length", (await ScrapeAsync(scraper, Ct)).Keys);
+    }
+
+    [Fact]
+    public async Task A_node_exports_its_own_figures_not_those_of_another_host_in_the_same_process()
+    {
+        // Two hosts in one process, as in these tests: each one's /metrics counts only its own appends and requests.
+        await using var other = new LedgerApiFactory(database.ConnectionString);
+        using var anonymous = _node.CreateClient();
+        using var otherAnonymous = other.CreateClient();
+        using var line = other.CreateClient(await other.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+        var before = await ScrapeAsync(anonymous, Ct);
+        var otherBefore = await ScrapeAsync(otherAnonymous, Ct);
+
+        using (var response = await line.SendAsync(LineEvents.Post($"/api/v1/units/{LineEvents.NewSerial()}/events", LineEvents.Built()), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        var after = await ScrapeAsync(anonymous, Ct);
+        var otherAfter = await ScrapeAsync(otherAnonymous, Ct);
+        (string, string) appended = ("outcome", "appended");
+        Assert.Equal(1, otherAfter.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended)
+                        - otherBefore.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended));
+        Assert.Equal(before.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended),
+            after.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended));
+        (string, string)[] posts = [("http_route", "/api/v1/units/{serial}/events"), ("http_request_method", "POST")];
+        Assert.Equal(before.Value("http_server_request_duration_seconds", "http_server_request_duration_seconds_count", posts),
+            after.Value("http_server_request_duration_seconds", "http_server_request_duration_seconds_count", posts));
     }
 
     private static async Task<Dictionary<string, Family>> ScrapeAsync(HttpClient client, CancellationToken cancellationToken)
     {
         using var response = await client.GetAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var contentType = response.Content.Headers.ContentType;
+        Assert.Equal("text/plain", contentType?.MediaType);
+        Assert.Contains(contentType!.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
         return PrometheusExposition.Parse(await response.Content.ReadAsStringAsync(Ct));
     }
 
