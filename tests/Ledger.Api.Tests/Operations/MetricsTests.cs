@@ -4,6 +4,8 @@ using Ledger.Api.Access;
 using Ledger.Api.ServiceDefaults.Metrics;
 using Ledger.Api.Tests.Support;
 using Ledger.Api.Tests.WritePath;
+using Ledger.EventStore;
+using Ledger.EventStore.Projections;
 using Ledger.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -55,6 +57,8 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
         Assert.Equal(3, Delta("eventstore_group_commit_requests", "eventstore_group_commit_requests_sum"));
         Assert.Equal(6, Delta("eventstore_group_commit_events", "eventstore_group_commit_events_sum"));
         Assert.Equal(0, after.Value("eventstore_append_active_requests", "eventstore_append_active_requests"));
+        // Npgsql's figures name the pool after the data source, never after its connection string (host, user).
+        Assert.Contains(after["db_client_operation_duration_seconds"].Samples, s => s.Has(("db_client_connection_pool_name", "ledger-api")));
         Assert.Equal("gauge", after["eventstore_append_queue_length"].Type);
 
         var route = ("http_route", "/api/v1/units/{serial}/events");
@@ -96,6 +100,44 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
 
             await Task.Delay(100, deadline.Token);
         }
+    }
+
+    [Fact]
+    public async Task Projection_gauges_show_each_projection_its_failure_and_its_rebuild_progress_and_go_silent_when_cleared()
+    {
+        // Statuses no live database would hold at once, given to the gauges the sampler feeds; it samples once at start
+        // and then not for an hour, so after its first sample the gauges show exactly these.
+        await using var node = _node.WithWebHostBuilder(b => b.UseSetting(LedgerMetrics.ProjectionIntervalSetting, "01:00:00"));
+        var metrics = node.Services.GetRequiredService<ProjectionMetrics>();
+        using var anonymous = node.CreateClient();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        while (metrics.RecordedAt is null) await Task.Delay(50, deadline.Token);
+        var now = new DateTimeOffset(2025, 7, 29, 7, 0, 0, TimeSpan.Zero);
+        metrics.Record(
+        [
+            new ProjectionStatus("deployments", new FeedCursor(1019, 48100), ProjectionState.Failed, 113, TimeSpan.FromSeconds(42.5), "node-b", now,
+                new ProjectionFailure("boom", Guid.CreateVersion7(), 48101, now, DuringRebuild: false), null, null, now),
+            new ProjectionStatus("factory-throughput", new FeedCursor(1022, 48213), ProjectionState.Running, 0, TimeSpan.Zero, "node-a", now, null,
+                new RebuildProgress(now, now, new FeedCursor(900, 30000), 600_000, 1_000_000, 41_000.5, TimeSpan.FromSeconds(9.8)), null, now),
+        ], now);
+
+        var families = await ScrapeAsync(anonymous, Ct);
+        Assert.Equal("gauge", families["eventstore_projection_position"].Type);
+        Assert.Equal(48100, families.Value("eventstore_projection_position", "eventstore_projection_position", ("projection", "deployments")));
+        Assert.Equal(48213, families.Value("eventstore_projection_position", "eventstore_projection_position", ("projection", "factory-throughput")));
+        Assert.Equal(113, families.Value("eventstore_projection_lag_events", "eventstore_projection_lag_events", ("projection", "deployments")));
+        Assert.Equal(42.5, families.Value("eventstore_projection_lag_seconds", "eventstore_projection_lag_seconds", ("projection", "deployments")));
+        Assert.Equal(1, families.Value("eventstore_projection_failed", "eventstore_projection_failed", ("projection", "deployments")));
+        Assert.Equal(0, families.Value("eventstore_projection_failed", "eventstore_projection_failed", ("projection", "factory-throughput")));
+        Assert.Equal(600_000, families.Value("eventstore_projection_rebuild_replayed", "eventstore_projection_rebuild_replayed", ("projection", "factory-throughput")));
+        Assert.Equal(1_000_000, families.Value("eventstore_projection_rebuild_to_replay", "eventstore_projection_rebuild_to_replay", ("projection", "factory-throughput")));
+        Assert.DoesNotContain(families["eventstore_projection_rebuild_replayed"].Samples, s => s.Has(("projection", "deployments")));
+        Assert.DoesNotContain(families["eventstore_projection_position"].Samples, s => s.Has(("projection", "milestones")));
+
+        metrics.Clear();
+        Assert.DoesNotContain((await ScrapeAsync(anonymous, Ct)).GetValueOrDefault("eventstore_projection_position")?.Samples ?? [],
+            s => s.Has(("projection", "deployments")));
     }
 
     [Fact]
