@@ -40,6 +40,8 @@ public static class LedgerMetrics
                     return Task.CompletedTask;
                 });
             }, optionsName: null)
+            // The exporter maps every method; a scrape is a GET, as before, and the endpoint table says so.
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get]))
             .WithName("Metrics")
             .AllowPublic()
             .ExcludeFromDescription();
