@@ -159,6 +159,22 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    public async Task A_scraper_that_asks_for_openmetrics_gets_openmetrics()
+    {
+        using var anonymous = _node.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/metrics", UriKind.Relative));
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+
+        using var response = await anonymous.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        Assert.EndsWith("# EOF\n", text, StringComparison.Ordinal);
+        Assert.Contains("eventstore_append_queue_length", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_node_exports_its_own_figures_not_those_of_another_host_in_the_same_process()
     {
         // Two hosts in one process, as in these tests: each one's /metrics counts only its own appends and requests.
