@@ -4,13 +4,19 @@ using System.Diagnostics.Metrics;
 namespace Ledger.EventStore;
 
 /// <summary>
-/// The names under which the store publishes its <see cref="System.Diagnostics.Metrics"/> instruments, for hosts that
-/// export them. Instrument names follow the OpenTelemetry conventions (dotted, lower case, unit given separately).
+/// The names under which the store publishes its <see cref="System.Diagnostics.Metrics"/> instruments and its spans,
+/// for hosts that export them. Instrument names follow the OpenTelemetry conventions (dotted, lower case, unit given
+/// separately).
 /// </summary>
 public static class EventStoreInstrumentation
 {
     /// <summary>The meter every instrument of the store belongs to.</summary>
     public const string MeterName = "Ledger.EventStore";
+
+    /// <summary>The activity source of the store's spans: one <c>eventstore.group_commit</c> per append transaction.</summary>
+    public const string ActivitySourceName = "Ledger.EventStore";
+
+    internal static ActivitySource Source { get; } = new(ActivitySourceName);
 
     /// <summary>Bucket upper bounds of the append latency histogram, in seconds: half a millisecond to ten seconds.</summary>
     public static IReadOnlyList<double> LatencyBuckets { get; } =

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Ledger.EventStore.Tests.Support;
 using Ledger.Testing;
 using Npgsql;
@@ -125,6 +126,66 @@ public sealed class GroupCommitTests(DatabaseFixture database) : IClassFixture<D
         await first;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
         Assert.Equal(0, await node.CountEventsAsync(stream));
+    }
+
+    [Fact]
+    public async Task A_batch_of_one_continues_its_requests_trace_and_a_batch_of_several_links_to_each_request()
+    {
+        using var requests = new ActivitySource($"test.requests.{Guid.NewGuid():N}");
+        var commits = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source == requests || source.Name == EventStoreInstrumentation.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => { if (activity.Source.Name == EventStoreInstrumentation.ActivitySourceName) commits.Enqueue(activity); },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        // The store is built inside a span, as it would be if a request built it: its writers must not join that trace.
+        var gate = new Gate();
+        Node node;
+        using (requests.StartActivity("builds the store"))
+        {
+            node = await Node.StartAsync(database.ConnectionString, o =>
+            {
+                o.Writers = 1;
+                o.InlineProjections.Add(gate);
+            });
+        }
+
+        ActivityContext aloneSpan, bSpan, cSpan;
+        await using (node)
+        {
+            Task<AppendResult> Append(string name, out ActivityContext span)
+            {
+                using var request = requests.StartActivity(name)!;
+                span = request.Context;
+                return node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.NoStream, [Events.Make()], Ct);
+            }
+
+            var alone = Append("alone", out aloneSpan);
+            await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            var b = Append("b", out bSpan);
+            var c = Append("c", out cSpan);
+            await WaitUntilAsync(() => node.Store.QueuedAppends == 2);
+            gate.Release();
+            await Task.WhenAll(alone, b, c);
+        }
+
+        bool Ours(Activity commit) => commit.TraceId == aloneSpan.TraceId || commit.Links.Any(l => l.Context == bSpan || l.Context == cSpan);
+        await WaitUntilAsync(() => commits.Count(Ours) == 2);
+        var ours = commits.Where(Ours).ToList();
+        var single = Assert.Single(ours, a => a.TraceId == aloneSpan.TraceId);
+        Assert.Equal(aloneSpan.SpanId, single.ParentSpanId);
+        Assert.Empty(single.Links);
+        Assert.Equal(1, single.GetTagItem("eventstore.group_commit.requests"));
+
+        var shared = Assert.Single(ours, a => a != single);
+        Assert.Equal(default, shared.ParentSpanId);
+        Assert.NotEqual(bSpan.TraceId, shared.TraceId);
+        Assert.NotEqual(cSpan.TraceId, shared.TraceId);
+        Assert.Equal([bSpan, cSpan], shared.Links.Select(l => l.Context).OrderBy(l => l == cSpan));
+        Assert.Equal(2, shared.GetTagItem("eventstore.group_commit.requests"));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

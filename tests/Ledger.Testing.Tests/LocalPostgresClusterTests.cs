@@ -12,7 +12,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_cluster_stopped_immediately_restarts_on_the_same_port_with_its_committed_data()
     {
-        await using var temporary = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
+        await using var temporary = await ScratchCluster.CreateAsync();
         var cluster = temporary.Cluster;
         var port = cluster.Port;
         await Sql.ExecuteAsync(cluster.ConnectionString(), "create table kept (id int); insert into kept values (42)");
@@ -33,7 +33,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_cluster_killed_outright_starts_again_with_its_committed_data()
     {
-        await using var temporary = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
+        await using var temporary = await ScratchCluster.CreateAsync();
         var cluster = temporary.Cluster;
         await Sql.ExecuteAsync(cluster.ConnectionString(), "create table kept (id int); insert into kept values (7)");
         var postmasterPid = int.Parse(File.ReadLines(Path.Combine(cluster.DataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
@@ -54,7 +54,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_postmaster_pid_naming_a_process_that_is_not_postgres_does_not_block_the_start()
     {
-        await using var temporary = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
+        await using var temporary = await ScratchCluster.CreateAsync();
         var cluster = temporary.Cluster;
         var pidFile = Path.Combine(cluster.DataDirectory, "postmaster.pid");
         var lines = await File.ReadAllLinesAsync(pidFile, TestContext.Current.CancellationToken);
@@ -75,8 +75,8 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_postmaster_pid_naming_the_server_of_another_cluster_neither_blocks_the_start_nor_stops_that_server()
     {
-        await using var crashed = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
-        await using var neighbour = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
+        await using var crashed = await ScratchCluster.CreateAsync();
+        await using var neighbour = await ScratchCluster.CreateAsync();
         var pidFile = Path.Combine(crashed.Cluster.DataDirectory, "postmaster.pid");
         var lines = await File.ReadAllLinesAsync(pidFile, TestContext.Current.CancellationToken);
         await crashed.Cluster.StopAsync(PostgresStopMode.Fast, TestContext.Current.CancellationToken);
@@ -98,7 +98,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_persistent_data_directory_is_initialized_once_and_reused_across_restarts()
     {
-        await using var directory = await TemporaryCluster.CreateAsync(start: false, TestContext.Current.CancellationToken);
+        await using var directory = await ScratchCluster.CreateAsync(start: false);
         var options = new LocalPostgresOptions
         {
             DataDirectory = directory.Cluster.DataDirectory,
@@ -124,7 +124,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_server_left_running_by_an_earlier_process_is_restarted_with_the_new_options()
     {
-        await using var temporary = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
+        await using var temporary = await ScratchCluster.CreateAsync();
         var earlier = temporary.Cluster;
 
         var later = new LocalPostgresCluster(new LocalPostgresOptions
@@ -144,7 +144,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task A_server_that_fails_to_start_reports_the_end_of_its_log()
     {
-        await using var directory = await TemporaryCluster.CreateAsync(start: false, TestContext.Current.CancellationToken);
+        await using var directory = await ScratchCluster.CreateAsync(start: false);
         var cluster = new LocalPostgresCluster(new LocalPostgresOptions
         {
             DataDirectory = directory.Cluster.DataDirectory,
@@ -163,7 +163,7 @@ public sealed class LocalPostgresClusterTests
     [Fact]
     public async Task Stopping_a_cluster_that_is_not_running_does_nothing()
     {
-        await using var temporary = await TemporaryCluster.StartAsync(TestContext.Current.CancellationToken);
+        await using var temporary = await ScratchCluster.CreateAsync();
         await temporary.Cluster.StopAsync(PostgresStopMode.Immediate, TestContext.Current.CancellationToken);
 
         await temporary.Cluster.StopAsync(PostgresStopMode.Fast, TestContext.Current.CancellationToken);

@@ -25,8 +25,8 @@ public sealed class SharedServerTests(DatabaseFixture database, PostgresServerFi
         Assert.Same(server, database.Server);
         if (Environment.GetEnvironmentVariable(PostgresServer.ExternalServerVariable) is null)
         {
-            Assert.NotNull(server.Cluster);
-            Assert.True(server.Cluster.IsRunning);
+            Assert.NotNull(server.Container);
+            Assert.True(await PostgresContainer.ExistsAsync(server.Container.Id, TestContext.Current.CancellationToken));
         }
     }
 

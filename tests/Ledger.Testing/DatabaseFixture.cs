@@ -13,7 +13,7 @@ public sealed class DatabaseFixture : IAsyncLifetime
     PostgresServer? server;
     TestDatabase? database;
 
-    /// <summary>The shared server the database is on (its <see cref="PostgresServer.Cluster"/> can be stopped and restarted).</summary>
+    /// <summary>The shared server the database is on.</summary>
     public PostgresServer Server => server ?? throw NotInitialized();
 
     /// <summary>The database's name, unique on the server.</summary>

@@ -1,42 +1,38 @@
-using Ledger.LocalPostgres;
 using Npgsql;
 
 namespace Ledger.Testing;
 
 /// <summary>
-/// The PostgreSQL server a test process shares: a <see cref="TemporaryCluster"/> started on first use, or the server named
+/// The PostgreSQL server a test process shares: a <see cref="PostgresContainer"/> started on first use, or the server named
 /// by the LEDGER_TEST_DATABASE environment variable (a connection string for a user allowed to create databases).
 /// Test classes get databases of their own on it through <see cref="DatabaseFixture"/>.
 /// </summary>
 public sealed class PostgresServer
 {
-    /// <summary>The environment variable that points the tests at an existing server instead of a temporary cluster.</summary>
+    /// <summary>The environment variable that points the tests at an existing server instead of a container.</summary>
     public const string ExternalServerVariable = "LEDGER_TEST_DATABASE";
 
     static readonly Lock Gate = new();
     static Task<PostgresServer>? shared;
 
-    readonly TemporaryCluster? temporary;
-
-    PostgresServer(string superuserConnectionString, TemporaryCluster? temporary)
+    PostgresServer(string superuserConnectionString, PostgresContainer? container)
     {
         SuperuserConnectionString = superuserConnectionString;
-        this.temporary = temporary;
+        Container = container;
     }
 
     /// <summary>
-    /// The cluster when the tests started it, for tests that stop and restart the server; null when the tests run against
-    /// LEDGER_TEST_DATABASE. Every class in the process shares this server: a test that stops it must not run in parallel
-    /// with others (put it in a collection with DisableParallelization), or should start a <see cref="TemporaryCluster"/> of its own.
+    /// The container when the tests started it; null when the tests run against LEDGER_TEST_DATABASE. Every class in the
+    /// process shares this server: a test that crashes or restarts a server starts a <see cref="PostgresContainer"/> of its own.
     /// </summary>
-    public LocalPostgresCluster? Cluster => temporary?.Cluster;
+    public PostgresContainer? Container { get; }
 
     /// <summary>A connection string for a user who may create and drop databases, to the server's maintenance database.</summary>
     public string SuperuserConnectionString { get; }
 
     /// <summary>
     /// Gets the shared server, starting it on the first call. The start is shared too: if it fails, every caller gets the
-    /// same exception, e.g. <see cref="PostgresNotInstalledException"/>.
+    /// same exception, e.g. one saying that no Docker engine answers.
     /// </summary>
     /// <param name="cancellationToken">Cancels this caller's wait, not the shared start.</param>
     /// <returns>The running server.</returns>
@@ -66,7 +62,9 @@ public sealed class PostgresServer
         var name = UniqueDatabaseName(nameHint);
         // Identifiers cannot be parameters; the name is ours and made only of [a-z0-9_]. template0, because CREATE DATABASE
         // fails while anyone is connected to its template, and on a shared LEDGER_TEST_DATABASE someone may be on template1.
-        await ExecuteAsSuperuserAsync($"CREATE DATABASE \"{name}\" TEMPLATE template0", cancellationToken);
+        // Locale C whatever the server's default (the official image's is en_US.utf8, ours C.UTF-8), so that text sorts
+        // the same wherever the tests run.
+        await ExecuteAsSuperuserAsync($"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'", cancellationToken);
         return new TestDatabase(this, name, ConnectionString(name));
     }
 
@@ -85,11 +83,11 @@ public sealed class PostgresServer
             return;
         }
 
-        // A start still under way is awaited so that its cluster is removed, not leaked; one that failed cleaned up after itself.
+        // A start still under way is awaited so that its container is removed, not leaked; one that failed cleaned up after itself.
         await ((Task)server).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (server.IsCompletedSuccessfully && server.Result.temporary is { } temporary)
+        if (server.IsCompletedSuccessfully && server.Result.Container is { } container)
         {
-            await temporary.DisposeAsync();
+            await container.DisposeAsync();
         }
     }
 
@@ -101,16 +99,16 @@ public sealed class PostgresServer
         var external = Environment.GetEnvironmentVariable(ExternalServerVariable);
         if (!string.IsNullOrWhiteSpace(external))
         {
-            return new PostgresServer(external, temporary: null);
+            return new PostgresServer(external, container: null);
         }
 
-        var temporary = await TemporaryCluster.StartAsync();
-        return new PostgresServer(temporary.Cluster.ConnectionString(), temporary);
+        var container = await PostgresContainer.StartAsync();
+        return new PostgresServer(container.ConnectionString(), container);
     }
 
     async Task ExecuteAsSuperuserAsync(string sql, CancellationToken cancellationToken)
     {
-        // Unpooled: a pooled connection would outlive a crash test's restart of the server and fail the next statement.
+        // Unpooled: superuser statements are rare, and a pooled connection would outlive a server that went away.
         var connectionString = new NpgsqlConnectionStringBuilder(SuperuserConnectionString) { Pooling = false }.ConnectionString;
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);

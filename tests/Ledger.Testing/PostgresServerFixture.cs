@@ -4,7 +4,7 @@ namespace Ledger.Testing;
 /// The assembly fixture that starts the shared <see cref="PostgresServer"/> before the first test and removes it after the last,
 /// whether tests passed or not. Declare it once in each test assembly that uses the database:
 /// <c>[assembly: AssemblyFixture(typeof(PostgresServerFixture))]</c>. Should the process exit without it, a ProcessExit handler
-/// removes the cluster, and if the process is killed outright, the next run sweeps it.
+/// removes the container, and if the process is killed outright, the next run sweeps it.
 /// </summary>
 public sealed class PostgresServerFixture : IAsyncLifetime
 {
@@ -17,7 +17,7 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     /// <returns>A task that completes once the server accepts connections.</returns>
     public async ValueTask InitializeAsync() => server = await PostgresServer.GetAsync(TestContext.Current.CancellationToken);
 
-    /// <summary>Stops the shared server and deletes its files.</summary>
+    /// <summary>Removes the shared server's container.</summary>
     /// <returns>A task that completes once the server is gone.</returns>
     public async ValueTask DisposeAsync() => await PostgresServer.ShutdownAsync();
 }

@@ -4,8 +4,8 @@ using System.Globalization;
 namespace Ledger.Testing;
 
 /// <summary>
-/// The test process a temporary cluster belongs to. Its start time is kept with its pid because pids are reused:
-/// a new process with a dead run's pid must not keep that run's cluster alive.
+/// The test process a container belongs to. Its start time is kept with its pid because pids are reused:
+/// a new process with a dead run's pid must not keep that run's container alive.
 /// </summary>
 internal readonly record struct TestRunOwner(int Pid, DateTime StartedUtc)
 {

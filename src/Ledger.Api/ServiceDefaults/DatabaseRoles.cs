@@ -48,7 +48,9 @@ public static class DatabaseRoles
             return await new Migrator(service).MigrateAsync(ServiceDefaultsExtensions.Migrations, cancellationToken);
         }
 
-        await using var owner = EventStoreDataSource.Create(migrationsConnectionString, "ledger-migrations");
+        // Named, so Npgsql's metrics (public on /metrics) never carry the migration role's connection string.
+        await using var owner = EventStoreDataSource.Create(migrationsConnectionString, "ledger-migrations",
+            configure: dataSource => dataSource.Name = "ledger-migrations");
         var applied = await new Migrator(owner).MigrateAsync(ServiceDefaultsExtensions.Migrations, cancellationToken);
         var serviceRole = await CurrentUserAsync(service, cancellationToken);
         if (serviceRole != await CurrentUserAsync(owner, cancellationToken))

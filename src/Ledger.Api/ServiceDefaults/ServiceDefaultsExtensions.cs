@@ -3,6 +3,7 @@ using Ledger.Api.ServiceDefaults.Health;
 using Ledger.Api.ServiceDefaults.Logging;
 using Ledger.Api.ServiceDefaults.Metrics;
 using Ledger.Api.ServiceDefaults.OpenApi;
+using Ledger.Api.ServiceDefaults.Telemetry;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Npgsql;
@@ -11,7 +12,7 @@ namespace Ledger.Api.ServiceDefaults;
 
 /// <summary>
 /// The host's cross-cutting set-up in one place: database, problem details, correlation ids, auth, logging, health,
-/// metrics and the API description (docs/operations.md).
+/// metrics, traces and the API description (docs/operations.md).
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -32,7 +33,10 @@ public static class ServiceDefaultsExtensions
             sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName)
                 is { Length: > 0 } connectionString ? connectionString
                 : throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not set."),
-            applicationName: "ledger-api"));
+            applicationName: "ledger-api",
+            // Npgsql's metrics label each pool with its data source's name, by default the connection string (host,
+            // port, user): /metrics is public, so the pool is called by what it is instead.
+            configure: dataSource => dataSource.Name = "ledger-api"));
         // Registered before the bootstrap key so the tables exist when it runs; hosted services start in order.
         services.AddHostedService<MigrateOnStart>();
 
@@ -57,6 +61,7 @@ public static class ServiceDefaultsExtensions
         builder.AddLedgerLogging();
         services.AddLedgerHealth();
         services.AddLedgerMetrics();
+        builder.AddLedgerTelemetry();
         services.AddLedgerOpenApi();
         return builder;
     }

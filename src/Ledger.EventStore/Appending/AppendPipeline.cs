@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Npgsql;
 
@@ -24,7 +25,12 @@ internal sealed class AppendPipeline : IAsyncDisposable
             SingleWriter = false,
             SingleReader = options.Writers == 1,
         });
-        _writers = Enumerable.Range(0, Math.Max(1, options.Writers)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        // The writers outlive whoever built the store: they must not carry its execution context, or every batch would
+        // join the trace (Activity.Current) of the request that happened to build it.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _writers = Enumerable.Range(0, Math.Max(1, options.Writers)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        }
     }
 
     /// <summary>Appends waiting for a writer (for tests and metrics).</summary>
@@ -89,6 +95,7 @@ internal sealed class AppendPipeline : IAsyncDisposable
 
     private async Task ExecuteAsync(List<PreparedRequest> batch)
     {
+        using var activity = StartActivity(batch);
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -116,10 +123,27 @@ internal sealed class AppendPipeline : IAsyncDisposable
             }
             catch (Exception e)
             {
+                activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
                 foreach (var request in batch) request.Fail(e);
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// The transaction's span; Npgsql's command spans nest under it. A batch of one continues its request's trace. A
+    /// batch of several serves them all, so it starts a trace of its own with a link to each request's span
+    /// (OpenTelemetry's convention for batching); the request's own trace still shows its wait in the handler's span.
+    /// </summary>
+    private static Activity? StartActivity(List<PreparedRequest> batch)
+    {
+        if (!EventStoreInstrumentation.Source.HasListeners()) return null;
+        var parent = batch.Count == 1 ? batch[0].TraceContext : default;
+        var links = batch.Count == 1 ? null : batch.Where(r => r.TraceContext != default).Select(r => new ActivityLink(r.TraceContext)).ToList();
+        var activity = EventStoreInstrumentation.Source.StartActivity("eventstore.group_commit", ActivityKind.Internal, parent, links: links);
+        activity?.SetTag("eventstore.group_commit.requests", batch.Count);
+        activity?.SetTag("eventstore.group_commit.events", batch.Sum(r => r.EventCount));
+        return activity;
     }
 
     private async Task<IReadOnlyList<RequestOutcome>> RunTransactionAsync(List<PreparedRequest> batch)

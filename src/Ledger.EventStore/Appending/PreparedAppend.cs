@@ -87,6 +87,7 @@ internal sealed class PreparedRequest
         EventIds = eventIds;
         EventCount = eventIds.Count;
         CancellationToken = cancellationToken;
+        TraceContext = System.Diagnostics.Activity.Current?.Context ?? default;
     }
 
     public IReadOnlyList<PreparedStream> Streams { get; }
@@ -94,6 +95,9 @@ internal sealed class PreparedRequest
     public IReadOnlySet<Guid> EventIds { get; }
     public int EventCount { get; }
     public CancellationToken CancellationToken { get; }
+
+    /// <summary>The span the append was asked under (none: default), for the group commit's span to join or link to.</summary>
+    public System.Diagnostics.ActivityContext TraceContext { get; }
     public Task<IReadOnlyList<AppendResult>> Completion => _completion.Task;
     public bool IsCompleted => _completion.Task.IsCompleted;
 

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Ledger.Api.Access;
 using Ledger.Api.Tests.Support;
 using Ledger.Api.Tests.WritePath;
-using Ledger.LocalPostgres;
 using Ledger.Testing;
 
 namespace Ledger.Api.Tests.Operations;
@@ -84,13 +83,13 @@ public sealed class HealthTests(DatabaseFixture database) : IClassFixture<Databa
     [Fact]
     public async Task While_the_database_is_unreachable_the_service_is_live_but_not_ready()
     {
-        // A cluster of its own: stopping the shared one would take every other test class down with it.
-        await using var postgres = await TemporaryCluster.StartAsync(Ct);
-        await using var api = new LedgerApiFactory(postgres.Cluster.ConnectionString());
+        // A server of its own: crashing the shared one would take every other test class down with it.
+        await using var postgres = await PostgresContainer.StartAsync(Ct);
+        await using var api = new LedgerApiFactory(postgres.ConnectionString());
         using var anonymous = api.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(anonymous, "/health/ready", Ct)).Status);
 
-        await postgres.Cluster.StopAsync(PostgresStopMode.Immediate, Ct);
+        await postgres.CrashAsync(Ct);
         var (status, down) = await GetAsync(anonymous, "/health/ready", Ct);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         var checks = Checks(down);
@@ -100,7 +99,7 @@ public sealed class HealthTests(DatabaseFixture database) : IClassFixture<Databa
         Assert.Equal("unhealthy", checks["projections"].GetProperty("status").GetString());
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(anonymous, "/health/live", Ct)).Status);
 
-        await postgres.Cluster.StartAsync(Ct);
+        await postgres.RestartAsync(Ct);
         await WaitForAsync(anonymous, HttpStatusCode.OK);
     }
 

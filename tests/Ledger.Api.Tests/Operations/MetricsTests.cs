@@ -4,6 +4,8 @@ using Ledger.Api.Access;
 using Ledger.Api.ServiceDefaults.Metrics;
 using Ledger.Api.Tests.Support;
 using Ledger.Api.Tests.WritePath;
+using Ledger.EventStore;
+using Ledger.EventStore.Projections;
 using Ledger.Testing;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -55,6 +57,8 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
         Assert.Equal(3, Delta("eventstore_group_commit_requests", "eventstore_group_commit_requests_sum"));
         Assert.Equal(6, Delta("eventstore_group_commit_events", "eventstore_group_commit_events_sum"));
         Assert.Equal(0, after.Value("eventstore_append_active_requests", "eventstore_append_active_requests"));
+        // Npgsql's figures name the pool after the data source, never after its connection string (host, user).
+        Assert.Contains(after["db_client_operation_duration_seconds"].Samples, s => s.Has(("db_client_connection_pool_name", "ledger-api")));
         Assert.Equal("gauge", after["eventstore_append_queue_length"].Type);
 
         var route = ("http_route", "/api/v1/units/{serial}/events");
@@ -99,6 +103,44 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    public async Task Projection_gauges_show_each_projection_its_failure_and_its_rebuild_progress_and_go_silent_when_cleared()
+    {
+        // Statuses no live database would hold at once, given to the gauges the sampler feeds; it samples once at start
+        // and then not for an hour, so after its first sample the gauges show exactly these.
+        await using var node = _node.WithWebHostBuilder(b => b.UseSetting(LedgerMetrics.ProjectionIntervalSetting, "01:00:00"));
+        var metrics = node.Services.GetRequiredService<ProjectionMetrics>();
+        using var anonymous = node.CreateClient();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        while (metrics.RecordedAt is null) await Task.Delay(50, deadline.Token);
+        var now = new DateTimeOffset(2025, 7, 29, 7, 0, 0, TimeSpan.Zero);
+        metrics.Record(
+        [
+            new ProjectionStatus("deployments", new FeedCursor(1019, 48100), ProjectionState.Failed, 113, TimeSpan.FromSeconds(42.5), "node-b", now,
+                new ProjectionFailure("boom", Guid.CreateVersion7(), 48101, now, DuringRebuild: false), null, null, now),
+            new ProjectionStatus("factory-throughput", new FeedCursor(1022, 48213), ProjectionState.Running, 0, TimeSpan.Zero, "node-a", now, null,
+                new RebuildProgress(now, now, new FeedCursor(900, 30000), 600_000, 1_000_000, 41_000.5, TimeSpan.FromSeconds(9.8)), null, now),
+        ], now);
+
+        var families = await ScrapeAsync(anonymous, Ct);
+        Assert.Equal("gauge", families["eventstore_projection_position"].Type);
+        Assert.Equal(48100, families.Value("eventstore_projection_position", "eventstore_projection_position", ("projection", "deployments")));
+        Assert.Equal(48213, families.Value("eventstore_projection_position", "eventstore_projection_position", ("projection", "factory-throughput")));
+        Assert.Equal(113, families.Value("eventstore_projection_lag_events", "eventstore_projection_lag_events", ("projection", "deployments")));
+        Assert.Equal(42.5, families.Value("eventstore_projection_lag_seconds", "eventstore_projection_lag_seconds", ("projection", "deployments")));
+        Assert.Equal(1, families.Value("eventstore_projection_failed", "eventstore_projection_failed", ("projection", "deployments")));
+        Assert.Equal(0, families.Value("eventstore_projection_failed", "eventstore_projection_failed", ("projection", "factory-throughput")));
+        Assert.Equal(600_000, families.Value("eventstore_projection_rebuild_replayed", "eventstore_projection_rebuild_replayed", ("projection", "factory-throughput")));
+        Assert.Equal(1_000_000, families.Value("eventstore_projection_rebuild_to_replay", "eventstore_projection_rebuild_to_replay", ("projection", "factory-throughput")));
+        Assert.DoesNotContain(families["eventstore_projection_rebuild_replayed"].Samples, s => s.Has(("projection", "deployments")));
+        Assert.DoesNotContain(families["eventstore_projection_position"].Samples, s => s.Has(("projection", "milestones")));
+
+        metrics.Clear();
+        Assert.DoesNotContain((await ScrapeAsync(anonymous, Ct)).GetValueOrDefault("eventstore_projection_position")?.Samples ?? [],
+            s => s.Has(("projection", "deployments")));
+    }
+
+    [Fact]
     public async Task With_a_metrics_port_set_metrics_answer_only_on_that_port()
     {
         await using var node = _node.WithWebHostBuilder(b => b.UseSetting(LedgerMetrics.PortSetting, "9464"));
@@ -109,13 +151,64 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
         Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
         using var api = await client.GetAsync(new Uri("/health/live", UriKind.Relative), Ct);
         Assert.Equal(HttpStatusCode.OK, api.StatusCode);
+
+        // And on the configured port they answer: port 0 is the one the in-memory server's connections have.
+        await using var onItsPort = _node.WithWebHostBuilder(b => b.UseSetting(LedgerMetrics.PortSetting, "0"));
+        using var scraper = onItsPort.CreateClient();
+        Assert.Contains("eventstore_append_queue_length", (await ScrapeAsync(scraper, Ct)).Keys);
+    }
+
+    [Fact]
+    public async Task A_scraper_that_asks_for_openmetrics_gets_openmetrics()
+    {
+        using var anonymous = _node.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/metrics", UriKind.Relative));
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+
+        using var response = await anonymous.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        Assert.EndsWith("# EOF\n", text, StringComparison.Ordinal);
+        Assert.Contains("eventstore_append_queue_length", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_node_exports_its_own_figures_not_those_of_another_host_in_the_same_process()
+    {
+        // Two hosts in one process, as in these tests: each one's /metrics counts only its own appends and requests.
+        await using var other = new LedgerApiFactory(database.ConnectionString);
+        using var anonymous = _node.CreateClient();
+        using var otherAnonymous = other.CreateClient();
+        using var line = other.CreateClient(await other.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+        var before = await ScrapeAsync(anonymous, Ct);
+        var otherBefore = await ScrapeAsync(otherAnonymous, Ct);
+
+        using (var response = await line.SendAsync(LineEvents.Post($"/api/v1/units/{LineEvents.NewSerial()}/events", LineEvents.Built()), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        var after = await ScrapeAsync(anonymous, Ct);
+        var otherAfter = await ScrapeAsync(otherAnonymous, Ct);
+        (string, string) appended = ("outcome", "appended");
+        Assert.Equal(1, otherAfter.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended)
+                        - otherBefore.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended));
+        Assert.Equal(before.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended),
+            after.Value("eventstore_append_requests_total", "eventstore_append_requests_total", appended));
+        (string, string)[] posts = [("http_route", "/api/v1/units/{serial}/events"), ("http_request_method", "POST")];
+        Assert.Equal(before.Value("http_server_request_duration_seconds", "http_server_request_duration_seconds_count", posts),
+            after.Value("http_server_request_duration_seconds", "http_server_request_duration_seconds_count", posts));
     }
 
     private static async Task<Dictionary<string, Family>> ScrapeAsync(HttpClient client, CancellationToken cancellationToken)
     {
         using var response = await client.GetAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var contentType = response.Content.Headers.ContentType;
+        Assert.Equal("text/plain", contentType?.MediaType);
+        Assert.Contains(contentType!.Parameters, p => p.Name == "version" && p.Value == "0.0.4");
         return PrometheusExposition.Parse(await response.Content.ReadAsStringAsync(Ct));
     }
 

@@ -16,7 +16,7 @@ internal sealed record Family(string Name, string Type, string Help, List<Sample
 
 /// <summary>
 /// A strict reader of the Prometheus text exposition format 0.0.4: it throws on anything a Prometheus server would
-/// refuse or misread — bad names, unescaped label values, samples outside their family, a family given twice,
+/// refuse or misread — bad names, unescaped label values, samples outside their family, a family given twice, HELP after samples,
 /// histogram buckets out of order or not cumulative, a <c>+Inf</c> bucket that is not the count.
 /// </summary>
 internal static partial class PrometheusExposition
@@ -25,16 +25,22 @@ internal static partial class PrometheusExposition
     {
         if (!text.EndsWith('\n')) throw new FormatException("The exposition must end with a line feed.");
         var families = new Dictionary<string, Family>(StringComparer.Ordinal);
-        string? help = null;
-        string? helpFor = null;
+        // HELP and TYPE may come in either order (OpenTelemetry's exporter writes TYPE first), but both before the samples.
+        var helps = new Dictionary<string, string>(StringComparer.Ordinal);
         Family? current = null;
         foreach (var line in text[..^1].Split('\n'))
         {
             if (line.StartsWith("# HELP ", StringComparison.Ordinal))
             {
                 var rest = line["# HELP ".Length..];
-                helpFor = rest[..rest.IndexOf(' ', StringComparison.Ordinal)];
-                help = UnescapeHelp(rest[(helpFor.Length + 1)..]);
+                var name = rest[..rest.IndexOf(' ', StringComparison.Ordinal)];
+                if (!helps.TryAdd(name, UnescapeHelp(rest[(name.Length + 1)..]))) throw new FormatException($"HELP {name} twice.");
+                if (current?.Name == name)
+                {
+                    if (current.Samples.Count > 0) throw new FormatException($"HELP {name} after its samples.");
+                    families[name] = current = current with { Help = helps[name] };
+                }
+
                 continue;
             }
 
@@ -43,10 +49,9 @@ internal static partial class PrometheusExposition
                 var parts = line["# TYPE ".Length..].Split(' ');
                 if (parts.Length != 2 || !MetricName().IsMatch(parts[0])) throw new FormatException($"Bad TYPE line: {line}");
                 if (parts[1] is not ("counter" or "gauge" or "histogram" or "summary" or "untyped")) throw new FormatException($"Unknown type: {line}");
-                if (helpFor != parts[0]) throw new FormatException($"TYPE {parts[0]} without its HELP just before it.");
                 if (families.ContainsKey(parts[0])) throw new FormatException($"Family {parts[0]} appears twice.");
                 if (parts[1] == "counter" && !parts[0].EndsWith("_total", StringComparison.Ordinal)) throw new FormatException($"Counter {parts[0]} does not end in _total.");
-                families[parts[0]] = current = new Family(parts[0], parts[1], help!, []);
+                families[parts[0]] = current = new Family(parts[0], parts[1], helps.GetValueOrDefault(parts[0], string.Empty), []);
                 continue;
             }
 

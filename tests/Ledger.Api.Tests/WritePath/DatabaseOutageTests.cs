@@ -1,7 +1,6 @@
 using System.Net;
 using Ledger.Api.Access;
 using Ledger.Api.Tests.Support;
-using Ledger.LocalPostgres;
 using Ledger.Testing;
 using static Ledger.Api.Tests.WritePath.RecordUnitEventsTests;
 
@@ -15,21 +14,21 @@ public sealed class DatabaseOutageTests
     [Fact]
     public async Task While_the_database_is_down_writes_get_503_with_retry_after_and_a_retry_afterwards_records_once()
     {
-        // A cluster of its own: stopping the shared one would take every other test class down with it.
-        await using var postgres = await TemporaryCluster.StartAsync(Ct);
-        await using var api = new LedgerApiFactory(postgres.Cluster.ConnectionString());
+        // A server of its own: crashing the shared one would take every other test class down with it.
+        await using var postgres = await PostgresContainer.StartAsync(Ct);
+        await using var api = new LedgerApiFactory(postgres.ConnectionString());
         using var line = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Line, "lathrop"));
         var serial = LineEvents.NewSerial();
         var key = Guid.NewGuid().ToString();
         var path = $"/api/v1/units/{serial}/events";
 
-        await postgres.Cluster.StopAsync(PostgresStopMode.Immediate, Ct);
+        await postgres.CrashAsync(Ct);
         using var during = await line.SendAsync(LineEvents.Post(path, LineEvents.Built(id: Guid.Parse("0193a5e4-7c1f-7cc3-9a36-5d3d2b1f8e10")), key), Ct);
         var problem = await AssertProblemAsync(during, HttpStatusCode.ServiceUnavailable, "service-unavailable");
         Assert.Equal("5", during.Headers.RetryAfter?.ToString());
         Assert.Contains("Retry", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
-        await postgres.Cluster.StartAsync(Ct);
+        await postgres.RestartAsync(Ct);
         var answer = HttpStatusCode.ServiceUnavailable;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         deadline.CancelAfter(TimeSpan.FromSeconds(60));

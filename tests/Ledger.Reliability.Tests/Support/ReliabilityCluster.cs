@@ -1,15 +1,14 @@
 using System.Security.Cryptography;
-using Ledger.LocalPostgres;
 using Ledger.Testing;
 using Npgsql;
 
 namespace Ledger.Reliability.Tests.Support;
 
 /// <summary>
-/// A PostgreSQL cluster of the test's own (so it can be stopped with <c>pg_ctl stop -m immediate</c> without touching
-/// anyone else's), with the database <c>ledger</c>, a migration role that owns it and a service role that the service
-/// processes connect as (docs/operations.md, "Database roles"). The roles have passwords, which the security tests look
-/// for in the services' logs; the throwaway cluster trusts local connections, so the passwords are never checked.
+/// A PostgreSQL server of the test's own in a container (so it can be crashed without touching anyone else's), with the
+/// database <c>ledger</c>, a migration role that owns it and a service role that the service processes connect as
+/// (docs/operations.md, "Database roles"). The roles have passwords, which the server checks (SCRAM over TCP) and the
+/// security tests look for in the services' logs.
 /// </summary>
 internal sealed class ReliabilityCluster : IAsyncDisposable
 {
@@ -17,14 +16,12 @@ internal sealed class ReliabilityCluster : IAsyncDisposable
     public const string MigrationRole = "ledger_owner";
     public const string ServiceRole = "ledger_app";
 
-    private readonly TemporaryCluster _temporary;
-
-    private ReliabilityCluster(TemporaryCluster temporary)
+    private ReliabilityCluster(PostgresContainer server)
     {
-        _temporary = temporary;
+        Server = server;
         OwnerPassword = Secret();
         ServicePassword = Secret();
-        Superuser = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(Cluster.ConnectionString(Database))
+        Superuser = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(Server.ConnectionString(Database))
         {
             // Checks run across server restarts; a fresh connection each time never meets a stale one.
             Pooling = false,
@@ -32,7 +29,7 @@ internal sealed class ReliabilityCluster : IAsyncDisposable
         }.ConnectionString);
     }
 
-    public LocalPostgresCluster Cluster => _temporary.Cluster;
+    public PostgresContainer Server { get; }
 
     /// <summary>The superuser, on the ledger database, for the suite's own checks (never what the service uses).</summary>
     public NpgsqlDataSource Superuser { get; }
@@ -48,11 +45,10 @@ internal sealed class ReliabilityCluster : IAsyncDisposable
 
     public static async Task<ReliabilityCluster> StartAsync(CancellationToken cancellationToken)
     {
-        var temporary = await TemporaryCluster.StartAsync(cancellationToken);
-        var cluster = new ReliabilityCluster(temporary);
+        var cluster = new ReliabilityCluster(await PostgresContainer.StartAsync(cancellationToken));
         try
         {
-            await using var server = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(temporary.Cluster.ConnectionString()) { Pooling = false }.ConnectionString);
+            await using var server = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(cluster.Server.ConnectionString()) { Pooling = false }.ConnectionString);
             // Role names and passwords cannot be parameters; both are ours (constants, and hex from the random generator).
             foreach (var sql in new[]
             {
@@ -75,22 +71,22 @@ internal sealed class ReliabilityCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the server abruptly (<c>pg_ctl stop -m immediate</c>: no checkpoint, sessions cut), as a crash would.</summary>
-    public Task CrashAsync(CancellationToken cancellationToken) => Cluster.StopAsync(PostgresStopMode.Immediate, cancellationToken);
+    /// <summary>Stops the server abruptly (PostgreSQL's immediate shutdown: no checkpoint, sessions cut), as a crash would.</summary>
+    public Task CrashAsync(CancellationToken cancellationToken) => Server.CrashAsync(cancellationToken);
 
     /// <summary>Starts the server again (crash recovery, same port) and returns once it accepts connections.</summary>
-    public Task RestartAsync(CancellationToken cancellationToken) => Cluster.StartAsync(cancellationToken);
+    public Task RestartAsync(CancellationToken cancellationToken) => Server.RestartAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
         await Superuser.DisposeAsync();
-        await _temporary.DisposeAsync();
+        await Server.DisposeAsync();
     }
 
     private string As(string role, string password) => new NpgsqlConnectionStringBuilder
     {
-        Host = "127.0.0.1",
-        Port = Cluster.Port,
+        Host = Server.Host,
+        Port = Server.Port,
         Database = Database,
         Username = role,
         Password = password,

@@ -10,14 +10,24 @@ namespace Ledger.Api.ServiceDefaults.Health;
 
 /// <summary>
 /// <c>/health/live</c>: the process is up and serving (no dependency is checked, so a database outage never gets the
-/// process restarted). <c>/health/ready</c>: it can do its work — the database answers, every module's migrations are
-/// applied, no projection is stopped on a failure. Both are public and answer JSON listing each check.
+/// process restarted). <c>/health/ready</c>: it can do its work — the database answers (AspNetCore.HealthChecks.NpgSql),
+/// every module's migrations are applied, no projection is stopped on a failure (the ledger's own rules). Both are public and answer JSON listing each check.
 /// </summary>
 public static class LedgerHealth
 {
     public const string LivePath = "/health/live";
     public const string ReadyPath = "/health/ready";
     private const string ReadyTag = "ready";
+    private const string DatabaseCheck = "database";
+
+    /// <summary>
+    /// Public words for checks that come from packages: their own description is an exception's message (a host name, a
+    /// port, a user), which stays in the log.
+    /// </summary>
+    private static readonly Dictionary<string, (string Healthy, string Unhealthy)> DependencyWords = new(StringComparer.Ordinal)
+    {
+        [DatabaseCheck] = ("The database answers.", "The database is unreachable."),
+    };
 
     // A check that has not answered by then counts as failed: a load balancer's probe must get an answer in time.
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(5);
@@ -27,7 +37,10 @@ public static class LedgerHealth
     internal static IServiceCollection AddLedgerHealth(this IServiceCollection services)
     {
         services.AddHealthChecks()
-            .AddCheck<DatabaseCheck>("database", tags: [ReadyTag], timeout: CheckTimeout)
+            // The dependency: AspNetCore.HealthChecks.NpgSql runs `select 1` on the service's own data source. Its
+            // failures are logged by the health check service (with the exception) and worded for the public below.
+            .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: DatabaseCheck, tags: [ReadyTag], timeout: CheckTimeout)
+            // The ledger's own rules.
             .AddCheck<MigrationsCheck>("migrations", tags: [ReadyTag], timeout: CheckTimeout)
             .AddCheck<ProjectionsCheck>("projections", tags: [ReadyTag], timeout: CheckTimeout);
         return services;
@@ -51,12 +64,18 @@ public static class LedgerHealth
         var body = new HealthResponse(
             Text(report.Status), Math.Round(report.TotalDuration.TotalMilliseconds, 1),
             [.. report.Entries.Select(e => new HealthCheckResponse(
-                e.Key, Text(e.Value.Status),
-                e.Value.Description ?? (e.Value.Exception is { } x ? $"The check failed ({x.GetType().Name})." : null),
+                e.Key, Text(e.Value.Status), Describe(e.Key, e.Value),
                 Math.Round(e.Value.Duration.TotalMilliseconds, 1),
                 e.Value.Data.Count == 0 ? null : e.Value.Data))]);
         context.Response.ContentType = "application/json; charset=utf-8";
         return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json), context.RequestAborted);
+    }
+
+    private static string? Describe(string name, HealthReportEntry entry)
+    {
+        if (DependencyWords.TryGetValue(name, out var words)) return entry.Status == HealthStatus.Healthy ? words.Healthy : words.Unhealthy;
+        if (entry.Exception is { } exception) return $"The check failed ({exception.GetType().Name}).";
+        return entry.Description;
     }
 
     private static string Text(HealthStatus status) => status switch
@@ -69,28 +88,6 @@ public static class LedgerHealth
     private sealed record HealthResponse(string Status, double TotalDurationMs, IReadOnlyList<HealthCheckResponse> Checks);
 
     private sealed record HealthCheckResponse(string Name, string Status, string? Description, double DurationMs, IReadOnlyDictionary<string, object>? Data);
-}
-
-/// <summary>The database answers a query.</summary>
-internal sealed partial class DatabaseCheck(NpgsqlDataSource dataSource, ILogger<DatabaseCheck> logger) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var command = dataSource.CreateCommand("select 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy("The database answers.");
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
-        {
-            Log(logger, e);
-            return HealthCheckResult.Unhealthy("The database is unreachable.");
-        }
-    }
-
-    [LoggerMessage(LogLevel.Warning, "Readiness: the database is unreachable")]
-    private static partial void Log(ILogger logger, Exception exception);
 }
 
 /// <summary>Every migration of every module (store, API, read models) is applied: the code and the schema agree.</summary>

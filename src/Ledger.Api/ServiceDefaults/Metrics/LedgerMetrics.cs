@@ -5,9 +5,10 @@ using Ledger.EventStore.Projections;
 namespace Ledger.Api.ServiceDefaults.Metrics;
 
 /// <summary>
-/// <c>GET /metrics</c>: the process's instruments in the Prometheus text format. Public (no API key), so that monitoring
-/// keeps working exactly when the database — which every key check needs — is down; keep it off the public edge, or
-/// set <c>Ledger:Metrics:Port</c> so it answers only on a port the load balancer does not forward (docs/operations.md).
+/// <c>GET /metrics</c>: the host's instruments in the Prometheus text format, written by OpenTelemetry's Prometheus
+/// exporter (which meters: <see cref="Telemetry.LedgerTelemetry"/>). Public (no API key), so that monitoring keeps
+/// working exactly when the database — which every key check needs — is down; keep it off the public edge, or set
+/// <c>Ledger:Metrics:Port</c> so it answers only on a port the load balancer does not forward (docs/operations.md).
 /// </summary>
 public static class LedgerMetrics
 {
@@ -17,8 +18,6 @@ public static class LedgerMetrics
 
     internal static IServiceCollection AddLedgerMetrics(this IServiceCollection services)
     {
-        services.AddMetrics();
-        services.AddSingleton<PrometheusExporter>();
         services.AddSingleton(sp => new ProjectionMetrics(sp.GetRequiredService<IMeterFactory>()));
         services.AddHostedService<ProjectionMetricsSampler>();
         return services;
@@ -26,14 +25,23 @@ public static class LedgerMetrics
 
     internal static IEndpointConventionBuilder MapLedgerMetrics(this WebApplication app)
     {
-        // Resolved now, so the listener is subscribed before the first request is measured, and the store's instruments
-        // (created with the store) are exported from the start rather than after the first append.
-        app.Services.GetRequiredService<PrometheusExporter>();
+        // Made now rather than at the first append or scrape, so their instruments are exported from the start.
         app.Services.GetService<Ledger.EventStore.EventStore>();
-        return app.MapGet(Path, (HttpContext context, PrometheusExporter exporter, IConfiguration configuration) =>
-                configuration.GetValue<int?>(PortSetting) is { } port && context.Connection.LocalPort != port
-                    ? Results.NotFound()
-                    : Results.Text(exporter.Scrape(), PrometheusText.ContentType))
+        app.Services.GetRequiredService<ProjectionMetrics>();
+        var port = app.Configuration.GetValue<int?>(PortSetting);
+        return app.MapPrometheusScrapingEndpoint(Path, meterProvider: null, configureBranchedPipeline: pipeline =>
+            {
+                if (port is null) return;
+                // The connection's local port, not the Host header: a client cannot talk its way onto the metrics port.
+                pipeline.Use((context, next) =>
+                {
+                    if (context.Connection.LocalPort == port) return next(context);
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                });
+            }, optionsName: null)
+            // The exporter maps every method; a scrape is a GET, as before, and the endpoint table says so.
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get]))
             .WithName("Metrics")
             .AllowPublic()
             .ExcludeFromDescription();

@@ -3,6 +3,7 @@ using System.Text;
 using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.Telemetry;
 using Ledger.EventStore;
 using Ledger.Production.Factories;
 using Ledger.Production.Units;
@@ -35,12 +36,25 @@ internal sealed class UnitEventWriter(EventStore.EventStore store, IFactoryRegis
     public async Task<(IReadOnlyList<UnitReceipt>? Units, LedgerResponse? Refusal)> WriteAsync(
         HttpContext context, WriteRequest request, CancellationToken cancellationToken)
     {
+        // The write path's own span, between the HTTP request's and the database's: what was decided, in how many tries.
+        using var activity = LedgerTelemetry.Source.StartActivity("ledger.record_events");
+        activity?.SetTag("ledger.units", request.Events.Select(e => e.Serial.Value).Distinct(StringComparer.Ordinal).Count());
+        activity?.SetTag("ledger.events", request.Events.Count);
+        var (units, refusal) = await DecideAndAppendAsync(context, request, activity, cancellationToken);
+        activity?.SetTag("ledger.outcome", refusal is null ? "recorded" : "refused");
+        return (units, refusal);
+    }
+
+    private async Task<(IReadOnlyList<UnitReceipt>? Units, LedgerResponse? Refusal)> DecideAndAppendAsync(
+        HttpContext context, WriteRequest request, System.Diagnostics.Activity? activity, CancellationToken cancellationToken)
+    {
         var ids = request.Events.Select(e => e.EventId ?? NewEventId(request, e.Index)).ToArray();
         var metadata = request.Caller.ToEventMetadata(request.CorrelationId) with { IdempotencyKey = request.IdempotencyKey };
         var units = request.Events.GroupBy(e => e.Serial.Value, StringComparer.Ordinal).ToList();
 
         for (var attempt = 1; attempt <= Attempts; attempt++)
         {
+            activity?.SetTag("ledger.attempts", attempt);
             var histories = await store.ReadStreamsAsync(units.Select(u => u.Key).ToArray(), cancellationToken);
             var appends = new List<StreamAppend>(units.Count);
             using var remembered = new CompositeDisposable();

@@ -1,0 +1,276 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Docker.DotNet.Models;
+using DotNet.Testcontainers.Configurations;
+using Npgsql;
+using Testcontainers.PostgreSql;
+
+namespace Ledger.Testing;
+
+/// <summary>
+/// A throwaway PostgreSQL server in a container started with Testcontainers, tuned for tests. The image is
+/// <c>postgres:15</c> unless LEDGER_TEST_POSTGRES_IMAGE names another (<c>tests/run</c> builds
+/// <c>ledger-local/postgres:15</c> from Debian's packages where no registry is reachable). Disposing it removes the
+/// container; if the test process dies first, the next test run that starts a container sweeps it away.
+/// </summary>
+/// <remarks>
+/// The shared <see cref="PostgresServer"/> runs in one of these. Start one of your own for a test that crashes, restarts
+/// or reconfigures its server, so that the classes running beside it keep theirs. The host port stays the same across
+/// <see cref="CrashAsync"/> and <see cref="RestartAsync"/>, so services configured with it reconnect as they would to
+/// a restarted production server.
+/// </remarks>
+public sealed class PostgresContainer : IAsyncDisposable
+{
+    /// <summary>The environment variable naming the image (default <see cref="DefaultImage"/>).</summary>
+    public const string ImageVariable = "LEDGER_TEST_POSTGRES_IMAGE";
+
+    /// <summary>The official image, used wherever a registry serves it.</summary>
+    public const string DefaultImage = "postgres:15";
+
+    /// <summary>The superuser the container is created with.</summary>
+    public const string Superuser = "postgres";
+
+    /// <summary>The label that ties a container to the test process that started it, for the sweep.</summary>
+    internal const string OwnerLabel = "org.ledger.test-run";
+
+    const int ServerPort = 5432;
+
+    /// <summary>
+    /// Test settings, after the ones Testcontainers' PostgreSQL module passes (the last of a name wins). fsync and
+    /// full_page_writes only guard against the machine losing power, which a throwaway server does not survive anyway.
+    /// synchronous_commit goes back on (the module turns it off): with fsync off it costs a write() per commit, whereas
+    /// off it lets an immediate shutdown lose acknowledged commits, and the crash tests would then blame the ledger.
+    /// </summary>
+    static readonly string[] TestSettings =
+    [
+        "-c", "fsync=off",
+        "-c", "full_page_writes=off",
+        "-c", "synchronous_commit=on",
+        "-c", "max_connections=400",
+    ];
+
+    static readonly ConcurrentDictionary<PostgresContainer, byte> Live = new();
+    static readonly Lazy<Task> FirstSweep = new(() => Task.Run(() => SweepAbandonedAsync(CancellationToken.None)));
+
+    // Kept so that the handlers stay registered for the life of the process.
+    static readonly PosixSignalRegistration[] TerminationHandlers;
+
+    readonly PostgreSqlContainer container;
+    readonly string password;
+
+    static PostgresContainer()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveAllLive();
+        // The runtime does not raise ProcessExit for a process ended by a signal: a test run sent SIGTERM (as a CI timeout
+        // does) would leave its container running. After these handlers the signal goes on to end the process as before.
+        TerminationHandlers =
+        [
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => RemoveAllLive()),
+            PosixSignalRegistration.Create(PosixSignal.SIGHUP, _ => RemoveAllLive()),
+        ];
+    }
+
+    PostgresContainer(PostgreSqlContainer container, string password, int port)
+    {
+        this.container = container;
+        this.password = password;
+        Port = port;
+    }
+
+    /// <summary>The image the containers run.</summary>
+    public static string Image =>
+        Environment.GetEnvironmentVariable(ImageVariable) is { Length: > 0 } image ? image : DefaultImage;
+
+    /// <summary>The host the server is reached at (the Docker host as Testcontainers sees it).</summary>
+    public string Host => container.Hostname;
+
+    /// <summary>The host port the server is reached at; the same across crashes and restarts.</summary>
+    public int Port { get; }
+
+    /// <summary>The container's id (for <c>docker logs</c> when a test fails).</summary>
+    public string Id => container.Id;
+
+    /// <summary>
+    /// Starts a new container and waits until the server accepts connections, having first removed the containers of
+    /// earlier test runs that died without removing their own.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The running server; dispose it to remove the container.</returns>
+    public static Task<PostgresContainer> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(TestRunOwner.Current, cancellationToken);
+
+    /// <summary>Starts a container labelled as another test run's (for the sweep's tests).</summary>
+    internal static async Task<PostgresContainer> StartAsync(TestRunOwner owner, CancellationToken cancellationToken)
+    {
+        await FirstSweep.Value.WaitAsync(cancellationToken);
+
+        var password = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
+        // A fixed host port rather than Docker's pick: Docker picks anew at every start, and a restarted server must be
+        // where the services under test were told it is. Another process may take the free port before Docker binds
+        // it, so the start is tried again on a fresh one.
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            var container = new PostgreSqlBuilder(Image)
+                .WithUsername(Superuser)
+                .WithPassword(password)
+                .WithDatabase("postgres")
+                .WithPortBinding(port, ServerPort)
+                .WithCommand(TestSettings)
+                .WithLabel(OwnerLabel, owner.ToString())
+                // The default 64 MB /dev/shm is too small for parallel queries of 400 connections.
+                .WithCreateParameterModifier(parameters => parameters.HostConfig!.ShmSize = 256L * 1024 * 1024)
+                .Build();
+            var started = new PostgresContainer(container, password, port);
+            Live.TryAdd(started, 0);
+            try
+            {
+                await container.StartAsync(cancellationToken);
+                return started;
+            }
+            catch (Exception e) when (attempt < 3 && IsPortTaken(e))
+            {
+                await started.DisposeAsync();
+            }
+            catch (Exception e)
+            {
+                await started.DisposeAsync();
+                throw new InvalidOperationException(
+                    $"Could not start PostgreSQL from the image '{Image}' ({e.Message}). The tests need a Docker engine and the " +
+                    $"image: run them with tests/run, which sets both up, or set {ImageVariable} to an image you have, or " +
+                    $"{PostgresServer.ExternalServerVariable} to a server of your own.",
+                    e);
+            }
+        }
+    }
+
+    /// <summary>A connection string for the given database on this server, as the superuser, with error details included.</summary>
+    /// <param name="database">The database to connect to.</param>
+    /// <returns>A connection string for Npgsql.</returns>
+    public string ConnectionString(string database = "postgres") => new NpgsqlConnectionStringBuilder
+    {
+        Host = Host,
+        Port = Port,
+        Database = database,
+        Username = Superuser,
+        Password = password,
+        IncludeErrorDetail = true,
+    }.ConnectionString;
+
+    /// <summary>
+    /// Crashes the server: PostgreSQL's immediate shutdown (SIGQUIT to the postmaster, what <c>pg_ctl stop -m immediate</c>
+    /// sends) ends every session at once without a checkpoint, and the container stops with it. The next start runs crash
+    /// recovery from the WAL.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for the container to stop.</param>
+    /// <returns>A task that completes once the server is down.</returns>
+    public async Task CrashAsync(CancellationToken cancellationToken = default)
+    {
+        // The postmaster is PID 1 in both the official image and ours.
+        await container.ExecAsync(["sh", "-c", "kill -QUIT 1"], cancellationToken);
+        await container.GetExitCodeAsync(cancellationToken);
+    }
+
+    /// <summary>Starts the server again (crash recovery, same port) and returns once it accepts connections.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>A task that completes once the server accepts connections.</returns>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        // Testcontainers starts a container only from its own idea of the state: tell it the server stopped.
+        await container.StopAsync(cancellationToken);
+        await container.StartAsync(cancellationToken);
+    }
+
+    /// <summary>Removes the container. Safe to call more than once.</summary>
+    /// <returns>A task that completes once the container is gone.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Live.TryRemove(this, out _))
+        {
+            await container.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Removes the containers whose test process is gone (killed, crashed, or stopped in a debugger), so a run that died
+    /// leaves nothing behind. Testcontainers' own reaper would do this, but its image cannot be pulled everywhere.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the sweep.</param>
+    /// <returns>How many containers were removed.</returns>
+    internal static async Task<int> SweepAbandonedAsync(CancellationToken cancellationToken)
+    {
+        using var client = DockerClient();
+        var containers = await client.Containers.ListContainersAsync(
+            new ContainersListParameters
+            {
+                All = true,
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [OwnerLabel] = true } },
+            },
+            cancellationToken);
+        var swept = 0;
+        // A container being removed at this moment may be listed without its labels.
+        foreach (var abandoned in containers.Where(c => c.Labels?.TryGetValue(OwnerLabel, out var label) == true
+            && (TestRunOwner.Parse(label) is not { } owner || !owner.IsAlive())))
+        {
+            try
+            {
+                await client.Containers.RemoveContainerAsync(abandoned.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
+                swept++;
+            }
+            catch (Docker.DotNet.DockerContainerNotFoundException)
+            {
+                // Another test process's sweep removed it at the same moment.
+            }
+        }
+
+        return swept;
+    }
+
+    /// <summary>Whether Docker still has a container with this id, running or not.</summary>
+    internal static async Task<bool> ExistsAsync(string id, CancellationToken cancellationToken)
+    {
+        using var client = DockerClient();
+        try
+        {
+            await client.Containers.InspectContainerAsync(id, cancellationToken);
+            return true;
+        }
+        catch (Docker.DotNet.DockerContainerNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    static Docker.DotNet.DockerClient DockerClient() =>
+        TestcontainersSettings.OS.DockerEndpointAuthConfig.GetDockerClientBuilder(Guid.Empty).Build();
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    static bool IsPortTaken(Exception e) =>
+        e.ToString().Contains("address already in use", StringComparison.OrdinalIgnoreCase)
+        || e.ToString().Contains("port is already allocated", StringComparison.OrdinalIgnoreCase);
+
+    static void RemoveAllLive()
+    {
+        foreach (var live in Live.Keys)
+        {
+            try
+            {
+                // ProcessExit has no async context to return to, and nothing after it would run the cleanup.
+                live.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+#pragma warning disable CA1031 // An exception escaping ProcessExit would hide the test results; the next run's sweep retries.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
+    }
+}
