@@ -10,6 +10,7 @@ using Ledger.Benchmarks.Workload;
 using Ledger.Production.Units;
 using Marten;
 using Marten.Events.Aggregation;
+using Marten.Events.Projections.Flattened;
 
 namespace Ledger.Benchmarks.Phases;
 
@@ -27,7 +28,12 @@ internal sealed record MartenRate(
 /// </summary>
 /// <remarks><see cref="Checks"/>: what the stores hold that they should not (events lost, documents not folded); empty when sound.</remarks>
 internal sealed record MartenResults(
-    MartenRate QuickBatch, MartenRate QuickSingle, MartenRate InlineBatch, MartenRate InlineSingle, IReadOnlyList<string> Checks);
+    MartenRate QuickBatch, MartenRate QuickSingle, MartenRate InlineBatch, MartenRate InlineSingle, MartenRebuild Rebuild,
+    IReadOnlyList<string> Checks);
+
+/// <summary>Marten's async daemon rebuilding one flat-table projection: events per second, and CPU per event.</summary>
+internal sealed record MartenRebuild(
+    long Events, double Seconds, double EventsPerSecond, bool Finished, double PostgresMicrosecondsPerEvent, double ClientMicrosecondsPerEvent);
 
 /// <summary>
 /// What a team would get from Marten alone on this server: the benchmark's Megapack events appended with
@@ -59,7 +65,7 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         var checks = new List<string>();
         var quick = await RunVariantAsync(QuickDatabase, inline: false, ceilingEventsPerSecond, checks, cancellationToken);
         var inline = await RunVariantAsync(InlineDatabase, inline: true, ceilingEventsPerSecond, checks, cancellationToken);
-        return new MartenResults(quick.Batch, quick.Single, inline.Batch, inline.Single, checks);
+        return new MartenResults(quick.Batch, quick.Single, inline.Batch, inline.Single, quick.Rebuild!, checks);
     }
 
     /// <summary>
@@ -67,7 +73,7 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
     /// (the actor as user name, a correlation id per session, the actor's id and occurredAt as headers), so the rows hold
     /// the same information; the raw rows' 32-byte hash has no counterpart in bare Marten.
     /// </summary>
-    public static DocumentStore CreateStore(string connectionString, bool inline) => DocumentStore.For(options =>
+    public static DocumentStore CreateStore(string connectionString, bool inline, bool flatTable = false) => DocumentStore.For(options =>
     {
         options.Connection(connectionString);
         // Production applies the schema through a migration and starts with creation off; so does the benchmark
@@ -85,9 +91,16 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         options.Events.MetadataConfig.UserNameEnabled = true;
         foreach (var type in UnitEvents.All) options.Events.MapEventType(type.ClrType, type.StoredName);
         if (inline) options.Projections.Add(new UnitStatusProjection(), ProjectionLifecycle.Inline);
+        // Registered only on the store that rebuilds it: an async projection would not cost the appends anything
+        // without a daemon, but the append baselines then configure exactly what they measure.
+        if (flatTable) options.Projections.Add(new UnitMilestonesTable(), ProjectionLifecycle.Async);
+        // A rebuild that skipped what it could not apply would report a rate for work it did not do: fail instead.
+        options.Projections.RebuildErrors.SkipApplyErrors = false;
+        options.Projections.RebuildErrors.SkipUnknownEvents = false;
+        options.Projections.RebuildErrors.SkipSerializationErrors = false;
     });
 
-    private async Task<(MartenRate Batch, MartenRate Single)> RunVariantAsync(
+    private async Task<(MartenRate Batch, MartenRate Single, MartenRebuild? Rebuild)> RunVariantAsync(
         string database, bool inline, double ceilingEventsPerSecond, List<string> checks, CancellationToken cancellationToken)
     {
         var name = inline ? "Quick + inline projection" : "Quick";
@@ -95,8 +108,9 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         await using var store = CreateStore(cluster.ConnectionString(database), inline);
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync(AutoCreate.CreateOrUpdate);
 
-        // Two timed phases, each bounded by the ceiling; twice that for units still unfinished at the end.
-        var planned = (long)(Math.Max(ceilingEventsPerSecond, 50_000) * (settings.WarmupSeconds + settings.RawSeconds) * 2 * 2);
+        // Two timed phases, each bounded by the ceiling, and the rebuild's fill; twice that for units unfinished at the end.
+        // The same for both variants, so that both append the same events.
+        var planned = ((long)(Math.Max(ceilingEventsPerSecond, 50_000) * (settings.WarmupSeconds + settings.RawSeconds) * 2) + settings.LargeEvents) * 2;
         var history = new MegapackHistory(planned, DateTimeOffset.UtcNow, HistorySeed);
         var lanes = history.AssignLanes(BenchmarkSettings.SingleConnections).Select(f => new Lane(history, f)).ToArray();
 
@@ -110,7 +124,8 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         var single = await TimedAsync(store, database, [.. lanes.Select(lane => new[] { lane })], 1, cancellationToken);
         Log(single);
         checks.AddRange(await CheckAsync(store, name, inline, batch.Committed + single.Committed, cancellationToken));
-        return (batch.Rate, single.Rate);
+        var rebuild = inline ? null : await RebuildAsync(database, store, lanes, batch.Committed + single.Committed, checks, cancellationToken);
+        return (batch.Rate, single.Rate, rebuild);
 
         void Log((MartenRate Rate, long Committed) result) =>
             log($"  {result.Rate.EventsPerSecond:N0} events/s; PostgreSQL CPU {result.Rate.PostgresMicrosecondsPerEvent:N0} us/event, " +
@@ -134,26 +149,9 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
             var actorId = Guid.CreateVersion7().ToString();
             for (var turn = 0; !stop.IsCancellationRequested; turn++)
             {
-                var lane = lanes[turn % lanes.Length];
-                var events = lane.Take(eventsPerSession);
-                await using var session = store.LightweightSession();
-                session.CorrelationId = Guid.NewGuid().ToString("N");
-                session.LastModifiedBy = $"{lane.Factory.Id}-mes";
-                foreach (var unit in events.GroupBy(e => e.Serial, StringComparer.Ordinal))
-                {
-                    var action = session.Events.Append(unit.Key, unit.Select(e => (object)e.Event));
-                    foreach (var (appended, planned) in action.Events.Zip(unit))
-                    {
-                        appended.SetHeader(OccurredAtHeader, planned.OccurredAt);
-                        appended.SetHeader("actorId", actorId);
-                    }
-                }
-
-                var sent = Stopwatch.GetTimestamp();
-                // Not cancelled mid-flight: a session that was sent is let finish, so the count is what committed.
-                await session.SaveChangesAsync(CancellationToken.None);
-                if (Volatile.Read(ref measuring) == 1) latencies.Add(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
-                Interlocked.Add(ref committed, events.Count);
+                var (events, milliseconds) = await AppendAsync(store, lanes[turn % lanes.Length], eventsPerSession, actorId);
+                if (Volatile.Read(ref measuring) == 1) latencies.Add(milliseconds);
+                Interlocked.Add(ref committed, events);
             }
         }, cancellationToken)).ToArray();
 
@@ -189,6 +187,101 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
 
         (long Count, long At, double Server, double Client) Snapshot() => (Interlocked.Read(ref committed), Stopwatch.GetTimestamp(),
             ProcStats.PostgresSeconds(cluster.PostmasterPid), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+    }
+
+    /// <summary>
+    /// One session: the lane's next events, each unit's appended to that unit's stream with the metadata the raw rows carry.
+    /// Not cancelled once sent, so that what the caller counts is what committed. Returns the events and the
+    /// <c>SaveChangesAsync</c> time in milliseconds.
+    /// </summary>
+    private static async Task<(int Events, double Milliseconds)> AppendAsync(DocumentStore store, Lane lane, int count, string actorId)
+    {
+        var events = lane.Take(count);
+        await using var session = store.LightweightSession();
+        session.CorrelationId = Guid.NewGuid().ToString("N");
+        session.LastModifiedBy = $"{lane.Factory.Id}-mes";
+        foreach (var unit in events.GroupBy(e => e.Serial, StringComparer.Ordinal))
+        {
+            var action = session.Events.Append(unit.Key, unit.Select(e => (object)e.Event));
+            foreach (var (appended, planned) in action.Events.Zip(unit))
+            {
+                appended.SetHeader(OccurredAtHeader, planned.OccurredAt);
+                appended.SetHeader("actorId", actorId);
+            }
+        }
+
+        var sent = Stopwatch.GetTimestamp();
+        await session.SaveChangesAsync(CancellationToken.None);
+        return (events.Count, Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// The reference for the rebuild target (issue 15, P3): the Quick store filled to the mode's large size (untimed,
+    /// 100-event sessions from 8 clients on the same lanes), then Marten's own async daemon rebuilding one
+    /// <see cref="UnitMilestonesTable"/> over all of it, timed from the rebuild request until the daemon reports it
+    /// done. The daemon is built before the clock starts; the table's schema is applied before it too.
+    /// </summary>
+    private async Task<MartenRebuild> RebuildAsync(
+        string database, DocumentStore appending, Lane[] lanes, long stored, List<string> checks, CancellationToken cancellationToken)
+    {
+        var fill = settings.LargeEvents - stored;
+        if (fill > 0)
+        {
+            log($"bare Marten, rebuild: filling the Quick store to {settings.LargeEvents:N0} events ({fill:N0} more, untimed)");
+            const int clients = BenchmarkSettings.BatchConnections;
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(k => Task.Run(async () =>
+            {
+                var owned = lanes.Where((_, j) => j % clients == k).ToArray();
+                var actorId = Guid.CreateVersion7().ToString();
+                for (long left = fill / clients + (k < fill % clients ? 1 : 0), turn = 0; left > 0; turn++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    left -= (await AppendAsync(appending, owned[turn % owned.Length],
+                        (int)Math.Min(left, BenchmarkSettings.EventsPerBatchRequest), actorId)).Events;
+                }
+            }, cancellationToken)));
+        }
+
+        await using var store = CreateStore(cluster.ConnectionString(database), inline: false, flatTable: true);
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync(AutoCreate.CreateOrUpdate);
+        long events;
+        await using (var session = store.QuerySession())
+        {
+            events = await session.Events.QueryAllRawEvents().CountAsync(cancellationToken);
+        }
+
+        log($"bare Marten, rebuild: the async daemon rebuilds one flat-table projection over {events:N0} events");
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        var (started, startServer, startClient) = (Stopwatch.GetTimestamp(), ProcStats.PostgresSeconds(cluster.PostmasterPid),
+            Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+        var finished = true;
+        try
+        {
+            await daemon.RebuildProjectionAsync<UnitMilestonesTable>(TimeSpan.FromMinutes(settings.RebuildMinutes), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            finished = false;
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var (serverSeconds, clientSeconds) = (ProcStats.PostgresSeconds(cluster.PostmasterPid) - startServer,
+            Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - startClient);
+        var result = new MartenRebuild(events, seconds, events / seconds, finished,
+            serverSeconds * 1e6 / events, clientSeconds * 1e6 / events);
+        log($"  {result.EventsPerSecond:N0} events/s in {seconds:F1} s{(finished ? "" : " (NOT finished)")}; " +
+            $"PostgreSQL CPU {result.PostgresMicrosecondsPerEvent:N0} us/event, client {result.ClientMicrosecondsPerEvent:N0} us/event");
+
+        // Every event went through the projection once: each row counts its unit's events.
+        await using (var session = store.QuerySession())
+        {
+            var rows = await session.AdvancedSql.QueryAsync<long>(
+                $"select coalesce(sum(events), 0)::bigint from {UnitMilestonesTable.TableName}", cancellationToken);
+            if (rows[0] != events)
+                checks.Add($"bare Marten, rebuild: the flat table counts {rows[0]:N0} events of the {events:N0} stored{(finished ? "" : " (unfinished)")}");
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -248,4 +341,53 @@ public sealed class UnitStatusProjection : SingleStreamProjection<UnitStatus, st
         JsonElement { ValueKind: JsonValueKind.String } json => json.GetDateTimeOffset(),
         var other => throw new InvalidOperationException($"Event {e.Id} has no {MartenBaselines.OccurredAtHeader} header (found {other ?? "nothing"})."),
     };
+}
+
+/// <summary>
+/// Marten's flat-table recipe for a plain SQL read model: one row per unit with its build, stage, and counts of its
+/// tests and events, each event one call of Marten's generated upsert function. Rebuilt by Marten's daemon as the
+/// bare-Marten reference for rebuilds (issue 15, P3); <c>events</c> lets the benchmark check that every event was applied.
+/// </summary>
+/// <remarks>
+/// Marten 9.62 generates an UPDATE-only function for an event that maps only some of the table's columns (its #4255),
+/// so the first version of this table, with shipment and delivery columns, silently stayed empty: <see cref="UnitBuilt"/>
+/// now maps every column (its counts set, not incremented), which makes its function an upsert, and the later events of
+/// a unit update the row it created.
+/// </remarks>
+public sealed class UnitMilestonesTable : FlatTableProjection
+{
+    public const string TableName = "unit_milestones";
+
+    public UnitMilestonesTable() : base(TableName, SchemaNameSource.EventSchema)
+    {
+        Table.AddColumn<string>("serial").AsPrimaryKey();
+        Project<UnitBuilt>(map =>
+        {
+            map.Map(e => e.FactoryId, "factory_id");
+            map.Map(e => e.Line, "line");
+            map.Map(e => e.Model, "model");
+            map.Map(e => e.NameplateKwh, "nameplate_kwh");
+            map.SetValue("stage", "built");
+            map.SetValue("tests", 0);
+            map.SetValue("events", 1);
+        });
+        Project<UnitTested>(map =>
+        {
+            map.SetValue("stage", "tested");
+            map.Increment("tests");
+            map.Increment("events");
+        });
+        Later<UnitReworked>("reworked");
+        Later<UnitShipped>("in-transit");
+        Later<ShipmentCancelled>("passed");
+        Later<UnitDelivered>("delivered");
+        Later<UnitCommissioned>("commissioned");
+        Later<UnitScrapped>("scrapped");
+    }
+
+    private void Later<TEvent>(string stage) => Project<TEvent>(map =>
+    {
+        map.SetValue("stage", stage);
+        map.Increment("events");
+    });
 }
