@@ -42,7 +42,7 @@ internal sealed class BenchmarkRun(
         // Bare Marten also runs before the service exists, on the same cluster, each variant in its own database.
         var martenResults = rebuildOnly
             ? null!
-            : await new MartenBaselines(cluster, settings, Log).RunAsync(rawResults.Insert100RowsPerSecond, cancellationToken);
+            : await new MartenBaselines(cluster, settings, Log, profile ? runDirectory : null).RunAsync(rawResults.Insert100RowsPerSecond, cancellationToken);
         foreach (var problem in rebuildOnly ? [] : martenResults.Checks)
         {
             notes.Add(problem);

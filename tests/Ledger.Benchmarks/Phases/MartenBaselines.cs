@@ -11,6 +11,7 @@ using Ledger.Production.Units;
 using Marten;
 using Marten.Events.Aggregation;
 using Marten.Events.Projections.Flattened;
+using Npgsql;
 
 namespace Ledger.Benchmarks.Phases;
 
@@ -44,7 +45,9 @@ internal sealed record MartenRebuild(
 /// Each variant has its own database on the cluster the raw baselines use, and its schema is created before the clock
 /// starts, so no figure includes Marten's first-use schema check.
 /// </summary>
-internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSettings settings, Action<string> log)
+/// <remarks>With <c>--profile</c> (<paramref name="profileDirectory"/> set), each phase's pg_stat_statements go to
+/// statements-marten-&lt;variant&gt;-&lt;phase&gt;.txt there, as the service's phases do.</remarks>
+internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSettings settings, Action<string> log, string? profileDirectory = null)
 {
     public const string QuickDatabase = "marten_quick";
     public const string InlineDatabase = "marten_inline";
@@ -107,6 +110,9 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         await cluster.CreateDatabaseAsync(database, cancellationToken);
         await using var store = CreateStore(cluster.ConnectionString(database), inline);
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync(AutoCreate.CreateOrUpdate);
+        var statements = profileDirectory is null
+            ? null
+            : await StatementProfile.EnableAsync(cluster.ConnectionString(database), profileDirectory, cancellationToken);
 
         // Two timed phases, each bounded by the ceiling, and the rebuild's fill; twice that for units unfinished at the end.
         // The same for both variants, so that both append the same events.
@@ -116,16 +122,26 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
 
         const int batchClients = BenchmarkSettings.BatchConnections;
         log($"bare Marten, {name}: {BenchmarkSettings.EventsPerBatchRequest}-event sessions, {batchClients} clients, {settings.RawSeconds} s");
-        var batch = await TimedAsync(store, database,
+        var batch = await Profiled("batch", () => TimedAsync(store, database,
             [.. Enumerable.Range(0, batchClients).Select(k => lanes.Where((_, j) => j % batchClients == k).ToArray())],
-            BenchmarkSettings.EventsPerBatchRequest, cancellationToken);
+            BenchmarkSettings.EventsPerBatchRequest, cancellationToken));
         Log(batch);
         log($"bare Marten, {name}: single-event sessions, {BenchmarkSettings.SingleConnections} clients, {settings.RawSeconds} s");
-        var single = await TimedAsync(store, database, [.. lanes.Select(lane => new[] { lane })], 1, cancellationToken);
+        var single = await Profiled("single", () => TimedAsync(store, database, [.. lanes.Select(lane => new[] { lane })], 1, cancellationToken));
         Log(single);
         checks.AddRange(await CheckAsync(store, name, inline, batch.Committed + single.Committed, cancellationToken));
-        var rebuild = inline ? null : await RebuildAsync(database, store, lanes, batch.Committed + single.Committed, checks, cancellationToken);
+        var rebuild = inline
+            ? null
+            : await RebuildAsync(database, store, lanes, batch.Committed + single.Committed, checks, statements, cancellationToken);
         return (batch.Rate, single.Rate, rebuild);
+
+        async Task<T> Profiled<T>(string phase, Func<Task<T>> run)
+        {
+            if (statements is not null) await statements.ResetAsync(cancellationToken);
+            var result = await run();
+            if (statements is not null) await statements.WriteAsync($"marten-{(inline ? "inline" : "quick")}-{phase}", cancellationToken);
+            return result;
+        }
 
         void Log((MartenRate Rate, long Committed) result) =>
             log($"  {result.Rate.EventsPerSecond:N0} events/s; PostgreSQL CPU {result.Rate.PostgresMicrosecondsPerEvent:N0} us/event, " +
@@ -222,7 +238,8 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
     /// done. The daemon is built before the clock starts; the table's schema is applied before it too.
     /// </summary>
     private async Task<MartenRebuild> RebuildAsync(
-        string database, DocumentStore appending, Lane[] lanes, long stored, List<string> checks, CancellationToken cancellationToken)
+        string database, DocumentStore appending, Lane[] lanes, long stored, List<string> checks, StatementProfile? statements,
+        CancellationToken cancellationToken)
     {
         var fill = settings.LargeEvents - stored;
         if (fill > 0)
@@ -250,8 +267,18 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
             events = await session.Events.QueryAllRawEvents().CountAsync(cancellationToken);
         }
 
+        // As the raw scan (1d) gets: statistics for the tables just filled. Without them the daemon's page query was
+        // planned from an empty table's estimates and read 159,000 buffers per 500-event page (docs/benchmarks.md).
+        await using (var connection = new NpgsqlConnection(cluster.ConnectionString(database)))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var analyze = new NpgsqlCommand("vacuum (analyze) mt_events, mt_streams", connection);
+            await analyze.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         log($"bare Marten, rebuild: the async daemon rebuilds one flat-table projection over {events:N0} events");
         using var daemon = await store.BuildProjectionDaemonAsync();
+        if (statements is not null) await statements.ResetAsync(cancellationToken);
         var (started, startServer, startClient) = (Stopwatch.GetTimestamp(), ProcStats.PostgresSeconds(cluster.PostmasterPid),
             Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
         var finished = true;
@@ -267,6 +294,7 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var (serverSeconds, clientSeconds) = (ProcStats.PostgresSeconds(cluster.PostmasterPid) - startServer,
             Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - startClient);
+        if (statements is not null) await statements.WriteAsync("marten-quick-rebuild", cancellationToken);
         var result = new MartenRebuild(events, seconds, events / seconds, finished,
             serverSeconds * 1e6 / events, clientSeconds * 1e6 / events);
         log($"  {result.EventsPerSecond:N0} events/s in {seconds:F1} s{(finished ? "" : " (NOT finished)")}; " +
