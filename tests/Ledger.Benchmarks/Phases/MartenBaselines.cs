@@ -66,8 +66,10 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
     public async Task<MartenResults> RunAsync(double ceilingEventsPerSecond, CancellationToken cancellationToken)
     {
         var checks = new List<string>();
-        var quick = await RunVariantAsync(QuickDatabase, inline: false, ceilingEventsPerSecond, checks, cancellationToken);
-        var inline = await RunVariantAsync(InlineDatabase, inline: true, ceilingEventsPerSecond, checks, cancellationToken);
+        // One end of history for both, since the plan depends on it.
+        var now = DateTimeOffset.UtcNow;
+        var quick = await RunVariantAsync(QuickDatabase, inline: false, ceilingEventsPerSecond, now, checks, cancellationToken);
+        var inline = await RunVariantAsync(InlineDatabase, inline: true, ceilingEventsPerSecond, now, checks, cancellationToken);
         return new MartenResults(quick.Batch, quick.Single, inline.Batch, inline.Single, quick.Rebuild!, checks);
     }
 
@@ -104,7 +106,7 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
     });
 
     private async Task<(MartenRate Batch, MartenRate Single, MartenRebuild? Rebuild)> RunVariantAsync(
-        string database, bool inline, double ceilingEventsPerSecond, List<string> checks, CancellationToken cancellationToken)
+        string database, bool inline, double ceilingEventsPerSecond, DateTimeOffset now, List<string> checks, CancellationToken cancellationToken)
     {
         var name = inline ? "Quick + inline projection" : "Quick";
         await cluster.CreateDatabaseAsync(database, cancellationToken);
@@ -117,17 +119,17 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
         // Two timed phases, each bounded by the ceiling, and the rebuild's fill; twice that for units unfinished at the end.
         // The same for both variants, so that both append the same events.
         var planned = ((long)(Math.Max(ceilingEventsPerSecond, 50_000) * (settings.WarmupSeconds + settings.RawSeconds) * 2) + settings.LargeEvents) * 2;
-        var history = new MegapackHistory(planned, DateTimeOffset.UtcNow, HistorySeed);
+        var history = new MegapackHistory(planned, now, HistorySeed);
         var lanes = history.AssignLanes(BenchmarkSettings.SingleConnections).Select(f => new Lane(history, f)).ToArray();
 
         const int batchClients = BenchmarkSettings.BatchConnections;
         log($"bare Marten, {name}: {BenchmarkSettings.EventsPerBatchRequest}-event sessions, {batchClients} clients, {settings.RawSeconds} s");
-        var batch = await Profiled("batch", () => TimedAsync(store, database,
+        var batch = await Profiled("batch", () => TimedAsync(store,
             [.. Enumerable.Range(0, batchClients).Select(k => lanes.Where((_, j) => j % batchClients == k).ToArray())],
             BenchmarkSettings.EventsPerBatchRequest, cancellationToken));
         Log(batch);
         log($"bare Marten, {name}: single-event sessions, {BenchmarkSettings.SingleConnections} clients, {settings.RawSeconds} s");
-        var single = await Profiled("single", () => TimedAsync(store, database, [.. lanes.Select(lane => new[] { lane })], 1, cancellationToken));
+        var single = await Profiled("single", () => TimedAsync(store, [.. lanes.Select(lane => new[] { lane })], 1, cancellationToken));
         Log(single);
         checks.AddRange(await CheckAsync(store, name, inline, batch.Committed + single.Committed, cancellationToken));
         var rebuild = inline
@@ -154,7 +156,7 @@ internal sealed class MartenBaselines(BenchmarkCluster cluster, BenchmarkSetting
     /// baselines: a warm-up, then what commits during the measured seconds, and the CPU meanwhile.
     /// </summary>
     private async Task<(MartenRate Rate, long Committed)> TimedAsync(
-        DocumentStore store, string database, Lane[][] clients, int eventsPerSession, CancellationToken cancellationToken)
+        DocumentStore store, Lane[][] clients, int eventsPerSession, CancellationToken cancellationToken)
     {
         long committed = 0;
         var measuring = 0;
