@@ -9,8 +9,8 @@ using Npgsql;
 namespace Ledger.Benchmarks;
 
 /// <summary>
-/// One benchmark run, in this order: the raw PostgreSQL baselines (before the service exists, so nothing competes with
-/// them); the service started; the store filled to 10k events and the queries timed; filled further by batch ingest;
+/// One benchmark run, in this order: the raw PostgreSQL baselines and the bare-Marten baselines (before the service
+/// exists, so nothing competes with them); the service started; the store filled to 10k events and the queries timed; filled further by batch ingest;
 /// the measured batch ingest, which brings it to the large size (1M in full mode); single-event ingest with the
 /// projection lag sampled; the queries timed again; every read model rebuilt; the service's memory read.
 /// </summary>
@@ -38,10 +38,19 @@ internal sealed class BenchmarkRun(
         Log($"PostgreSQL started on port {cluster.Cluster.Port} in {cluster.Directory}");
         var raw = new RawBaselines(cluster, settings, Log);
         var rawResults = rebuildOnly ? null! : await raw.RunAsync(cancellationToken);
+        var notes = new List<string>();
+        // Bare Marten also runs before the service exists, on the same cluster, each variant in its own database.
+        var martenResults = rebuildOnly
+            ? null!
+            : await new MartenBaselines(cluster, settings, Log, profile ? runDirectory : null).RunAsync(rawResults.Insert100RowsPerSecond, cancellationToken);
+        foreach (var problem in rebuildOnly ? [] : martenResults.Checks)
+        {
+            notes.Add(problem);
+            Log("WARNING: " + problem);
+        }
 
         await cluster.CreateDatabaseAsync(LedgerDatabase, cancellationToken);
         var ledgerConnection = cluster.ConnectionString(LedgerDatabase);
-        var notes = new List<string>();
         var environment = serviceEnvironment.Select(v => v.Split('=', 2)).ToDictionary(v => v[0], v => v.Length > 1 ? v[1] : "", StringComparer.Ordinal);
         if (environment.Count > 0) notes.Add($"The service ran with {string.Join(", ", serviceEnvironment)} (an experiment, not the default).");
         await using var service = await ServiceProcess.StartAsync(ledgerConnection, runDirectory, environment, cancellationToken);
@@ -137,7 +146,7 @@ internal sealed class BenchmarkRun(
             notes.Add($"{ingest.ErrorCount:N0} requests were refused (see errorSamples in the JSON): the ingest figures count only acknowledged events.");
 
         var report = new BenchmarkReport(settings.Mode, startedAt, _clock.Elapsed.TotalSeconds,
-            await DescribeMachineAsync(ledgerConnection, loadAtStart, cancellationToken), rawResults, batch, single, lag, drain,
+            await DescribeMachineAsync(ledgerConnection, loadAtStart, cancellationToken), rawResults, martenResults, batch, single, lag, drain,
             queriesSmall, queriesLarge, rebuild, memory, _cpu, ingest.EventMix, notes);
         await File.WriteAllTextAsync(Path.Combine(runDirectory, "benchmark.json"), report.ToJson(), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(runDirectory, "benchmark.md"), report.ToMarkdown(), cancellationToken);

@@ -22,7 +22,7 @@ internal sealed record Figure(string Id, string Measure, string Value, string? B
 
 /// <summary>Everything one run measured, as printed and as written to JSON.</summary>
 internal sealed record BenchmarkReport(
-    string Mode, DateTimeOffset StartedAt, double DurationSeconds, MachineInfo Machine, RawResults Raw, IngestResult BatchIngest,
+    string Mode, DateTimeOffset StartedAt, double DurationSeconds, MachineInfo Machine, RawResults Raw, MartenResults Marten, IngestResult BatchIngest,
     IngestResult SingleIngest, LagResult ProjectionLag, double LagDrainSeconds, QueryResult QueriesSmall, QueryResult QueriesLarge,
     RebuildResult Rebuild, MemoryResult Memory, IReadOnlyDictionary<string, PhaseCpu> CpuSecondsByPhase,
     IReadOnlyDictionary<string, long> EventsByType, IReadOnlyList<string> Notes)
@@ -51,13 +51,30 @@ internal sealed record BenchmarkReport(
                 $"{N(Raw.Insert1RowsPerSecond)} rows/s (PostgreSQL CPU {N(Raw.Insert1PostgresMicrosecondsPerRow)} us/row)", null, null, "baseline", null),
             new("1c", "raw: binary COPY", $"{N(Raw.CopyRowsPerSecond)} rows/s", null, null, "baseline", null),
             new("1d", $"raw: full scan of {N(Raw.CopyRows)} rows into the client", $"{N(Raw.ScanRowsPerSecond)} rows/s", null, null, "baseline", null),
+            Marten1("1e", "bare Marten: Quick append, 100-event sessions, 8 clients", Marten.QuickBatch, "1a", Raw.Insert100RowsPerSecond),
+            Marten1("1f", "bare Marten: Quick + inline projection, 100-event sessions, 8 clients", Marten.InlineBatch, "1a",
+                Raw.Insert100RowsPerSecond),
+            Marten1("1g", "bare Marten: Quick append, one-event sessions, 64 clients", Marten.QuickSingle, "1b", Raw.Insert1RowsPerSecond),
+            Marten1("1h", "bare Marten: Quick + inline projection, one-event sessions, 64 clients", Marten.InlineSingle, "1b",
+                Raw.Insert1RowsPerSecond),
+            new("1i", $"bare Marten: async daemon rebuild of one flat-table projection over {N(Marten.Rebuild.Events)} events",
+                (Marten.Rebuild.Finished ? $"{N(Marten.Rebuild.EventsPerSecond)} events/s ({F(Marten.Rebuild.Seconds, 1)} s; "
+                    : $"< {N(Marten.Rebuild.EventsPerSecond)} events/s (not finished in {F(Marten.Rebuild.Seconds, 0)} s; ") +
+                $"PostgreSQL CPU {N(Marten.Rebuild.PostgresMicrosecondsPerEvent)} us/event, client {N(Marten.Rebuild.ClientMicrosecondsPerEvent)} us/event)",
+                "1d", Ratio(Marten.Rebuild.EventsPerSecond, Raw.ScanRowsPerSecond), "baseline", null),
             new("2", "HTTP batch ingest: 100 events per request, 8 connections",
                 $"{N(BatchIngest.EventsPerSecond)} events/s (request p50 {F(BatchIngest.LatencyMs.P50, 1)} ms, p99 {F(BatchIngest.LatencyMs.P99, 1)} ms)",
                 "1a", Ratio(BatchIngest.EventsPerSecond, Raw.Insert100RowsPerSecond), ">= 0.7 x 1a",
                 BatchIngest.EventsPerSecond / Raw.Insert100RowsPerSecond >= 0.7),
+            // Issue 15, P1: the ledger, doing more per event, should still beat what a team gets from Marten alone.
+            new("2m", "HTTP batch ingest (2) against bare Marten Quick + inline", $"{N(BatchIngest.EventsPerSecond)} events/s", "1f",
+                Ratio(BatchIngest.EventsPerSecond, Marten.InlineBatch.EventsPerSecond), ">= 1.5 x 1f",
+                BatchIngest.EventsPerSecond / Marten.InlineBatch.EventsPerSecond >= 1.5),
             new("3a", "HTTP single-event ingest: 64 connections", $"{N(SingleIngest.EventsPerSecond)} events/s", "1b",
                 Ratio(SingleIngest.EventsPerSecond, Raw.Insert1RowsPerSecond), ">= 1.0 x 1b",
                 SingleIngest.EventsPerSecond / Raw.Insert1RowsPerSecond >= 1.0),
+            new("3m", "HTTP single-event ingest (3a) against bare Marten Quick + inline", $"{N(SingleIngest.EventsPerSecond)} events/s", "1h",
+                Ratio(SingleIngest.EventsPerSecond, Marten.InlineSingle.EventsPerSecond), "reported", null),
             new("3b", "HTTP single-event latency p50 / p95 / p99",
                 $"{F(SingleIngest.LatencyMs.P50, 1)} / {F(SingleIngest.LatencyMs.P95, 1)} / {F(SingleIngest.LatencyMs.P99, 1)} ms", null, null,
                 "p99 <= 20 ms", SingleIngest.LatencyMs.P99 <= 20),
@@ -69,6 +86,9 @@ internal sealed record BenchmarkReport(
                     ? $"{N(Rebuild.EventsPerSecond)} events/s ({F(Rebuild.Seconds, 1)} s)"
                     : $"< {N(Rebuild.EventsPerSecond)} events/s (not finished in {F(Rebuild.Seconds / 60, 0)} min)", "1d",
                 Ratio(Rebuild.EventsPerSecond, Raw.ScanRowsPerSecond), ">= 200,000 events/s", Rebuild.EventsPerSecond >= 200_000),
+            // Issue 15, P3: the target is absolute; what Marten's own daemon does on the same machine is its reference.
+            new("5m", "rebuild of all projections (5) against bare Marten's daemon rebuild", $"{N(Rebuild.EventsPerSecond)} events/s", "1i",
+                Ratio(Rebuild.EventsPerSecond, Marten.Rebuild.EventsPerSecond), "reported", null),
         };
         figures.AddRange(Query("6a", "unit status", QueriesSmall.UnitStatus, QueriesLarge.UnitStatus));
         figures.AddRange(Query("6b", "factory throughput, a year by week", QueriesSmall.FactoryThroughput, QueriesLarge.FactoryThroughput));
@@ -78,6 +98,11 @@ internal sealed record BenchmarkReport(
         figures.Add(new("7b", "service allocations per appended event: batch (2) / single (3)",
             $"{N(Memory.BatchBytesPerEvent)} / {N(Memory.SingleBytesPerEvent)} bytes", null, null, "reported", null));
         return figures;
+
+        static Figure Marten1(string id, string measure, MartenRate rate, string rawId, double raw) => new(id, measure,
+            $"{N(rate.EventsPerSecond)} events/s (PostgreSQL CPU {N(rate.PostgresMicrosecondsPerEvent)} us/event, client " +
+            $"{N(rate.ClientMicrosecondsPerEvent)} us/event; SaveChanges p50 {F(rate.SaveChangesMs.P50, 1)} ms, p99 {F(rate.SaveChangesMs.P99, 1)} ms)",
+            rawId, Ratio(rate.EventsPerSecond, raw), "baseline", null);
 
         IEnumerable<Figure> Query(string id, string name, Percentiles small, Percentiles big)
         {
