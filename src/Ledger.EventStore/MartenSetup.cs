@@ -7,9 +7,10 @@ using Weasel.Core;
 namespace Ledger.EventStore;
 
 /// <summary>
-/// Every decision about Marten's event store in one place (issue 12, docs/decisions/0006, "Configuration"): the service,
-/// the tests and the script generator all configure Marten through <see cref="Configure"/>, so the schema Marten expects
-/// is the one the committed migrations create. The store stays free of Megapack knowledge: the stored event type names
+/// Every decision about Marten's event store in one place (issue 12, docs/decisions/0006, "Configuration"): the service
+/// (from 0006's landing step 2 on), the tests and the script generator all configure Marten through
+/// <see cref="Configure"/>, so the schema Marten expects is the one the committed migrations create. The store stays free
+/// of Megapack knowledge: the stored event type names
 /// come from the caller.
 /// </summary>
 public static class MartenSetup
