@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Ledger.EventStore;
+using Ledger.Production.Units;
 
 namespace Ledger.Cli;
 
@@ -8,9 +10,21 @@ internal static class MigrateCommand
     public static Command Create()
     {
         var dataDirectory = LedgerDatabase.DataDirectoryOption();
-        var command = new Command("migrate", "Apply pending schema migrations.") { dataDirectory };
+        var martenScript = new Option<FileInfo>("--marten-script")
+        {
+            Description = "Write the SQL that creates Marten's schema for the ledger's configuration to this file and exit, " +
+                          "without touching a database (how Sql/Migrations/0004_marten_events.sql was made; docs/operations.md).",
+        };
+        var command = new Command("migrate", "Apply pending schema migrations.") { dataDirectory, martenScript };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(martenScript) is { } script)
+            {
+                await File.WriteAllTextAsync(script.FullName, MartenSetup.CreationScript(EventTypeNames), cancellationToken);
+                Console.WriteLine($"Wrote Marten's creation script to {script.FullName}");
+                return 0;
+            }
+
             await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken);
             var applied = await database.MigrateAsync(cancellationToken);
             foreach (var migration in applied) Console.WriteLine($"applied {migration.Module}/{migration.Version:D4}_{migration.Name}");
@@ -19,4 +33,8 @@ internal static class MigrateCommand
         });
         return command;
     }
+
+    // The stored names do not reach the schema today; they are passed so the script comes from exactly the configuration
+    // the service will run.
+    private static Dictionary<Type, string> EventTypeNames => UnitEvents.All.ToDictionary(t => t.ClrType, t => t.StoredName);
 }

@@ -126,7 +126,8 @@ public sealed class SecurityTests
         var refusals = new List<string>();
         await using (var asService = NpgsqlDataSource.Create(cluster.ServiceConnectionString))
         {
-            foreach (var sql in new[] { "update ledger.events set type = 'x'", "delete from ledger.events", "truncate ledger.events" })
+            foreach (var sql in new[] { "update ledger.events set type = 'x'", "delete from ledger.events", "truncate ledger.events",
+                         "update ledger.mt_events set type = 'x'", "delete from ledger.mt_events", "truncate ledger.mt_events" })
             {
                 await using var command = asService.CreateCommand(sql);
                 var refused = await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync(Ct));
@@ -206,6 +207,7 @@ public sealed class SecurityTests
             Assert.Equal("ledger_app", roles["owner of the read models"]);
             Assert.Equal("ledger_app", roles["the service's sessions"]);
             Assert.Equal("insert, select", roles["ledger_app on ledger.events"]);
+            Assert.Equal("insert, select", roles["ledger_app on ledger.mt_events"]);
             Assert.Equal("true", roles["ledger_owner is a member of ledger_app"]);
         }
     }
@@ -382,6 +384,10 @@ public sealed class SecurityTests
             ["ledger_app on ledger.events"] = """
                 select string_agg(p, ', ' order by p) from unnest(array['select', 'insert', 'update', 'delete', 'truncate']) p
                 where has_table_privilege('ledger_app', 'ledger.events', p)
+                """,
+            ["ledger_app on ledger.mt_events"] = """
+                select string_agg(p, ', ' order by p) from unnest(array['select', 'insert', 'update', 'delete', 'truncate']) p
+                where has_table_privilege('ledger_app', 'ledger.mt_events', p)
                 """,
             ["ledger_owner is a member of ledger_app"] = "select pg_has_role('ledger_owner', 'ledger_app', 'MEMBER')::text",
         };

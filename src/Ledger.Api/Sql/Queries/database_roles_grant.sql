@@ -20,6 +20,11 @@ begin
     execute format('revoke update, delete, truncate, references, trigger on ledger.events from %I', service);
     -- Sealed blocks are evidence in the same way (docs/auditing.md): the sealer inserts them, nobody changes one.
     execute format('revoke update, delete, truncate, references, trigger on ledger.blocks from %I', service);
+    -- The same for Marten's event store (issue 12; the triggers of event-store migration 0005 hold for the owner). Marten's
+    -- append inserts events and, for an existing stream, updates only its stream row's version and timestamp (0006, Q3).
+    execute format('revoke update, delete, truncate, references, trigger on ledger.mt_events from %I', service);
+    execute format('revoke update, delete, truncate, references, trigger on ledger.mt_streams from %I', service);
+    execute format('grant update (version, timestamp) on ledger.mt_streams to %I', service);
     -- Only the migration role records migrations.
     execute format('revoke insert, update, delete, truncate on ledger.migrations from %I', service);
 

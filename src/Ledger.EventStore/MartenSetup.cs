@@ -1,0 +1,107 @@
+using JasperFx;
+using JasperFx.Events;
+using Marten;
+using Npgsql;
+using Weasel.Core;
+
+namespace Ledger.EventStore;
+
+/// <summary>
+/// Every decision about Marten's event store in one place (issue 12, docs/decisions/0006, "Configuration"): the service
+/// (from 0006's landing step 2 on), the tests and the script generator all configure Marten through
+/// <see cref="Configure"/>, so the schema Marten expects is the one the committed migrations create. The store stays free
+/// of Megapack knowledge: the stored event type names
+/// come from the caller.
+/// </summary>
+public static class MartenSetup
+{
+    /// <summary>The schema of Marten's tables: beside the ledger's own, migrated by the same command.</summary>
+    public const string SchemaName = "ledger";
+
+    /// <summary>
+    /// The unique index Marten puts on event ids (<see cref="Marten.Events.IEventStoreOptions.EnableUniqueIndexOnEventId"/>):
+    /// a repeated event id is refused with 23505 on this constraint.
+    /// </summary>
+    public const string EventIdIndex = "idx_mt_events_event_id";
+
+    /// <summary>
+    /// Configures <paramref name="options"/> for the ledger's event store on <paramref name="dataSource"/>.
+    /// </summary>
+    /// <param name="options">Marten's options, e.g. from <c>AddMarten(options => ...)</c> or <c>DocumentStore.For</c>.</param>
+    /// <param name="dataSource">The process's data source (<see cref="EventStoreDataSource"/>: its idle-in-transaction
+    /// timeout and auto-prepare setting hold for Marten's connections too).</param>
+    /// <param name="eventTypeNames">Each event record and the name it is stored under (<c>unit-built.v1</c>), which never
+    /// changes once events exist.</param>
+    public static void Configure(StoreOptions options, NpgsqlDataSource dataSource, IReadOnlyDictionary<Type, string> eventTypeNames)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentNullException.ThrowIfNull(eventTypeNames);
+
+        options.Connection(dataSource);
+        options.DatabaseSchemaName = SchemaName;
+        // The schema comes only from the numbered migrations (`ledger migrate`, one run at a time across nodes). Marten's
+        // own CreateOrUpdate drops columns and indexes it does not know (0006, Q3): a running service never alters it.
+        options.AutoCreateSchemaObjects = AutoCreate.None;
+        // Marten's default is 5 s, shorter than the waits on stream locks that appends already tolerate under Npgsql's
+        // default of 30 s.
+        options.CommandTimeout = 30;
+        options.UseSystemTextJsonForSerialization(casing: Casing.CamelCase);
+
+        var events = options.Events;
+        events.StreamIdentity = StreamIdentity.AsString;
+        // Despite its name this writes the IEvent.Timestamp the client set (0006, Q2): recorded-at comes from the service's
+        // clock, independent of the session time zone, and is known before the insert so the hash can cover it.
+        events.AppendMode = EventAppendMode.QuickWithServerTimestamps;
+        // Without it a repeated event id is stored twice, silently (CRITTER-STACK.md).
+        events.EnableUniqueIndexOnEventId = true;
+        events.MetadataConfig.CorrelationIdEnabled = true;
+        events.MetadataConfig.CausationIdEnabled = true;
+        events.MetadataConfig.HeadersEnabled = true;
+        events.MetadataConfig.UserNameEnabled = true;
+        // A backstop for any Marten-native appender: the loser of a race waits and fails before drawing a sequence number,
+        // so it leaves no hole that would stall the async projections (0006, Q1: 138 holes from 200 losers without it).
+        events.UseExclusiveLockOnConcurrentAppends = true;
+        events.UseListenNotifyForEventAppends = true;
+        // HotCold leadership on a session-scoped advisory lock: the transaction-scoped default keeps the leader idle in a
+        // transaction, which our idle-in-transaction timeout ends, and two nodes then ran one shard at once (0006, Q8).
+        events.UseAdvisoryLockTransaction = false;
+        foreach (var (type, name) in eventTypeNames) events.MapEventType(type, name);
+
+        var projections = options.Projections;
+        // A failing projection stops at the failing batch, as today; Marten's defaults would skip the events into a dead
+        // letter table silently (0006, Q4).
+        projections.Errors.SkipApplyErrors = false;
+        projections.Errors.SkipSerializationErrors = false;
+        projections.Errors.SkipUnknownEvents = false;
+        // No committed event is ever skipped: gaps are skipped only on the evidence that no live transaction can still fill
+        // them, with no time cap (0006, Q5). Stated here, although they are Marten's defaults, because changing either loses
+        // events silently. The evidence, not the threshold, protects committed events, so the threshold can be short.
+        projections.UseTransactionEvidenceForGapSkipping = true;
+        projections.SkipStaleGapsDespiteLiveTransactionsAfter = null;
+        projections.StaleSequenceThreshold = TimeSpan.FromMilliseconds(500);
+        // The daemon's mode (HotCold) is chosen where the service registers it (AddAsyncDaemon), with the projections
+        // (landing step 4 of 0006); LeadershipPollingTime stays at its default until a handover is measured.
+    }
+
+    /// <summary>
+    /// The SQL that creates Marten's schema objects for <see cref="Configure"/>'s configuration, as Marten renders it,
+    /// headed by a comment naming the Marten version. It needs no server: the committed migration
+    /// <c>0004_marten_events.sql</c> is this text (docs/operations.md, "Marten's schema").
+    /// </summary>
+    /// <param name="eventTypeNames">As for <see cref="Configure"/>.</param>
+    public static string CreationScript(IReadOnlyDictionary<Type, string> eventTypeNames)
+    {
+        // Never opened: Marten renders the script without a connection.
+        using var unused = NpgsqlDataSource.Create("Host=127.0.0.1;Database=unused");
+        using var store = DocumentStore.For(options => Configure(options, unused, eventTypeNames));
+        var version = typeof(DocumentStore).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion.Split('+')[0];
+        // ToDatabaseScript, not WriteCreationScriptToFile: in 9.62.0 the latter returned before the file was written
+        // (four runs here wrote 0, 16,593, 0 and 8,401 of its 26,792 bytes).
+        return $"-- Marten {version}: its event store schema for Ledger.EventStore.MartenSetup's configuration.\n" +
+               "-- Generated by `ledger migrate --marten-script FILE` (docs/operations.md, \"Marten's schema\"); never edited by hand.\n\n" +
+               store.Storage.ToDatabaseScript().ReplaceLineEndings("\n");
+    }
+}
