@@ -48,6 +48,17 @@ public sealed class PostgresContainerTests
     }
 
     [Fact]
+    public async Task A_wrong_password_is_refused_over_TCP()
+    {
+        await using var postgres = await PostgresContainer.StartAsync(Ct);
+        var wrong = new NpgsqlConnectionStringBuilder(postgres.ConnectionString()) { Password = "not-the-password", Pooling = false };
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => Sql.ScalarAsync<int>(wrong.ConnectionString, "select 1"));
+
+        Assert.Equal(PostgresErrorCodes.InvalidPassword, refused.SqlState);
+    }
+
+    [Fact]
     public async Task The_server_runs_with_the_test_settings()
     {
         await using var postgres = await PostgresContainer.StartAsync(Ct);
