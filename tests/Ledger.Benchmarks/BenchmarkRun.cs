@@ -57,7 +57,7 @@ internal sealed class BenchmarkRun(
         Log($"service started: pid {service.Pid}, {service.BaseAddress}");
         foreach (var difference in rebuildOnly ? [] : await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
         {
-            notes.Add($"The raw table differs from ledger.events: {difference}.");
+            notes.Add($"The raw table differs from ledger.mt_events: {difference}.");
             Log("WARNING: " + notes[^1]);
         }
 

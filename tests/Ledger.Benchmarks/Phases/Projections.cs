@@ -59,9 +59,16 @@ internal sealed class Projections(ServiceProcess service, BenchmarkKeys keys) : 
     /// oldest committed event that the slowest asynchronous read model has not applied yet (0 when all are current) —
     /// how stale a report could be at that moment, and an upper bound for every event's delay from its 201 to its read
     /// models. It is the service's own definition of lagSeconds (GET /api/v1/projections), read with one indexed query
-    /// on the checkpoints and the feed index: the endpoint also counts the events behind, which costs in proportion to the
-    /// lag, and sampling it five times a second took more of the server than the load being measured.
+    /// on the checkpoints and the position index (mt_events' primary key, under the view ledger.events): the endpoint
+    /// also counts the events behind, which costs in proportion to the lag, and sampling it five times a second took more
+    /// of the server than the load being measured.
     /// </summary>
+    /// <remarks>
+    /// Since issue 12 a checkpoint is a position (Marten's seq_id) and the feed is ordered by it; the transaction-id half of
+    /// the old cursor is gone (migration 0007). The query counts every committed event past the checkpoint, including those
+    /// the daemon cannot read yet because Marten's high-water mark has not passed them: that wait is part of how stale a
+    /// read model is, as the endpoint reports it.
+    /// </remarks>
     public static async Task<LagResult> SampleLagAsync(string connectionString, TimeSpan interval, CancellationToken stop)
     {
         const string oldestUnapplied = """
@@ -69,8 +76,8 @@ internal sealed class Projections(ServiceProcess service, BenchmarkKeys keys) : 
             from ledger.projection_checkpoints c
             cross join lateral (
                 select e.recorded_at from ledger.events e
-                where (e.transaction_id, e.position) > (c.transaction_id, c.position)
-                order by e.transaction_id, e.position
+                where e.position > c.position
+                order by e.position
                 limit 1) oldest
             """;
         var seconds = new List<double>();
