@@ -89,6 +89,11 @@ public sealed class LedgerVerifier
             Report(new Mismatch(recorded.StreamVersion <= stream.Version ? "stream-order" : "stream-version-gap", message,
                 streamId, recorded.StreamVersion, recorded.Position, recorded.EventId, Expected: Num(stream.Version + 1), Actual: Num(recorded.StreamVersion)));
         }
+        else if (stream.LastHash is null)
+        {
+            // The previous event could not be read (reported already): there is no stored hash to chain onto.
+            chainKnown = false;
+        }
         else
         {
             previousHash = stream.LastHash;
@@ -129,8 +134,47 @@ public sealed class LedgerVerifier
         _events.Add(recorded.Position, recomputed, streamId, recorded.StreamVersion);
     }
 
-    /// <summary>Checks the streams table's record of a stream (version and last hash) against the events (database checks only).</summary>
-    public void CheckStreamRecord(string streamId, long version, byte[]? lastHash)
+    /// <summary>
+    /// Records an event whose stored values cannot be what was hashed (a row of the database whose headers were damaged):
+    /// reported as <c>event-content</c>; its place in the stream and in the blocks is still checked, with no hash.
+    /// </summary>
+    internal void AddUnreadableEvent(long position, Guid eventId, string streamId, long streamVersion, string problem)
+    {
+        if (_blocksStarted) throw new InvalidOperationException("Events come before blocks.");
+        if (_events.Count > 0 && position <= _events.LastPosition)
+        {
+            Report(new Mismatch("event-order", Invariant($"position {position} comes after position {_events.LastPosition}: positions must increase"),
+                streamId, streamVersion, position, eventId));
+            return;
+        }
+
+        Report(new Mismatch("event-content", Invariant($"event at position {position} (stream {streamId} version {streamVersion}, id {eventId}) cannot be checked: {problem}"),
+            streamId, streamVersion, position, eventId));
+        if (!_streams.TryGetValue(streamId, out var stream))
+        {
+            stream = new StreamState(streamId);
+            _streams.Add(streamId, stream);
+        }
+
+        if (streamVersion > stream.Version)
+        {
+            if (streamVersion != stream.Version + 1)
+                Report(new Mismatch("stream-version-gap",
+                    Invariant($"stream {streamId} version {streamVersion} at position {position} follows version {stream.Version}: version {stream.Version + 1} is missing"),
+                    streamId, streamVersion, position, eventId, Expected: Num(stream.Version + 1), Actual: Num(streamVersion)));
+            stream.Version = streamVersion;
+            stream.LastHash = null;
+            stream.LastPosition = position;
+        }
+
+        _events.Add(position, new byte[MerkleTree.HashLength], streamId, streamVersion);
+    }
+
+    /// <summary>
+    /// Checks the streams table's record of a stream (its version, which appends keep equal to the last event's) against
+    /// the events (database checks only).
+    /// </summary>
+    public void CheckStreamRecord(string streamId, long version)
     {
         ArgumentNullException.ThrowIfNull(streamId);
         if (!_streams.TryGetValue(streamId, out var stream))
@@ -141,10 +185,10 @@ public sealed class LedgerVerifier
         }
 
         stream.Recorded = true;
-        if (stream.Version != version || lastHash is null || !lastHash.AsSpan().SequenceEqual(stream.LastHash))
+        if (stream.Version != version)
         {
             Report(new Mismatch("stream-record",
-                Invariant($"stream {streamId} is recorded at version {version} (hash {Hex(lastHash)}) but its events end at version {stream.Version} (hash {Hex(stream.LastHash)}): an event at the end was removed or added"),
+                Invariant($"stream {streamId} is recorded at version {version} but its events end at version {stream.Version}: an event at the end was removed or added"),
                 streamId, stream.Version, stream.LastPosition, Expected: Num(version), Actual: Num(stream.Version)));
         }
     }
