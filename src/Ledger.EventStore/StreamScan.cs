@@ -50,7 +50,7 @@ public static class StreamScan
         while (await rows.ReadAsync(cancellationToken))
         {
             var @event = new RecordedEvent(
-                position: rows.GetInt64(0), transactionId: rows.GetFieldValue<ulong>(1), eventId: rows.GetGuid(2),
+                position: rows.GetInt64(0), eventId: rows.GetGuid(2),
                 streamId: rows.GetString(3), streamVersion: rows.GetInt64(4), type: rows.GetString(5), data: rows.GetString(6),
                 metadataJson: "{}", occurredAt: rows.GetFieldValue<DateTimeOffset>(7), recordedAt: rows.GetFieldValue<DateTimeOffset>(8),
                 hash: []);

@@ -97,7 +97,7 @@ public sealed class ProjectionAdmin
             {
                 command.Parameters.Add(ProjectionRunner.Text("name", name));
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                if (await reader.ReadAsync(cancellationToken) && new FeedCursor(reader.GetFieldValue<ulong>(0), reader.GetInt64(1)) >= target) return true;
+                if (await reader.ReadAsync(cancellationToken) && new FeedCursor(reader.GetInt64(1)) >= target) return true;
             }
 
             var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
@@ -113,7 +113,7 @@ public sealed class ProjectionAdmin
         await using var command = _dataSource.CreateCommand(ProjectionSql.CursorOfPosition);
         command.Parameters.Add(ProjectionRunner.Bigint("position", position));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetFieldValue<ulong>(0), reader.GetInt64(1)) : null;
+        return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(1)) : null;
     }
 
     /// <summary>Runs a failed projection again from its checkpoint (after fixing its code or data). False if it was not failed.</summary>
@@ -149,14 +149,14 @@ public sealed class ProjectionAdmin
             eventPosition = reader.GetInt64(2);
             inRebuild = reader.GetBoolean(3);
             error = reader.IsDBNull(4) ? null : reader.GetString(4);
-            cursor = new FeedCursor(reader.GetFieldValue<ulong>(5), reader.GetInt64(6));
+            cursor = new FeedCursor(reader.GetInt64(6));
             eventTransactionId = reader.GetFieldValue<ulong>(7);
             eventId = reader.GetGuid(8);
         }
 
         await using (var next = new NpgsqlCommand(ProjectionSql.SkipNextEvent, connection, transaction))
         {
-            next.Parameters.Add(ProjectionRunner.Xid("after_transaction_id", cursor.TransactionId));
+            next.Parameters.Add(ProjectionRunner.Xid("after_transaction_id", 0UL));
             next.Parameters.Add(ProjectionRunner.Bigint("after_position", cursor.Position));
             if (await next.ExecuteScalarAsync(cancellationToken) is not Guid nextId || nextId != eventId)
             {
@@ -229,7 +229,7 @@ public sealed class ProjectionAdmin
             if (NullableValue<DateTimeOffset>(reader, 11) is { } requestedAt)
             {
                 var startedAt = NullableValue<DateTimeOffset>(reader, 12);
-                FeedCursor? shadow = reader.IsDBNull(13) ? null : new FeedCursor(reader.GetFieldValue<ulong>(13), reader.GetInt64(14));
+                FeedCursor? shadow = reader.IsDBNull(13) ? null : new FeedCursor(reader.GetInt64(14));
                 var done = NullableValue<long>(reader, 15) ?? 0;
                 var total = NullableValue<long>(reader, 16) ?? 0;
                 var elapsed = startedAt is { } s ? (now - s).TotalSeconds : 0;
@@ -241,7 +241,7 @@ public sealed class ProjectionAdmin
             var oldest = NullableValue<DateTimeOffset>(reader, 20);
             var lag = oldest is { } o && now > o ? now - o : TimeSpan.Zero;
             statuses.Add(new ProjectionStatus(
-                reader.GetString(0), new FeedCursor(reader.GetFieldValue<ulong>(1), reader.GetInt64(2)),
+                reader.GetString(0), new FeedCursor(reader.GetInt64(2)),
                 failed ? ProjectionState.Failed : ProjectionState.Running, reader.GetInt64(19), lag,
                 Nullable<string>(reader, 9), NullableValue<DateTimeOffset>(reader, 10), failure, rebuild,
                 NullableValue<DateTimeOffset>(reader, 17), reader.GetFieldValue<DateTimeOffset>(18)));

@@ -120,7 +120,7 @@ internal sealed partial class ProjectionRunner
         {
             await row.ReadAsync(cancellationToken);
             xmin = row.GetFieldValue<ulong>(0);
-            horizon = row.IsDBNull(1) ? FeedCursor.Start : new FeedCursor(row.GetFieldValue<ulong>(1), row.GetInt64(2));
+            horizon = row.IsDBNull(1) ? FeedCursor.Start : new FeedCursor(row.GetInt64(2));
             total = row.GetInt64(3);
         }
 
@@ -153,7 +153,7 @@ internal sealed partial class ProjectionRunner
         {
             var finished = await ExecuteAsync(connection, null, ProjectionSql.BulkFinish, cancellationToken,
                 Text("name", Name), new NpgsqlParameter<DateTimeOffset>("started_at", attempt),
-                Xid("shadow_transaction_id", horizon.TransactionId), Bigint("shadow_position", horizon.Position),
+                Xid("shadow_transaction_id", 0UL), Bigint("shadow_position", horizon.Position),
                 Bigint("events_done", total));
             if (finished != 1)
             {

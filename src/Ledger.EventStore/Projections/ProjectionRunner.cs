@@ -145,8 +145,8 @@ internal sealed partial class ProjectionRunner
             }
 
             var finished = await ExecuteAsync(connection, transaction, ProjectionSql.RebuildFinish, cancellationToken,
-                Text("name", Name), Xid("shadow_transaction_id", page.Next.TransactionId), Bigint("shadow_position", page.Next.Position),
-                Xid("live_transaction_id", state.Live.TransactionId), Bigint("live_position", state.Live.Position));
+                Text("name", Name), Xid("shadow_transaction_id", 0UL), Bigint("shadow_position", page.Next.Position),
+                Xid("live_transaction_id", 0UL), Bigint("live_position", state.Live.Position));
             if (finished != 1) return true;
             await transaction.CommitAsync(cancellationToken);
             _holdLive = false;
@@ -157,9 +157,9 @@ internal sealed partial class ProjectionRunner
 
         await using (var gap = new NpgsqlCommand(ProjectionSql.RebuildGap, connection, transaction))
         {
-            gap.Parameters.Add(Xid("shadow_transaction_id", page.Next.TransactionId));
+            gap.Parameters.Add(Xid("shadow_transaction_id", 0UL));
             gap.Parameters.Add(Bigint("shadow_position", page.Next.Position));
-            gap.Parameters.Add(Xid("live_transaction_id", state.Live.TransactionId));
+            gap.Parameters.Add(Xid("live_transaction_id", 0UL));
             gap.Parameters.Add(Bigint("live_position", state.Live.Position));
             gap.Parameters.Add(Bigint("limit", _options.RebuildBatchSize));
             var remaining = (long)(await gap.ExecuteScalarAsync(cancellationToken))!;
@@ -202,7 +202,7 @@ internal sealed partial class ProjectionRunner
             await ExecuteAsync(connection, null, ProjectionSql.Fail, cancellationToken,
                 Text("name", Name), Text("error", Describe(fault)), new NpgsqlParameter<Guid>("event_id", @event.EventId),
                 Bigint("failed_position", @event.Position), new NpgsqlParameter<bool>("in_rebuild", shadow),
-                Xid("cursor_transaction_id", cursor.TransactionId), Bigint("cursor_position", cursor.Position));
+                Xid("cursor_transaction_id", 0UL), Bigint("cursor_position", cursor.Position));
             LogProjectionFailed(_logger, fault, Name, @event.EventId, @event.Position, shadow);
             return;
         }
@@ -266,8 +266,8 @@ internal sealed partial class ProjectionRunner
     private async Task<bool> AdvanceAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, FeedCursor from, FeedCursor to, int events, CancellationToken cancellationToken) =>
         await ExecuteAsync(connection, transaction, sql, cancellationToken,
-            Text("name", Name), Xid("old_transaction_id", from.TransactionId), Bigint("old_position", from.Position),
-            Xid("new_transaction_id", to.TransactionId), Bigint("new_position", to.Position), Bigint("events", events)) == 1;
+            Text("name", Name), Xid("old_transaction_id", 0UL), Bigint("old_position", from.Position),
+            Xid("new_transaction_id", 0UL), Bigint("new_position", to.Position), Bigint("events", events)) == 1;
 
     private async Task<Checkpoint?> ReadCheckpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
     {
@@ -275,12 +275,12 @@ internal sealed partial class ProjectionRunner
         command.Parameters.Add(Text("name", Name));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken)) return null;
-        var live = new FeedCursor(reader.GetFieldValue<ulong>(reader.GetOrdinal("transaction_id")), reader.GetInt64(reader.GetOrdinal("position")));
+        var live = new FeedCursor(reader.GetInt64(reader.GetOrdinal("position")));
         var failed = reader.GetString(reader.GetOrdinal("status")) == "failed";
         var shadowTx = reader.GetOrdinal("shadow_transaction_id");
         FeedCursor? shadow = reader.IsDBNull(shadowTx)
             ? null
-            : new FeedCursor(reader.GetFieldValue<ulong>(shadowTx), reader.GetInt64(reader.GetOrdinal("shadow_position")));
+            : new FeedCursor(reader.GetInt64(reader.GetOrdinal("shadow_position")));
         return new Checkpoint(live, failed, !reader.IsDBNull(reader.GetOrdinal("rebuild_requested_at")), shadow);
     }
 

@@ -55,7 +55,7 @@ internal sealed class StreamCounter(string name) : IProjection
         await using (var last = batch.CreateCommand($"select transaction_id, position from {{{LastTable}}} where id = 1"))
         await using (var reader = await last.ExecuteReaderAsync(cancellationToken))
         {
-            var previous = await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetFieldValue<ulong>(0), reader.GetInt64(1)) : FeedCursor.Start;
+            var previous = await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(1)) : FeedCursor.Start;
             foreach (var e in events)
             {
                 if (e.Cursor <= previous) throw new InvalidOperationException($"event {e.Cursor} arrived after {previous}: out of feed order");
@@ -79,7 +79,7 @@ internal sealed class StreamCounter(string name) : IProjection
             insert into {{{LastTable}}} (id, transaction_id, position) values (1, @transaction_id, @position)
             on conflict (id) do update set transaction_id = excluded.transaction_id, position = excluded.position
             """));
-        moved.Parameters.Add(new NpgsqlParameter<ulong>("transaction_id", NpgsqlDbType.Xid8) { TypedValue = events[^1].TransactionId });
+        moved.Parameters.Add(new NpgsqlParameter<ulong>("transaction_id", NpgsqlDbType.Xid8) { TypedValue = 0UL });
         moved.Parameters.Add(new NpgsqlParameter<long>("position", events[^1].Position));
         write.BatchCommands.Add(moved);
         await write.ExecuteNonQueryAsync(cancellationToken);
