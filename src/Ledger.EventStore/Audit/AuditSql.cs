@@ -61,7 +61,10 @@ internal static class AuditSql
 
         var recorded = new RecordedEvent(position, eventId, streamId, version, reader.GetString(4), reader.GetString(5), reader.GetString(6),
             occurredAt, reader.GetFieldValue<DateTimeOffset>(8), Convert.FromHexString(reader.GetString(9)));
-        return new StoredEvent(recorded, position, eventId, streamId, version, null);
+        var columns = new MartenColumns(
+            reader.IsDBNull(10) ? null : reader.GetString(10), reader.IsDBNull(11) ? null : reader.GetString(11),
+            reader.IsDBNull(12) ? null : reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), !reader.IsDBNull(14) && reader.GetBoolean(14));
+        return new StoredEvent(recorded, position, eventId, streamId, version, null, columns);
     }
 
     private static bool IsLowerHex(string text)
@@ -157,4 +160,8 @@ internal static class AuditSql
 /// A row of <c>mt_events</c> as the verifier reads it: the event, or (when its stored values cannot have been hashed)
 /// what identifies it and what is wrong with it.
 /// </summary>
-internal sealed record StoredEvent(RecordedEvent? Event, long Position, Guid EventId, string StreamId, long StreamVersion, string? Problem);
+internal sealed record StoredEvent(
+    RecordedEvent? Event, long Position, Guid EventId, string StreamId, long StreamVersion, string? Problem, MartenColumns? Columns = null);
+
+/// <summary>Marten's columns of an event that are not hashed but that Marten's own readers use.</summary>
+internal sealed record MartenColumns(string? UserName, string? CorrelationId, string? CausationId, string? TenantId, bool IsArchived);

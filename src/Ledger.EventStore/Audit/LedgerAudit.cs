@@ -65,7 +65,11 @@ public sealed class LedgerAudit(NpgsqlDataSource dataSource)
         {
             foreach (var stored in page)
             {
-                if (stored.Event is { } recorded) verifier.AddEvent(recorded);
+                if (stored.Event is { } recorded)
+                {
+                    verifier.AddEvent(recorded);
+                    verifier.CheckMartenColumns(recorded, stored.Columns!);
+                }
                 else verifier.AddUnreadableEvent(stored.Position, stored.EventId, stored.StreamId, stored.StreamVersion, stored.Problem!);
             }
 
@@ -76,7 +80,11 @@ public sealed class LedgerAudit(NpgsqlDataSource dataSource)
         await using (var command = new NpgsqlCommand(AuditSql.ReadStreams, connection, transaction))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken)) verifier.CheckStreamRecord(reader.GetString(0), reader.GetInt64(1));
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                verifier.CheckStreamRecord(reader.GetString(0), reader.GetInt64(1));
+                verifier.CheckMartenStreamColumns(reader.GetString(0), reader.IsDBNull(2) ? null : reader.GetString(2), !reader.IsDBNull(3) && reader.GetBoolean(3));
+            }
         }
 
         verifier.CheckAllStreamsRecorded();

@@ -193,6 +193,46 @@ public sealed class LedgerVerifier
         }
     }
 
+    /// <summary>
+    /// Checks Marten's unhashed columns of an event against what was hashed: the actor, correlation and causation ids are
+    /// copies of the metadata (Marten's readers show them), and an event of another tenant or archived is one Marten's
+    /// readers skip. Database checks only.
+    /// </summary>
+    internal void CheckMartenColumns(RecordedEvent recorded, MartenColumns columns)
+    {
+        EventMetadata metadata;
+        try
+        {
+            metadata = recorded.Metadata;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return; // not a metadata object: the hash check reports the event already
+        }
+
+        var differences = new List<string>();
+        if (columns.UserName != metadata.Actor) differences.Add(Invariant($"user_name {Quote(columns.UserName)}, metadata actor {Quote(metadata.Actor)}"));
+        if (columns.CorrelationId != metadata.CorrelationId)
+            differences.Add(Invariant($"correlation_id {Quote(columns.CorrelationId)}, metadata correlationId {Quote(metadata.CorrelationId)}"));
+        if (columns.CausationId != metadata.CausationId)
+            differences.Add(Invariant($"causation_id {Quote(columns.CausationId)}, metadata causationId {Quote(metadata.CausationId)}"));
+        if (columns.TenantId != DefaultTenant) differences.Add(Invariant($"tenant_id {Quote(columns.TenantId)} (Marten's readers of the ledger skip it)"));
+        if (columns.IsArchived) differences.Add("is_archived (Marten's readers skip it)");
+        if (differences.Count == 0) return;
+        Report(new Mismatch("event-columns",
+            Invariant($"event at position {recorded.Position} (stream {recorded.StreamId} version {recorded.StreamVersion}) was changed in Marten's columns: {string.Join("; ", differences)}"),
+            recorded.StreamId, recorded.StreamVersion, recorded.Position, recorded.EventId));
+    }
+
+    /// <summary>Checks a stream's Marten columns that decide whether Marten's readers see it (database checks only).</summary>
+    internal void CheckMartenStreamColumns(string streamId, string? tenantId, bool isArchived)
+    {
+        if (tenantId == DefaultTenant && !isArchived) return;
+        Report(new Mismatch("stream-record",
+            Invariant($"stream {streamId} was changed in Marten's streams table: {(isArchived ? "archived" : "tenant " + Quote(tenantId))} (Marten's readers skip it)"),
+            streamId));
+    }
+
     /// <summary>Checks that every stream with events has a streams-table record (after <see cref="CheckStreamRecord"/> for each row).</summary>
     public void CheckAllStreamsRecorded()
     {
@@ -303,6 +343,10 @@ public sealed class LedgerVerifier
         if (_mismatches.Count < _maxMismatches) _mismatches.Add(mismatch);
         else _truncated = true;
     }
+
+    private const string DefaultTenant = "*DEFAULT*";
+
+    private static string Quote(string? value) => value is null ? "null" : "'" + value + "'";
 
     private static bool SameHash(byte[]? left, byte[]? right) =>
         left is null ? right is null : right is not null && left.AsSpan().SequenceEqual(right);
