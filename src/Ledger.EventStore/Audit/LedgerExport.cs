@@ -303,9 +303,15 @@ public sealed class ExportReader
         try
         {
             // Version 1 events must name their transaction: it is the source's feed order, which the import seals by.
-            ulong? transactionId = _formatVersion == LedgerExport.OwnStoreFormatVersion
-                ? ulong.Parse(Str(e, "transactionId"), NumberStyles.None, CultureInfo.InvariantCulture)
-                : null;
+            ulong? transactionId = null;
+            if (_formatVersion == LedgerExport.OwnStoreFormatVersion)
+            {
+                if (!e.TryGetProperty("transactionId", out var xid) || xid.ValueKind != JsonValueKind.String
+                    || !ulong.TryParse(xid.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                    throw Error($"line {_line} is a version 1 event without its transactionId (a string of digits), which gave its feed order");
+                transactionId = parsed;
+            }
+
             var recorded = new RecordedEvent(
                 Long(e, "position"), e.GetProperty("eventId").GetGuid(), Str(e, "streamId"), Long(e, "streamVersion"), Str(e, "type"),
                 Raw(e, "data"), Raw(e, "metadata"), Time(e, "occurredAt"), Time(e, "recordedAt"), Hash(e, "hash"));
