@@ -28,12 +28,12 @@ internal sealed class Node : IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
-    /// <summary>How many transactions wrote the events of these streams (PostgreSQL's xmin of their rows).</summary>
-    public async Task<long> CountTransactionsAsync(string[] streamIds)
+    /// <summary>How many transactions wrote these events (PostgreSQL's xmin of their rows).</summary>
+    public async Task<long> CountTransactionsAsync(Guid[] eventIds)
     {
         await using var command = DataSource.CreateCommand(
-            "select count(distinct xmin::text) from ledger.mt_events where stream_id = any(@stream_ids)");
-        command.Parameters.AddWithValue("stream_ids", streamIds);
+            "select count(distinct xmin::text) from ledger.mt_events where id = any(@event_ids)");
+        command.Parameters.AddWithValue("event_ids", eventIds);
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
