@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using JasperFx.Events;
 using Ledger.EventStore.Audit;
 using Ledger.EventStore.Hashing;
@@ -88,7 +89,7 @@ internal static class HeldAppend
         var recordedAt = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerMicrosecond));
         var id = Guid.CreateVersion7();
         var hash = EventHasher.Hash(streamId, 1, id, Type, data, metadata, occurredAt, recordedAt, default);
-        var e = new Event<JsonElement>(JsonSerializer.Deserialize<JsonElement>(data))
+        var e = new Event<JsonObject>(JsonNode.Parse(data)!.AsObject())
         {
             Id = id, Timestamp = recordedAt, UserName = "tests", CorrelationId = "held",
         };

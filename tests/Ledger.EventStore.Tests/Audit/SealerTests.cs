@@ -145,15 +145,20 @@ public sealed class SealerTests(DatabaseFixture database) : IClassFixture<Databa
         var after = await node.Store.AppendToStreamAsync(Events.NewStream("LATE"), ExpectedVersion.Any, Events.Many(3), Ct);
         Assert.True(heldEvent.Position > before.Events[^1].Position && heldEvent.Position < after.Events[0].Position);
 
-        // Seal while the later events are committed and the held one is not, as long as Marten's detector has had time to
-        // look at the gap (its stale threshold is 0.5 s): the head, and so every block, must stay below the held position.
+        // Seal while the later events are committed and the held one is not, until Marten's detector has judged the gap
+        // below the held position stuck (its HighWaterStuckGap row) and has since re-decided to hold the mark at least
+        // three times more than a second after that (its stale threshold is 0.5 s), all in the database's own time: the
+        // head, and so every block, must stay below the held position throughout.
         var sealedWhileHeld = new List<SealedBlock>();
-        var watchUntil = DateTime.UtcNow.AddSeconds(3);
-        while (DateTime.UtcNow < watchUntil)
+        var decisions = new HashSet<DateTimeOffset>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (decisions.Count < 3)
         {
+            Assert.True(DateTime.UtcNow < deadline, "Marten's detector never judged the gap below the held transaction within a minute");
             sealedWhileHeld.AddRange(await sealer.SealAllAsync(Ct));
             Assert.True(await AuditHarness.HeadAsync(node.DataSource) < heldEvent.Position, "the head passed a transaction that may still commit");
-            await Task.Delay(100, Ct);
+            if (await HoldDecisionAsync(node, heldEvent.Position - 1) is { } decided) decisions.Add(decided);
+            await Task.Delay(50, Ct);
         }
 
         Assert.Equal(before.Events.Select(e => e.Position), sealedWhileHeld.SelectMany(b => b.Positions));
@@ -186,6 +191,20 @@ public sealed class SealerTests(DatabaseFixture database) : IClassFixture<Databa
 
         var sealedPositions = (await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct)).SelectMany(b => b.Positions);
         Assert.Equal(before.Events.Concat(after.Events).Select(e => e.Position), sealedPositions);
+    }
+
+    /// <summary>When Marten's detector last kept the mark at <paramref name="mark"/> more than a second after judging the gap above it stuck.</summary>
+    private static async Task<DateTimeOffset?> HoldDecisionAsync(Node node, long mark)
+    {
+        await using var command = node.DataSource.CreateCommand(
+            """
+            select m.last_updated
+            from ledger.mt_event_progression m join ledger.mt_event_progression g on g.name = 'HighWaterStuckGap'
+            where m.name = 'HighWaterMark' and m.last_seq_id = @mark and g.last_seq_id = @mark
+              and m.last_updated > g.last_updated + interval '1 second'
+            """);
+        command.Parameters.AddWithValue("mark", mark);
+        return await command.ExecuteScalarAsync(Ct) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
     }
 
     private static async Task MoveHeadAsync(Node node, long position)
