@@ -266,7 +266,8 @@ public sealed class EventStore : IAsyncDisposable
                 try
                 {
                     daemon = await _marten.BuildProjectionDaemonAsync();
-                    await ((dynamic)daemon).StartHighWaterDetectionAsync();
+                    // Not on IProjectionDaemon: only Marten's daemon itself starts the detection without any shard.
+                    await ((global::Marten.Events.Daemon.ProjectionDaemon)daemon).StartHighWaterDetectionAsync();
                 }
                 catch (Exception) when (!cancellationToken.IsCancellationRequested)
                 {
