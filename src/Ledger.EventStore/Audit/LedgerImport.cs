@@ -82,6 +82,8 @@ public static class LedgerImport
                 }
 
                 var e = items.Current.Event!;
+                // Marten's sequence starts at 1; a position below it could never have been drawn and would wedge the feed.
+                if (e.Position < 1) throw new ExportFormatException($"Not importable: event {e.EventId} has position {e.Position}; positions start at 1. Nothing was changed.");
                 verifier.AddEvent(e);
                 loadedEvents.Add((e.Position, items.Current.TransactionId, e.Hash.ToArray()));
                 chunk.Add(e);
