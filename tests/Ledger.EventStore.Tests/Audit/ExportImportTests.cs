@@ -110,14 +110,17 @@ public sealed class ExportImportTests(DatabaseFixture database) : IClassFixture<
     {
         await using var ledger = await SealedLedger.CreateAsync(database);
         var stream = ledger.Stream(0)[0].StreamId;
+        AppendResult tail;
         await using (var source = await Node.StartAsync(ledger.ConnectionString))
-            await source.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(10), Events.Many(3), Ct);
+            tail = await source.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(10), Events.Many(3), Ct);
         var exported = await ExportAsync(ledger.DataSource);
 
         await using var target = await database.CreateDatabaseAsync(Ct);
         await using var node = await Node.StartAsync(target.ConnectionString);
         var result = await LedgerImport.ImportAsync(node.DataSource, new MemoryStream(exported), cancellationToken: Ct);
         Assert.Equal((63L, 3L, 1L), (result.Events, result.Blocks, result.BlocksSealed));
+        var sealedOnImport = (await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct))[^1];
+        Assert.Equal(tail.Events.Select(e => e.Position), sealedOnImport.Positions);
 
         var appended = await node.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(13), Events.Many(2), Ct);
         var other = await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.NoStream, Events.Many(1), Ct);
