@@ -196,9 +196,9 @@ public sealed class GroupCommitTests(DatabaseFixture database) : IClassFixture<D
         while (!condition()) await Task.Delay(5, deadline.Token);
     }
 
-    private sealed class Poisoned : IInlineProjection
+    private sealed class Poisoned : Marten.Events.Projections.IProjection
     {
-        public Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken) =>
-            events.Any(e => e.Type == "poison.v1") ? throw new InvalidOperationException("poisoned") : Task.CompletedTask;
+        public Task ApplyAsync(Marten.IDocumentOperations operations, IReadOnlyList<JasperFx.Events.IEvent> events, CancellationToken cancellation) =>
+            events.Any(e => e.EventTypeName == "poison.v1") ? throw new InvalidOperationException("poisoned") : Task.CompletedTask;
     }
 }

@@ -78,10 +78,6 @@ internal static class AppendTransaction
         if (accepted.Count == 0) return outcomes;
 
         var recorded = await AppendAsync(transaction, marten, accepted, recordedAt, cancellationToken);
-        foreach (var projection in options.InlineProjections)
-        {
-            await projection.ApplyAsync(connection, transaction, recorded, cancellationToken);
-        }
 
         var positions = recorded.ToDictionary(e => e.EventId);
         foreach (var (r, first, count) in acceptedBy)

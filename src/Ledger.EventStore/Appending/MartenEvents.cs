@@ -48,6 +48,20 @@ internal sealed class MartenEvents
         return built;
     }
 
+    /// <summary>An event this store built for a Marten session, in the store's terms (position 0 until Marten has drawn it).</summary>
+    public static RecordedEvent ToRecorded(IEvent e)
+    {
+        if (e.Data is not JsonObject data || e.GetHeader(HashHeader) is not string hash || e.GetHeader(OccurredAtHeader) is not string occurredAt
+            || e.GetHeader(MetadataHeader) is not JsonElement metadata)
+        {
+            throw new ArgumentException($"Event {e.Id} was not built by the ledger's event store.", nameof(e));
+        }
+
+        return new RecordedEvent(e.Sequence, e.Id, e.StreamKey!, e.Version, e.EventTypeName, data.ToJsonString(), metadata.GetRawText(),
+            DateTimeOffset.Parse(occurredAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal),
+            e.Timestamp, Convert.FromHexString(hash));
+    }
+
     /// <summary>
     /// Marten names an appended <see cref="IEvent"/> after its CLR type (here <see cref="JsonObject"/>) when it is added
     /// to the session; the name it stores is read when the session is saved, so it is set back to ours in between.
