@@ -23,9 +23,8 @@ internal static class ProjectionDriver
             var page = await EventStore.EventStore.ReadFeedAsync(connection, transaction, cursor, batchSize, cancellationToken);
             if (page.Events.Count == 0)
             {
-                // The feed holds back events while any older transaction on the server is still open (another test's,
-                // in another database: transaction ids are server-wide), so an empty page is not the end until every
-                // stored event has been applied.
+                // The feed shows events up to the high-water mark, which trails the commits by a moment (Marten's
+                // detector moves it), so an empty page is not the end until every stored event has been applied.
                 if (applied.Count >= await CountEventsAsync(connection, transaction, cancellationToken)) return applied;
                 await Task.Delay(20, cancellationToken);
                 continue;

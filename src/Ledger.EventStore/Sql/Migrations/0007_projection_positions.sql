@@ -1,0 +1,22 @@
+-- The projections' cursors become positions (issue 12, decision 0006): since 0006 the feed is ordered by position
+-- (Marten's seq_id) and shows positions up to the high-water mark, so there are no transaction ids to keep.
+-- 0006 runs only over a store without events (an upgrade is an export with the old release and an import into the new),
+-- so every cursor still stands at the start of the feed and nothing needs translating; a checkpoint past the start would
+-- mean read-model tables holding events that the new store does not, and is refused rather than guessed at.
+do $$
+begin
+    if exists (select 1 from ledger.projection_checkpoints
+               where position <> 0 or transaction_id <> '0'::xid8 or shadow_transaction_id is not null) then
+        raise exception 'A projection checkpoint is past the start of the feed: rebuild or reset the read models of an empty store before this migration.';
+    end if;
+end
+$$;
+
+alter table ledger.projection_checkpoints drop column transaction_id;
+alter table ledger.projection_checkpoints drop column shadow_transaction_id;
+alter table ledger.projection_skips drop column transaction_id;
+
+comment on column ledger.projection_checkpoints.position is
+    'The live tables hold the effect of every event up to and including this position (0: none yet).';
+comment on column ledger.projection_checkpoints.shadow_position is
+    'A rebuild''s shadow tables hold every event up to and including this position; null until the replay has started.';
