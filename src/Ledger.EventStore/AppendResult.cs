@@ -1,7 +1,7 @@
 namespace Ledger.EventStore;
 
 /// <summary>Where one appended event landed.</summary>
-public readonly record struct AppendedEvent(Guid EventId, long StreamVersion, long Position, ulong TransactionId);
+public readonly record struct AppendedEvent(Guid EventId, long StreamVersion, long Position);
 
 /// <summary>The outcome of appending to one stream.</summary>
 /// <param name="StreamId">The stream.</param>

@@ -1,5 +1,7 @@
+using JasperFx.Events.Daemon;
 using Ledger.EventStore.Appending;
 using Ledger.EventStore.Schema;
+using Marten;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -16,21 +18,35 @@ public enum TimeAxis
 }
 
 /// <summary>
-/// An event store on PostgreSQL. Appends from many callers are group-committed; reads go straight to the database.
-/// One instance per process, over the process's one <see cref="NpgsqlDataSource"/>.
+/// The ledger's event store on Marten (decision 0006): events are rows of Marten's <c>mt_events</c>, appended through
+/// Marten sessions. On top it keeps what Marten does not do for us: group commit of many callers' appends (one
+/// transaction, one Marten session, refused requests left out), idempotent retries by event id, the per-stream hash chain,
+/// and a gap-free feed in position order up to Marten's high-water mark. Reads go straight to the database (the view
+/// <c>ledger.events</c>). One instance per process, over the process's one <see cref="NpgsqlDataSource"/>.
 /// </summary>
 public sealed class EventStore : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly DocumentStore _marten;
+    private readonly MartenEvents _martenEvents;
     private readonly AppendPipeline _pipeline;
     private readonly EventStoreMetrics _metrics;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _highWater;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         Options = options ?? new EventStoreOptions();
-        _pipeline = new AppendPipeline(dataSource, Options);
+        _marten = DocumentStore.For(o => MartenSetup.Configure(o, dataSource, Options.EventTypes));
+        _martenEvents = new MartenEvents(_marten, Options.EventTypes);
+        _pipeline = new AppendPipeline(dataSource, _martenEvents, Options);
+        using (ExecutionContext.SuppressFlow())
+        {
+            _highWater = Options.DetectHighWater ? Task.Run(() => DetectHighWaterAsync(_stopping.Token)) : Task.CompletedTask;
+        }
+
         _metrics = new EventStoreMetrics(Options.MeterFactory, () => _pipeline.QueuedCount);
         _pipeline.BatchCommitted += (requests, events) =>
         {
@@ -41,6 +57,9 @@ public sealed class EventStore : IAsyncDisposable
 
     /// <summary>The options the store runs with.</summary>
     public EventStoreOptions Options { get; }
+
+    /// <summary>The Marten document store the events live in (for Marten's own readers and projections).</summary>
+    public IDocumentStore Marten => _marten;
 
     /// <summary>Appends waiting for a writer right now.</summary>
     public int QueuedAppends => _pipeline.QueuedCount;
@@ -68,7 +87,10 @@ public sealed class EventStore : IAsyncDisposable
     public async Task<IReadOnlyList<AppendResult>> AppendAsync(IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken = default)
     {
         // Checking and canonicalizing happen here, on the caller's thread, so the writer's transaction stays short.
-        return await _metrics.MeasureAsync(appends, () => _pipeline.AppendAsync(new PreparedRequest(appends, cancellationToken)));
+        var request = new PreparedRequest(appends, cancellationToken);
+        var unknown = request.Streams.SelectMany(s => s.Events).FirstOrDefault(e => !_martenEvents.Knows(e.Source.Type));
+        if (unknown is not null) throw new InvalidEventDataException(unknown.EventId, $"its type '{unknown.Source.Type}' is not an event type of this store");
+        return await _metrics.MeasureAsync(appends, () => _pipeline.AppendAsync(request));
     }
 
     /// <summary>The stream's current version (0 when it has no events).</summary>
@@ -107,6 +129,25 @@ public sealed class EventStore : IAsyncDisposable
     {
         await using var command = _dataSource.CreateCommand(Sql.ReadHeadPosition);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// The feed's head: the highest position the feed shows now (Marten's high-water mark). Every position up to it is
+    /// committed or provably never will be; it follows commits by tens of milliseconds.
+    /// </summary>
+    public async Task<long> GetFeedHeadAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand(Sql.ReadFeedHead);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Returns once the feed shows every position up to <paramref name="position"/> (read-your-writes on the feed).</summary>
+    public async Task WaitForFeedAsync(long position, CancellationToken cancellationToken = default)
+    {
+        while (await GetFeedHeadAsync(cancellationToken) < position)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), cancellationToken);
+        }
     }
 
     /// <summary>Reads several whole streams in one round trip. Every requested stream is in the answer (empty if it has no events).</summary>
@@ -183,7 +224,6 @@ public sealed class EventStore : IAsyncDisposable
 
     private static void AddFeedParameters(NpgsqlParameterCollection p, FeedCursor after, int maxCount, IReadOnlyCollection<string>? types)
     {
-        p.Add(new NpgsqlParameter<ulong>("after_transaction_id", NpgsqlDbType.Xid8) { TypedValue = after.TransactionId });
         p.AddWithValue("after_position", after.Position);
         p.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = types is null ? DBNull.Value : types.ToArray() });
         p.AddWithValue("max_count", (long)maxCount);
@@ -197,24 +237,68 @@ public sealed class EventStore : IAsyncDisposable
         return events;
     }
 
-    /// <summary>Maps a row of the event queries (position, transaction_id, event_id, stream_id, ... hash, in that order).</summary>
+    /// <summary>Maps a row of the event queries (position, event_id, stream_id, ... hash, in that order).</summary>
     internal static RecordedEvent ReadRecordedEvent(NpgsqlDataReader reader) => new(
         position: reader.GetInt64(0),
-        transactionId: reader.GetFieldValue<ulong>(1),
-        eventId: reader.GetGuid(2),
-        streamId: reader.GetString(3),
-        streamVersion: reader.GetInt64(4),
-        type: reader.GetString(5),
-        data: reader.GetString(6),
-        metadataJson: reader.GetString(7),
-        occurredAt: reader.GetFieldValue<DateTimeOffset>(8),
-        recordedAt: reader.GetFieldValue<DateTimeOffset>(9),
-        hash: reader.GetFieldValue<byte[]>(10));
+        eventId: reader.GetGuid(1),
+        streamId: reader.GetString(2),
+        streamVersion: reader.GetInt64(3),
+        type: reader.GetString(4),
+        data: reader.GetString(5),
+        metadataJson: reader.GetString(6),
+        occurredAt: reader.GetFieldValue<DateTimeOffset>(7),
+        recordedAt: reader.GetFieldValue<DateTimeOffset>(8),
+        hash: reader.GetFieldValue<byte[]>(9));
 
-    /// <summary>Finishes the appends already queued, then stops the writers.</summary>
+    /// <summary>
+    /// Runs Marten's high-water detection (a daemon with no projections of its own): it keeps the mark in
+    /// <c>mt_event_progression</c> that the feed stops at, holding it below any sequence number a live transaction may
+    /// still commit (0006, Q5). Survives a database that is down at start or goes away: Marten's agent retries, and
+    /// starting it is retried here.
+    /// </summary>
+    private async Task DetectHighWaterAsync(CancellationToken cancellationToken)
+    {
+        IProjectionDaemon? daemon = null;
+        try
+        {
+            while (daemon is null && !cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    daemon = await _marten.BuildProjectionDaemonAsync();
+                    await ((dynamic)daemon).StartHighWaterDetectionAsync();
+                }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    daemon?.Dispose();
+                    daemon = null;
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                }
+            }
+
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (daemon is not null)
+            {
+                await daemon.StopAllAsync();
+                daemon.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Finishes the appends already queued, then stops the writers and the high-water detection.</summary>
     public async ValueTask DisposeAsync()
     {
         await _pipeline.DisposeAsync();
+        await _stopping.CancelAsync();
+        await _highWater;
+        _stopping.Dispose();
+        _marten.Dispose();
         _metrics.Dispose();
     }
 }

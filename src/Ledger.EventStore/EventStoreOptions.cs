@@ -30,6 +30,18 @@ public sealed class EventStoreOptions
     /// </summary>
     public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 
+    /// <summary>
+    /// The event types Marten knows, CLR type → stored type name (<c>unit-built.v1</c>): Marten's event type aliases.
+    /// When given, an append of any other type name is refused. Empty: a generic store that takes any type name (tests).
+    /// </summary>
+    public IReadOnlyDictionary<Type, string> EventTypes { get; set; } = new Dictionary<Type, string>();
+
+    /// <summary>
+    /// Whether this store runs Marten's high-water detection, which moves the feed's head (on by default: every node
+    /// does, so the feed advances wherever a store runs; a one-shot tool that only reads stored history can turn it off).
+    /// </summary>
+    public bool DetectHighWater { get; set; } = true;
+
     /// <summary>The clock for recorded-at times.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

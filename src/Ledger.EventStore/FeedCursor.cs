@@ -3,19 +3,17 @@ using System.Globalization;
 namespace Ledger.EventStore;
 
 /// <summary>
-/// A place in the global feed: the feed is ordered by (transaction id, position). Cursors compare in feed order.
+/// A place in the global feed: the position of the last event read. The feed is ordered by position and shows only
+/// positions up to Marten's high-water mark, below which no transaction can still add an event, so a reader that resumes
+/// after a cursor never misses one.
 /// </summary>
-public readonly record struct FeedCursor(ulong TransactionId, long Position) : IComparable<FeedCursor>
+public readonly record struct FeedCursor(long Position) : IComparable<FeedCursor>
 {
     /// <summary>Before the first event.</summary>
-    public static FeedCursor Start { get; } = new(0, 0);
+    public static FeedCursor Start { get; } = new(0);
 
     /// <inheritdoc />
-    public int CompareTo(FeedCursor other)
-    {
-        var byTransaction = TransactionId.CompareTo(other.TransactionId);
-        return byTransaction != 0 ? byTransaction : Position.CompareTo(other.Position);
-    }
+    public int CompareTo(FeedCursor other) => Position.CompareTo(other.Position);
 
     /// <summary>Whether <paramref name="left"/> comes before <paramref name="right"/> in the feed.</summary>
     public static bool operator <(FeedCursor left, FeedCursor right) => left.CompareTo(right) < 0;
@@ -29,19 +27,18 @@ public readonly record struct FeedCursor(ulong TransactionId, long Position) : I
     /// <summary>Whether <paramref name="left"/> is at or after <paramref name="right"/>.</summary>
     public static bool operator >=(FeedCursor left, FeedCursor right) => left.CompareTo(right) >= 0;
 
-    /// <summary>A compact text form, <c>transactionId.position</c>.</summary>
-    public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"{TransactionId}.{Position}");
+    /// <summary>The position in invariant digits.</summary>
+    public override string ToString() => Position.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Parses the form written by <see cref="ToString"/>.</summary>
+    /// <summary>
+    /// Parses the form written by <see cref="ToString"/>. The previous release's <c>transactionId.position</c> form does
+    /// not parse: its order was another one.
+    /// </summary>
     public static bool TryParse(string? text, out FeedCursor cursor)
     {
         cursor = Start;
-        var dot = text?.IndexOf('.', StringComparison.Ordinal) ?? -1;
-        if (text is null || dot <= 0) return false;
-        if (!ulong.TryParse(text.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var transactionId)) return false;
-        if (!long.TryParse(text.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var position)) return false;
-        cursor = new FeedCursor(transactionId, position);
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var position)) return false;
+        cursor = new FeedCursor(position);
         return true;
     }
 }

@@ -17,14 +17,20 @@ public static class MartenFailures
         PostgresCause(exception) is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: MartenSetup.EventIdIndex };
 
     /// <summary>The PostgreSQL error behind <paramref name="exception"/>, or null when the server raised none.</summary>
-    public static PostgresException? PostgresCause(Exception exception)
+    public static PostgresException? PostgresCause(Exception exception) => Cause<PostgresException>(exception);
+
+    /// <summary>The Npgsql exception (a PostgreSQL error, a broken connection, a timeout) behind a Marten exception, if any.</summary>
+    public static NpgsqlException? NpgsqlCause(Exception exception) => Cause<NpgsqlException>(exception);
+
+    private static T? Cause<T>(Exception exception)
+        where T : Exception
     {
         ArgumentNullException.ThrowIfNull(exception);
         var pending = new Stack<Exception>();
         pending.Push(exception);
         while (pending.TryPop(out var current))
         {
-            if (current is PostgresException postgres) return postgres;
+            if (current is T cause) return cause;
             if (current is AggregateException aggregate)
             {
                 foreach (var inner in aggregate.InnerExceptions) pending.Push(inner);

@@ -9,11 +9,10 @@ public sealed class RecordedEvent
 
     /// <summary>Creates a stored event (the store creates these; public for tests and importers).</summary>
     public RecordedEvent(
-        long position, ulong transactionId, Guid eventId, string streamId, long streamVersion, string type, string data,
+        long position, Guid eventId, string streamId, long streamVersion, string type, string data,
         string metadataJson, DateTimeOffset occurredAt, DateTimeOffset recordedAt, byte[] hash)
     {
         Position = position;
-        TransactionId = transactionId;
         EventId = eventId;
         StreamId = streamId;
         StreamVersion = streamVersion;
@@ -25,11 +24,10 @@ public sealed class RecordedEvent
         Hash = hash;
     }
 
-    /// <summary>Global position: unique, drawn from one sequence, increasing within a stream.</summary>
+    /// <summary>
+    /// Global position (Marten's sequence number, <c>seq_id</c>): unique, increasing within a stream, and the feed's order.
+    /// </summary>
     public long Position { get; }
-
-    /// <summary>The id (xid8) of the transaction that committed the event.</summary>
-    public ulong TransactionId { get; }
 
     /// <summary>The event's id.</summary>
     public Guid EventId { get; }
@@ -63,5 +61,5 @@ public sealed class RecordedEvent
         _metadata ??= JsonSerializer.Deserialize(MetadataJson, MetadataJsonContext.Default.EventMetadata) ?? EventMetadata.None;
 
     /// <summary>The event's place in the global feed.</summary>
-    public FeedCursor Cursor => new(TransactionId, Position);
+    public FeedCursor Cursor => new(Position);
 }

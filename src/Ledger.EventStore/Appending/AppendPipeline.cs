@@ -12,13 +12,15 @@ namespace Ledger.EventStore.Appending;
 internal sealed class AppendPipeline : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly MartenEvents _marten;
     private readonly EventStoreOptions _options;
     private readonly Channel<PreparedRequest> _queue;
     private readonly Task[] _writers;
 
-    public AppendPipeline(NpgsqlDataSource dataSource, EventStoreOptions options)
+    public AppendPipeline(NpgsqlDataSource dataSource, MartenEvents marten, EventStoreOptions options)
     {
         _dataSource = dataSource;
+        _marten = marten;
         _options = options;
         _queue = Channel.CreateBounded<PreparedRequest>(new BoundedChannelOptions(options.QueueCapacity)
         {
@@ -109,7 +111,7 @@ internal sealed class AppendPipeline : IAsyncDisposable
                 BatchCommitted?.Invoke(batch.Count, batch.Sum(r => r.EventCount));
                 return;
             }
-            catch (PostgresException e) when (IsWorthRetrying(e) && attempt < _options.TransientRetries)
+            catch (Exception e) when (MartenFailures.PostgresCause(e) is { } postgres && IsWorthRetrying(postgres) && attempt < _options.TransientRetries)
             {
                 // Nothing was committed; the same batch is safe to run again. After an event-id race the id lookup now
                 // finds the other append's event and answers this request precisely (a replay or a conflict).
@@ -152,7 +154,7 @@ internal sealed class AppendPipeline : IAsyncDisposable
         var cancellationToken = CancellationToken.None;
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var outcomes = await AppendTransaction.ExecuteAsync(connection, transaction, batch, _options, cancellationToken);
+        var outcomes = await AppendTransaction.ExecuteAsync(connection, transaction, batch, _options, _marten, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return outcomes;
     }
@@ -160,8 +162,9 @@ internal sealed class AppendPipeline : IAsyncDisposable
     /// <summary>
     /// Errors that come from what a request carried rather than from the database being unavailable: data exceptions
     /// (class 22), constraint violations (23), errors raised by SQL code (P0), and anything an inline projection throws.
+    /// Marten wraps what PostgreSQL and Npgsql raise (MartenCommandException): it is judged by its cause.
     /// </summary>
-    private static bool IsCausedByARequest(Exception e) => e switch
+    private static bool IsCausedByARequest(Exception e) => (MartenFailures.PostgresCause(e) ?? MartenFailures.NpgsqlCause(e) ?? e) switch
     {
         PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal)
                                 || pg.SqlState.StartsWith("23", StringComparison.Ordinal)
@@ -172,12 +175,13 @@ internal sealed class AppendPipeline : IAsyncDisposable
 
     /// <summary>
     /// Failures after which the same batch may well succeed: serialization failures and deadlocks; an event-id race
-    /// with another node; and a table that an inline projection writes being swapped by a blue/green rebuild at that
-    /// very moment (42P01), which a fresh transaction resolves by name again.
+    /// with another node (Marten's unique index on event ids; the rerun's lookup then finds the other node's event); and
+    /// a table that an inline projection writes being swapped by a blue/green rebuild at that very moment (42P01), which
+    /// a fresh transaction resolves by name again. Decided by SqlState and constraint, never by message text.
     /// </summary>
     private static bool IsWorthRetrying(PostgresException e) =>
         e.SqlState is PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.UndefinedTable
-        || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "events_event_id_key" };
+        || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: MartenSetup.EventIdIndex };
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,7 @@
+using JasperFx.Events;
 using Ledger.EventStore.Hashing;
 using Ledger.EventStore.Schema;
+using Marten.Services;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -9,9 +11,11 @@ namespace Ledger.EventStore.Appending;
 internal readonly record struct RequestOutcome(PreparedRequest Request, IReadOnlyList<AppendResult>? Results, Exception? Error);
 
 /// <summary>
-/// Appends a batch of independent requests in one transaction with two round trips: lock the streams and look up
-/// already-stored event ids, then insert every accepted event set-based. A request refused for its version or its ids
-/// is simply left out; it never aborts the transaction, so it never fails its neighbours.
+/// Appends a batch of independent requests in one transaction with two round trips: lock the streams and look up their
+/// versions, last hashes and already-stored event ids (our SQL), then append every accepted event through one Marten
+/// session on the same transaction (Marten's quick append). A request refused for its version or its ids is left out
+/// before Marten sees it: it never aborts the transaction, so it never fails its neighbours, and it draws no sequence
+/// number, so it leaves no hole for the async daemon to wait out (decision 0006, Q1).
 /// </summary>
 internal static class AppendTransaction
 {
@@ -21,13 +25,13 @@ internal static class AppendTransaction
         public byte[]? LastHash { get; set; } = lastHash;
     }
 
-    private sealed record StoredEvent(Guid EventId, string StreamId, long StreamVersion, long Position, ulong TransactionId, string Type, string Data, DateTimeOffset OccurredAt);
+    private sealed record StoredEvent(Guid EventId, string StreamId, long StreamVersion, long Position, string Type, string Data, DateTimeOffset OccurredAt);
 
     private sealed record AcceptedEvent(PreparedEvent Event, string StreamId, long StreamVersion, byte[] Hash);
 
     public static async Task<IReadOnlyList<RequestOutcome>> ExecuteAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<PreparedRequest> requests,
-        EventStoreOptions options, CancellationToken cancellationToken)
+        EventStoreOptions options, MartenEvents marten, CancellationToken cancellationToken)
     {
         var (streams, stored) = await LockAndLookUpAsync(connection, transaction, requests, cancellationToken);
         var recordedAt = Microseconds.Truncate(options.TimeProvider.GetUtcNow());
@@ -73,7 +77,7 @@ internal static class AppendTransaction
 
         if (accepted.Count == 0) return outcomes;
 
-        var recorded = await InsertAsync(connection, transaction, accepted, streams, recordedAt, cancellationToken);
+        var recorded = await AppendAsync(transaction, marten, accepted, recordedAt, cancellationToken);
         foreach (var projection in options.InlineProjections)
         {
             await projection.ApplyAsync(connection, transaction, recorded, cancellationToken);
@@ -85,8 +89,7 @@ internal static class AppendTransaction
             var results = accepted.Skip(first).Take(count)
                 .GroupBy(a => a.StreamId)
                 .Select(g => new AppendResult(g.Key, g.Last().StreamVersion,
-                    g.Select(a => new AppendedEvent(a.Event.EventId, a.StreamVersion, positions[a.Event.EventId].Position,
-                        positions[a.Event.EventId].TransactionId)).ToList(), Replayed: false))
+                    g.Select(a => new AppendedEvent(a.Event.EventId, a.StreamVersion, positions[a.Event.EventId].Position)).ToList(), Replayed: false))
                 .ToList();
             outcomes[r] = new RequestOutcome(requests[r], results, null);
         }
@@ -101,9 +104,8 @@ internal static class AppendTransaction
         var eventIds = requests.SelectMany(r => r.EventIds).ToArray();
 
         await using var batch = new NpgsqlBatch(connection, transaction);
-        var (locks, ensure, select, lookUp) = (Command(batch, 0), Command(batch, 1), Command(batch, 2), Command(batch, 3));
+        var (locks, select, lookUp) = (Command(batch, 0), Command(batch, 1), Command(batch, 2));
         locks.Parameters.Add(TextArray("stream_ids", streamIds));
-        ensure.Parameters.Add(TextArray("stream_ids", streamIds));
         select.Parameters.Add(TextArray("stream_ids", streamIds));
         lookUp.Parameters.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
@@ -121,12 +123,12 @@ internal static class AppendTransaction
         while (await reader.ReadAsync(cancellationToken))
         {
             var e = new StoredEvent(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
-                reader.GetFieldValue<ulong>(4), reader.GetString(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7));
+                reader.GetString(4), reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6));
             stored[e.EventId] = e;
         }
 
         if (streams.Count != streamIds.Length)
-            throw new InvalidOperationException("A stream row was not locked; the streams table is not as the store left it.");
+            throw new InvalidOperationException("A stream of the batch was not read back; the stream query is not as the store wrote it.");
         return (streams, stored);
     }
 
@@ -155,7 +157,7 @@ internal static class AppendTransaction
                 var mismatch = Mismatch(stream.StreamId, e, stored.GetValueOrDefault(e.EventId), appended);
                 if (mismatch is not null) return new RequestOutcome(request, null, new EventIdConflictException(e.EventId, mismatch));
                 var original = stored[e.EventId];
-                appended.Add(new AppendedEvent(e.EventId, original.StreamVersion, original.Position, original.TransactionId));
+                appended.Add(new AppendedEvent(e.EventId, original.StreamVersion, original.Position));
             }
 
             results.Add(new AppendResult(stream.StreamId, appended[^1].StreamVersion, appended, Replayed: true));
@@ -181,71 +183,35 @@ internal static class AppendTransaction
         return null;
     }
 
-    private static async Task<List<RecordedEvent>> InsertAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, List<AcceptedEvent> accepted,
-        Dictionary<string, StreamState> streams, DateTimeOffset recordedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// RT2: one Marten session on the batch's transaction, one quick append per accepted stream with the version the
+    /// stream is at after it (Marten checks it again under its row lock; ours was taken first, so it holds). Marten does
+    /// not commit: the pipeline does, after the inline projections.
+    /// </summary>
+    private static async Task<List<RecordedEvent>> AppendAsync(
+        NpgsqlTransaction transaction, MartenEvents marten, List<AcceptedEvent> accepted, DateTimeOffset recordedAt,
+        CancellationToken cancellationToken)
     {
-        var n = accepted.Count;
-        var eventIds = new Guid[n];
-        var streamIds = new string[n];
-        var versions = new long[n];
-        var types = new string[n];
-        var datas = new string[n];
-        var metadatas = new string[n];
-        var occurredAts = new DateTimeOffset[n];
-        var recordedAts = new DateTimeOffset[n];
-        var hashes = new byte[n][];
-        for (var i = 0; i < n; i++)
+        var built = new List<(AcceptedEvent Accepted, IEvent Event)>(accepted.Count);
+        await using (var session = marten.Store.LightweightSession(SessionOptions.ForTransaction(transaction)))
         {
-            var a = accepted[i];
-            eventIds[i] = a.Event.EventId;
-            streamIds[i] = a.StreamId;
-            versions[i] = a.StreamVersion;
-            types[i] = a.Event.Source.Type;
-            datas[i] = a.Event.Source.Data;
-            metadatas[i] = a.Event.MetadataJson;
-            occurredAts[i] = a.Event.OccurredAt;
-            recordedAts[i] = recordedAt;
-            hashes[i] = a.Hash;
-        }
-
-        var touched = accepted.Select(a => a.StreamId).Distinct(StringComparer.Ordinal).ToArray();
-
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        var insert = new NpgsqlBatchCommand(Sql.AppendInsertEvents[0]);
-        var update = new NpgsqlBatchCommand(Sql.AppendInsertEvents[1]);
-        batch.BatchCommands.Add(insert);
-        batch.BatchCommands.Add(update);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.AppendInsertEvents[2]));
-        var p = insert.Parameters;
-        p.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
-        p.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds });
-        p.Add(new NpgsqlParameter<long[]>("stream_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = versions });
-        p.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = types });
-        p.Add(new NpgsqlParameter<string[]>("datas", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = datas });
-        p.Add(new NpgsqlParameter<string[]>("metadatas", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = metadatas });
-        p.Add(new NpgsqlParameter<DateTimeOffset[]>("occurred_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = occurredAts });
-        p.Add(new NpgsqlParameter<DateTimeOffset[]>("recorded_ats", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { TypedValue = recordedAts });
-        p.Add(new NpgsqlParameter<byte[][]>("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = hashes });
-        var u = update.Parameters;
-        u.Add(new NpgsqlParameter<string[]>("updated_stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = touched });
-        u.Add(new NpgsqlParameter<long[]>("updated_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = touched.Select(s => streams[s].Version).ToArray() });
-        u.Add(new NpgsqlParameter<byte[][]>("updated_hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = touched.Select(s => streams[s].LastHash!).ToArray() });
-
-        var inserted = new Dictionary<Guid, (long Position, ulong TransactionId)>(n);
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
+            foreach (var stream in accepted.GroupBy(a => a.StreamId, StringComparer.Ordinal))
             {
-                inserted[reader.GetGuid(0)] = (reader.GetInt64(1), reader.GetFieldValue<ulong>(2));
+                var events = stream.Select(a => (Accepted: a, Event: MartenEvents.Build(a.Event, a.Hash, recordedAt))).ToList();
+                session.Events.Append(stream.Key, stream.Last().StreamVersion, events.Select(e => (object)e.Event).ToArray());
+                // Marten names an IEvent by its CLR type when it is appended (JsonElement here): the stored names are ours.
+                foreach (var (a, e) in events) marten.Name(e, a.Event.Source.Type);
+                built.AddRange(events);
             }
+
+            await session.SaveChangesAsync(cancellationToken);
         }
 
-        var recorded = new List<RecordedEvent>(n);
-        foreach (var a in accepted)
+        var recorded = new List<RecordedEvent>(built.Count);
+        foreach (var (a, e) in built)
         {
-            var (position, transactionId) = inserted[a.Event.EventId];
-            recorded.Add(new RecordedEvent(position, transactionId, a.Event.EventId, a.StreamId, a.StreamVersion, a.Event.Source.Type,
+            if (e.Sequence <= 0) throw new InvalidOperationException($"Marten returned no position for event {a.Event.EventId}.");
+            recorded.Add(new RecordedEvent(e.Sequence, a.Event.EventId, a.StreamId, a.StreamVersion, a.Event.Source.Type,
                 a.Event.Source.Data, a.Event.MetadataJson, a.Event.OccurredAt, recordedAt, a.Hash));
         }
 

@@ -103,7 +103,7 @@ public sealed class AuditSealer
         await using (var reader = await stateCommand.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken)) throw new InvalidOperationException("ledger.audit_sealer has no row: run the migrations.");
-            after = new FeedCursor(reader.GetFieldValue<ulong>(0), reader.GetInt64(1));
+            after = new FeedCursor(reader.GetInt64(1));
             tip = reader.IsDBNull(2) ? null : new SealedBlockHeader(reader.GetInt64(2), reader.GetFieldValue<byte[]>(3));
         }
 
@@ -111,14 +111,13 @@ public sealed class AuditSealer
         var through = after;
         await using (var pendingCommand = new NpgsqlCommand(AuditSql.Pending, connection, transaction))
         {
-            pendingCommand.Parameters.Add(new NpgsqlParameter<ulong>("after_transaction_id", NpgsqlDbType.Xid8) { TypedValue = after.TransactionId });
             pendingCommand.Parameters.AddWithValue("after_position", after.Position);
             pendingCommand.Parameters.AddWithValue("max_count", (long)_options.BlockSize);
             await using var reader = await pendingCommand.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 pending.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(2)));
-                through = new FeedCursor(reader.GetFieldValue<ulong>(1), reader.GetInt64(0));
+                through = new FeedCursor(reader.GetInt64(0));
             }
         }
 
@@ -142,7 +141,6 @@ public sealed class AuditSealer
             batch.BatchCommands.Add(insert);
 
             var advance = new NpgsqlBatchCommand(AuditSql.SealBlock[1]);
-            advance.Parameters.Add(new NpgsqlParameter<ulong>("through_transaction_id", NpgsqlDbType.Xid8) { TypedValue = through.TransactionId });
             advance.Parameters.AddWithValue("through_position", through.Position);
             batch.BatchCommands.Add(advance);
             await batch.ExecuteNonQueryAsync(cancellationToken);

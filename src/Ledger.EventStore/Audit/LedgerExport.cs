@@ -117,7 +117,7 @@ public static class LedgerExport
     {
         w.WriteString("kind", "event");
         w.WriteNumber("position", e.Position);
-        w.WriteString("transactionId", e.TransactionId.ToString(CultureInfo.InvariantCulture));
+        w.WriteString("transactionId", 0UL.ToString(CultureInfo.InvariantCulture));
         w.WriteString("eventId", e.EventId);
         w.WriteString("streamId", e.StreamId);
         w.WriteNumber("streamVersion", e.StreamVersion);
@@ -292,7 +292,7 @@ public sealed class ExportReader
         {
             var transactionId = ulong.Parse(Str(e, "transactionId"), NumberStyles.None, CultureInfo.InvariantCulture);
             var recorded = new RecordedEvent(
-                Long(e, "position"), transactionId, e.GetProperty("eventId").GetGuid(), Str(e, "streamId"), Long(e, "streamVersion"), Str(e, "type"),
+                Long(e, "position"), e.GetProperty("eventId").GetGuid(), Str(e, "streamId"), Long(e, "streamVersion"), Str(e, "type"),
                 Raw(e, "data"), Raw(e, "metadata"), Time(e, "occurredAt"), Time(e, "recordedAt"), Hash(e, "hash"));
             var chainedOnto = e.TryGetProperty("previousHash", out var p) && p.ValueKind == JsonValueKind.String ? Convert.FromHexString(p.GetString()!) : null;
             return new ExportItem(recorded, chainedOnto, null, transactionId);

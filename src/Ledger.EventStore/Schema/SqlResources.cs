@@ -46,7 +46,6 @@ public static class SqlStatements
 internal static class Sql
 {
     public static readonly IReadOnlyList<string> AppendLockStreams = SqlStatements.Split(Read("append_lock_streams.sql"));
-    public static readonly IReadOnlyList<string> AppendInsertEvents = SqlStatements.Split(Read("append_insert_events.sql"));
     public static readonly string ReadStream = Read("read_stream.sql");
     public static readonly string ReadStreams = Read("read_streams.sql");
     public static readonly string ReadOneStream = Read("read_one_stream.sql");
@@ -54,6 +53,7 @@ internal static class Sql
     public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
     public static readonly string ReadFeed = Read("read_feed.sql");
     public static readonly string ReadHeadPosition = Read("read_head_position.sql");
+    public static readonly string ReadFeedHead = Read("read_feed_head.sql");
 
     private static string Read(string fileName) => SqlResources.Read(typeof(Sql).Assembly, fileName);
 }

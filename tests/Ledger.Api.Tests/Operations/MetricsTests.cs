@@ -116,10 +116,10 @@ public sealed class MetricsTests(DatabaseFixture database) : IClassFixture<Datab
         var now = new DateTimeOffset(2025, 7, 29, 7, 0, 0, TimeSpan.Zero);
         metrics.Record(
         [
-            new ProjectionStatus("deployments", new FeedCursor(1019, 48100), ProjectionState.Failed, 113, TimeSpan.FromSeconds(42.5), "node-b", now,
+            new ProjectionStatus("deployments", new FeedCursor(48100), ProjectionState.Failed, 113, TimeSpan.FromSeconds(42.5), "node-b", now,
                 new ProjectionFailure("boom", Guid.CreateVersion7(), 48101, now, DuringRebuild: false), null, null, now),
-            new ProjectionStatus("factory-throughput", new FeedCursor(1022, 48213), ProjectionState.Running, 0, TimeSpan.Zero, "node-a", now, null,
-                new RebuildProgress(now, now, new FeedCursor(900, 30000), 600_000, 1_000_000, 41_000.5, TimeSpan.FromSeconds(9.8)), null, now),
+            new ProjectionStatus("factory-throughput", new FeedCursor(48213), ProjectionState.Running, 0, TimeSpan.Zero, "node-a", now, null,
+                new RebuildProgress(now, now, new FeedCursor(30000), 600_000, 1_000_000, 41_000.5, TimeSpan.FromSeconds(9.8)), null, now),
         ], now);
 
         var families = await ScrapeAsync(anonymous, Ct);

@@ -28,6 +28,15 @@ internal sealed class Node : IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
+    /// <summary>How many transactions wrote the events of these streams (PostgreSQL's xmin of their rows).</summary>
+    public async Task<long> CountTransactionsAsync(string[] streamIds)
+    {
+        await using var command = DataSource.CreateCommand(
+            "select count(distinct xmin::text) from ledger.mt_events where stream_id = any(@stream_ids)");
+        command.Parameters.AddWithValue("stream_ids", streamIds);
+        return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Store.DisposeAsync();

@@ -1,24 +1,23 @@
 -- Append, round trip 1 of 2. Runs as one batch, statement by statement, in one transaction.
 
 -- Lock every stream of the batch, in one global order so that batches on different nodes never deadlock. Advisory
--- locks, not row locks, on purpose: a row lock would assign this transaction its id (xid) before it waits, and a
--- transaction that got its id earlier but commits later would put a stream's later version before its earlier one in
--- the feed, which is ordered by transaction id. Taking the id only after the locks keeps every stream in version order.
+-- locks, not mt_streams rows FOR UPDATE: a new stream has no row yet, and creating one for a request that is then
+-- refused would leave a version-0 stream behind (0006, Q1). Marten's quick append takes the row lock again when it runs
+-- (UseExclusiveLockOnConcurrentAppends); ours comes first, so it never waits there.
 select pg_advisory_xact_lock(1280263491, lock_key)
 from (select distinct hashtext(stream_id) as lock_key from unnest(@stream_ids::text[]) as s(stream_id)) as keys
 order by lock_key;
 
--- Make sure every stream has a row (a new stream starts at version 0).
-insert into ledger.streams (stream_id, version)
-select stream_id, 0 from unnest(@stream_ids::text[]) as s(stream_id)
-on conflict (stream_id) do nothing;
-
-select stream_id, version, last_hash
-from ledger.streams
-where stream_id = any(@stream_ids::text[]);
+-- Every stream of the batch with its version and its last event's hash (0 and null for a new stream): the hash chain
+-- continues from the stored hash without reading the stream.
+select k.stream_id, coalesce(s.version, 0), decode(e.headers ->> 'hash', 'hex')
+from unnest(@stream_ids::text[]) as k(stream_id)
+left join ledger.mt_streams s on s.id = k.stream_id
+left join ledger.mt_events e on e.stream_id = s.id and e.version = s.version;
 
 -- Event ids already stored: idempotent retries. Looked up after the locks, so a retry that raced its original request
--- waits for it and then sees its events.
-select event_id, stream_id, stream_version, position, transaction_id, type, data::text, occurred_at
+-- on the same stream waits for it and then sees its events (on another stream, Marten's unique index on event ids
+-- refuses the second and the pipeline runs the batch again, which then lands here).
+select event_id, stream_id, stream_version, position, type, data::text, occurred_at
 from ledger.events
 where event_id = any(@event_ids::uuid[]);

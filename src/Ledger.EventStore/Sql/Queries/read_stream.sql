@@ -1,6 +1,6 @@
 -- One stream in version order, from a version up to an optional last version and an optional point in time.
 -- The time cut stops at the first event past it, so the answer is always a prefix of the stream.
-select position, transaction_id, event_id, stream_id, stream_version, type, data::text, metadata::text,
+select position, event_id, stream_id, stream_version, type, data::text, metadata::text,
        occurred_at, recorded_at, hash
 from ledger.events
 where stream_id = @stream_id

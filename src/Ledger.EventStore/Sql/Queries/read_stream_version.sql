@@ -1,1 +1,1 @@
-select version from ledger.streams where stream_id = @stream_id;
+select version from ledger.mt_streams where id = @stream_id;
