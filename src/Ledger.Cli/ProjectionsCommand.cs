@@ -90,7 +90,10 @@ internal static class ProjectionsCommand
             foreach (var n in names) await admin.RequestRebuildAsync(n, cancellationToken);
 
             // The owner of each projection does the work: a service node if one runs, else the daemon started here,
-            // which joins the nodes for as long as the command waits.
+            // which joins the nodes for as long as the command waits. The store beside it appends nothing; it runs
+            // Marten's high-water detection, which moves the feed's head that the daemon reads up to, so the command
+            // also finishes (and leaves no lag) when no service node runs to move it.
+            await using var feedHead = new EventStore.EventStore(dataSource);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var daemon = new ProjectionDaemon(dataSource, projections, new ProjectionDaemonOptions { NodeId = $"ledger-cli-{Environment.ProcessId}" });
             var running = daemon.RunAsync(stop.Token);
