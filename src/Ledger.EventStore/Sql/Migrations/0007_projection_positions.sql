@@ -6,8 +6,11 @@
 do $$
 begin
     if exists (select 1 from ledger.projection_checkpoints
-               where position <> 0 or transaction_id <> '0'::xid8 or shadow_transaction_id is not null) then
-        raise exception 'A projection checkpoint is past the start of the feed: rebuild or reset the read models of an empty store before this migration.';
+               where position <> 0 or coalesce(shadow_position, 0) <> 0) then
+        raise exception 'a projection checkpoint is past the start of the feed, but the store holds no events of this release'
+            using errcode = 'P0001',
+                  hint = 'Migrate an empty database and import the previous release''s export into it '
+                      || '(docs/operations.md, "Upgrading from the own store"); its read models are built from the import.';
     end if;
 end
 $$;
