@@ -16,6 +16,7 @@ internal static class ProjectionDriver
     {
         var applied = new List<RecordedEvent>();
         var cursor = FeedCursor.Start;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         while (true)
         {
@@ -26,6 +27,12 @@ internal static class ProjectionDriver
                 // The feed shows events up to the high-water mark, which trails the commits by a moment (Marten's
                 // detector moves it), so an empty page is not the end until every stored event has been applied.
                 if (applied.Count >= await CountEventsAsync(connection, transaction, cancellationToken)) return applied;
+                if (DateTime.UtcNow > deadline)
+                {
+                    Assert.Fail($"The feed stopped at {cursor} with {applied.Count} events applied: its high-water mark did not move " +
+                        "(no store running Marten's detection, or one that stopped before the mark reached its appends).");
+                }
+
                 await Task.Delay(20, cancellationToken);
                 continue;
             }
