@@ -20,7 +20,9 @@ internal static class MigrateCommand
         {
             if (parse.GetValue(martenScript) is { } script)
             {
-                await File.WriteAllTextAsync(script.FullName, MartenSetup.CreationScript(EventTypeNames), cancellationToken);
+                // The stored names do not reach the schema today; they are passed so the script comes from exactly the
+                // configuration the service runs.
+                await File.WriteAllTextAsync(script.FullName, MartenSetup.CreationScript(UnitEvents.StoredNamesByType), cancellationToken);
                 Console.WriteLine($"Wrote Marten's creation script to {script.FullName}");
                 return 0;
             }
@@ -33,8 +35,4 @@ internal static class MigrateCommand
         });
         return command;
     }
-
-    // The stored names do not reach the schema today; they are passed so the script comes from exactly the configuration
-    // the service will run.
-    private static Dictionary<Type, string> EventTypeNames => UnitEvents.All.ToDictionary(t => t.ClrType, t => t.StoredName);
 }

@@ -39,7 +39,11 @@ public sealed class EventStore : IAsyncDisposable
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         Options = options ?? new EventStoreOptions();
-        _marten = DocumentStore.For(o => MartenSetup.Configure(o, dataSource, Options.EventTypes));
+        _marten = DocumentStore.For(o =>
+        {
+            MartenSetup.Configure(o, dataSource, Options.EventTypes);
+            foreach (var projection in Options.InlineProjections) o.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
+        });
         _martenEvents = new MartenEvents(_marten, Options.EventTypes);
         _pipeline = new AppendPipeline(dataSource, _martenEvents, Options);
         using (ExecutionContext.SuppressFlow())
@@ -266,7 +270,8 @@ public sealed class EventStore : IAsyncDisposable
                 try
                 {
                     daemon = await _marten.BuildProjectionDaemonAsync();
-                    await ((dynamic)daemon).StartHighWaterDetectionAsync();
+                    // Not on IProjectionDaemon: only Marten's daemon itself starts the detection without any shard.
+                    await ((global::Marten.Events.Daemon.ProjectionDaemon)daemon).StartHighWaterDetectionAsync();
                 }
                 catch (Exception) when (!cancellationToken.IsCancellationRequested)
                 {

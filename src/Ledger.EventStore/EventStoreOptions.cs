@@ -21,8 +21,14 @@ public sealed class EventStoreOptions
     /// <summary>How often a batch that hit a serialization failure or deadlock is tried again before its requests fail.</summary>
     public int TransientRetries { get; set; } = 3;
 
-    /// <summary>Projections updated in the same transaction as the append.</summary>
-    public IList<IInlineProjection> InlineProjections { get; } = [];
+    /// <summary>
+    /// Read models updated in the same transaction as the append: Marten inline projections, run by Marten when the store's
+    /// session is saved (before it draws positions), their writes queued into the append's own batch. If one throws, the
+    /// append fails and nothing is stored (when the batch held several requests, each is retried alone so that only the
+    /// request whose events made the projection fail is refused). Events arrive as <see cref="RecordedEvent.FromSession"/>
+    /// reads them.
+    /// </summary>
+    public IList<global::Marten.Events.Projections.IProjection> InlineProjections { get; } = [];
 
     /// <summary>
     /// Where the store's instruments (<see cref="EventStoreInstrumentation.MeterName"/>) get their meter: the host's, so

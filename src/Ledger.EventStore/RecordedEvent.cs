@@ -56,6 +56,12 @@ public sealed class RecordedEvent
     /// <summary>SHA-256 over the event's canonical encoding chained to the previous event of the stream (see docs/auditing.md).</summary>
     public ReadOnlyMemory<byte> Hash { get; }
 
+    /// <summary>
+    /// An event of an append this store is making, as a Marten inline projection receives it (Marten runs those before it
+    /// draws positions: <see cref="Position"/> is 0 there).
+    /// </summary>
+    public static RecordedEvent FromSession(JasperFx.Events.IEvent e) => Appending.MartenEvents.ToRecorded(e);
+
     /// <summary>The metadata, parsed.</summary>
     public EventMetadata Metadata =>
         _metadata ??= JsonSerializer.Deserialize(MetadataJson, MetadataJsonContext.Default.EventMetadata) ?? EventMetadata.None;

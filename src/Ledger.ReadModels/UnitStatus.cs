@@ -1,6 +1,10 @@
+using System.Text.RegularExpressions;
+using JasperFx.Events;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Ledger.Production.Units;
+using Marten;
+using Marten.Events.Projections;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -53,16 +57,21 @@ public sealed record UnitStatus(
         state.CommissionedAt, state.ScrappedAt, state.LastOccurredAt, state.Version, position);
 }
 
-/// <summary>Keeps <c>ledger.unit_status</c> in step with the streams, inside each append's transaction.</summary>
+/// <summary>
+/// Keeps <c>ledger.unit_status</c> in step with the streams: a Marten inline projection, so its upsert runs in the append's
+/// own batch and transaction, after Marten's append statement.
+/// </summary>
 /// <remarks>
 /// The row is the fold of the unit's whole stream. A unit whose events in the transaction start at version 1 needs no
 /// read; for one whose state at the version before was handed over with <see cref="Remember"/> by the writer that
 /// folded it (the HTTP write path reads every stream before deciding), the new events are evolved onto that state; only
-/// the others are read back from the store (one round trip for all of them). Reading every stream again inside the
+/// the others are read back from the store (one round trip for all of them: Marten runs inline projections before its
+/// batch, so that read sees the committed history without this session's events). Reading every stream again inside the
 /// append's transaction was a third of the executions, and most of the rows, of the heaviest statement of batch
-/// ingest (docs/benchmarks.md).
+/// ingest (docs/benchmarks.md). Marten hands an inline projection the events before it has drawn their positions, so the
+/// row's position is looked up by the last event's id in the same statement that writes the row.
 /// </remarks>
-public sealed class UnitStatusProjection : IInlineProjection
+public sealed partial class UnitStatusProjection : IProjection
 {
     /// <summary>The projection's name (for status and rebuilds).</summary>
     public const string Name = "unit-status";
@@ -99,29 +108,45 @@ public sealed class UnitStatusProjection : IInlineProjection
     }
 
     /// <inheritdoc />
-    public async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+    public async Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
     {
+        ArgumentNullException.ThrowIfNull(operations);
         ArgumentNullException.ThrowIfNull(events);
-        var rows = new List<UnitStatus>();
-        var unknown = new List<string>();
-        foreach (var stream in events.GroupBy(e => e.StreamId, StringComparer.Ordinal))
+        var rows = new List<(UnitStatus Row, Guid LastEventId)>();
+        var unknown = new Dictionary<string, List<RecordedEvent>>(StringComparer.Ordinal);
+        foreach (var stream in events.GroupBy(e => e.StreamKey!, StringComparer.Ordinal))
         {
-            // The store hands over a stream's events of this transaction in version order, all of them.
-            var first = stream.First();
+            // A stream's events of this session, all of them (the store puts a stream in one batch at most once).
+            var appended = stream.OrderBy(e => e.Version).Select(RecordedEvent.FromSession).ToList();
+            var first = appended[0];
             var before = first.StreamVersion == 1 ? UnitState.Initial : Recall(stream.Key, first.StreamVersion - 1);
             if (before is null)
             {
-                unknown.Add(stream.Key);
+                unknown[stream.Key] = appended;
                 continue;
             }
 
-            var state = stream.Aggregate(before, (s, e) => UnitRules.Evolve(s, UnitHistory.ToOccurred(e)));
-            rows.Add(UnitStatus.From(stream.Key, state, stream.Last().Position));
+            rows.Add((Fold(stream.Key, before, appended), appended[^1].EventId));
         }
 
-        if (unknown.Count > 0) rows.AddRange(await FoldAsync(connection, transaction, unknown, cancellationToken));
-        await UpsertAsync(connection, transaction, rows, Table, cancellationToken);
+        if (unknown.Count > 0)
+        {
+            var connection = ((IDocumentSession)operations).Connection
+                ?? throw new InvalidOperationException("The unit status projection runs inside an append's session, which has a connection.");
+            var committed = await EventStore.EventStore.ReadStreamsAsync(connection, null, unknown.Keys, cancellation);
+            foreach (var (serial, appended) in unknown)
+            {
+                rows.Add((Fold(serial, UnitHistory.Fold(committed[serial]), appended), appended[^1].EventId));
+            }
+        }
+
+        if (rows.Count == 0) return;
+        var columns = Columns(rows);
+        operations.QueueSqlCommand(PositionalUpsert.Sql, [.. PositionalUpsert.Names.Select(n => columns[n].Values)]);
     }
+
+    private static UnitStatus Fold(string serial, UnitState before, List<RecordedEvent> appended) =>
+        UnitStatus.From(serial, appended.Aggregate(before, (s, e) => UnitRules.Evolve(s, UnitHistory.ToOccurred(e))), position: 0);
 
     /// <summary>
     /// Writes the fold of each unit's whole stream into <paramref name="table"/>. Folding the whole stream (a handful of
@@ -132,11 +157,11 @@ public sealed class UnitStatusProjection : IInlineProjection
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, string table, CancellationToken cancellationToken) =>
         await UpsertAsync(connection, transaction, await FoldAsync(connection, transaction, serials, cancellationToken), table, cancellationToken);
 
-    private static async Task<List<UnitStatus>> FoldAsync(
+    private static async Task<List<(UnitStatus Row, Guid LastEventId)>> FoldAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<string> serials, CancellationToken cancellationToken)
     {
         var histories = await EventStore.EventStore.ReadStreamsAsync(connection, transaction, serials, cancellationToken);
-        return [.. histories.Where(h => h.Value.Count > 0).Select(h => FoldStream(h.Value))];
+        return [.. histories.Where(h => h.Value.Count > 0).Select(h => (FoldStream(h.Value), h.Value[^1].EventId))];
     }
 
     /// <summary>The row of a unit from its whole stream (at least one event, in version order).</summary>
@@ -192,13 +217,24 @@ public sealed class UnitStatusProjection : IInlineProjection
     }
 
     private static async Task UpsertAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, List<UnitStatus> rows, string table, CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<(UnitStatus Row, Guid LastEventId)> rows, string table,
+        CancellationToken cancellationToken)
     {
         if (rows.Count == 0) return;
         await using var upsert = new NpgsqlCommand(Upsert.Replace("{ledger.unit_status}", table, StringComparison.Ordinal), connection, transaction);
-        AddRows(upsert.Parameters, rows);
+        foreach (var (name, (values, type)) in Columns(rows)) upsert.Parameters.Add(new NpgsqlParameter(name, type) { Value = values });
         await upsert.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>The upsert with Marten's positional placeholders (<c>?</c>) and its parameter names in order.</summary>
+    private static readonly (string Sql, string[] Names) PositionalUpsert = Positional(SqlStatements.Split(Upsert).Single());
+
+    private static (string Sql, string[] Names) Positional(string statement) => (
+        ParameterName().Replace(statement.Replace("{ledger.unit_status}", Table, StringComparison.Ordinal), "?"),
+        [.. ParameterName().Matches(statement).Select(m => m.Groups[1].Value)]);
+
+    [GeneratedRegex("@([a-z_]+)")]
+    private static partial Regex ParameterName();
 
     private UnitState? Recall(string serial, long version)
     {
@@ -224,45 +260,42 @@ public sealed class UnitStatusProjection : IInlineProjection
         }
     }
 
-    internal static void AddRows(NpgsqlParameterCollection p, IReadOnlyList<UnitStatus> rows)
+    /// <summary>The upsert's array parameters, one element per row.</summary>
+    private static Dictionary<string, (object Values, NpgsqlDbType Type)> Columns(IReadOnlyList<(UnitStatus Row, Guid LastEventId)> rows)
     {
-        Text(p, "serial", rows, r => r.Serial);
-        Text(p, "factory_id", rows, r => r.FactoryId);
-        Text(p, "line", rows, r => r.Line);
-        Text(p, "model", rows, r => r.Model);
-        Numeric(p, "nameplate_kwh", rows, r => r.NameplateKwh);
-        Text(p, "state", rows, r => r.State);
-        Text(p, "latest_test_result", rows, r => r.LatestTest?.Result);
-        Text(p, "latest_test_station", rows, r => r.LatestTest?.Station);
-        Numeric(p, "latest_measured_kwh", rows, r => r.LatestTest?.MeasuredKwh);
-        Numeric(p, "latest_round_trip_efficiency", rows, r => r.LatestTest?.RoundTripEfficiency);
-        Text(p, "latest_failure_code", rows, r => r.LatestTest?.FailureCode);
-        Text(p, "shipment_id", rows, r => r.ShipmentId);
-        Text(p, "carrier", rows, r => r.Carrier);
-        Text(p, "destination_country", rows, r => r.Destination?.Country);
-        Text(p, "destination_region", rows, r => r.Destination?.Region);
-        Text(p, "destination_site", rows, r => r.Destination?.Site);
-        Text(p, "site", rows, r => r.Site);
-        Time(p, "built_at", rows, r => r.BuiltAt);
-        Time(p, "tested_at", rows, r => r.TestedAt);
-        Time(p, "reworked_at", rows, r => r.ReworkedAt);
-        Time(p, "shipped_at", rows, r => r.ShippedAt);
-        Time(p, "delivered_at", rows, r => r.DeliveredAt);
-        Time(p, "commissioned_at", rows, r => r.CommissionedAt);
-        Time(p, "scrapped_at", rows, r => r.ScrappedAt);
-        Time(p, "last_occurred_at", rows, r => r.LastOccurredAt);
-        p.Add(new NpgsqlParameter<long[]>("version", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. rows.Select(r => r.Version)] });
-        p.Add(new NpgsqlParameter<long[]>("position", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. rows.Select(r => r.Position)] });
+        var columns = new Dictionary<string, (object Values, NpgsqlDbType Type)>(StringComparer.Ordinal);
+        void Text(string name, Func<UnitStatus, string?> value) => columns[name] = (rows.Select(r => value(r.Row)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+        void Numeric(string name, Func<UnitStatus, decimal?> value) => columns[name] = (rows.Select(r => value(r.Row)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Numeric);
+        void Time(string name, Func<UnitStatus, DateTimeOffset?> value) => columns[name] = (rows.Select(r => value(r.Row)).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
+        Text("serial", r => r.Serial);
+        Text("factory_id", r => r.FactoryId);
+        Text("line", r => r.Line);
+        Text("model", r => r.Model);
+        Numeric("nameplate_kwh", r => r.NameplateKwh);
+        Text("state", r => r.State);
+        Text("latest_test_result", r => r.LatestTest?.Result);
+        Text("latest_test_station", r => r.LatestTest?.Station);
+        Numeric("latest_measured_kwh", r => r.LatestTest?.MeasuredKwh);
+        Numeric("latest_round_trip_efficiency", r => r.LatestTest?.RoundTripEfficiency);
+        Text("latest_failure_code", r => r.LatestTest?.FailureCode);
+        Text("shipment_id", r => r.ShipmentId);
+        Text("carrier", r => r.Carrier);
+        Text("destination_country", r => r.Destination?.Country);
+        Text("destination_region", r => r.Destination?.Region);
+        Text("destination_site", r => r.Destination?.Site);
+        Text("site", r => r.Site);
+        Time("built_at", r => r.BuiltAt);
+        Time("tested_at", r => r.TestedAt);
+        Time("reworked_at", r => r.ReworkedAt);
+        Time("shipped_at", r => r.ShippedAt);
+        Time("delivered_at", r => r.DeliveredAt);
+        Time("commissioned_at", r => r.CommissionedAt);
+        Time("scrapped_at", r => r.ScrappedAt);
+        Time("last_occurred_at", r => r.LastOccurredAt);
+        columns["version"] = (rows.Select(r => r.Row.Version).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bigint);
+        columns["last_event_id"] = (rows.Select(r => r.LastEventId).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Uuid);
+        return columns;
     }
-
-    private static void Text(NpgsqlParameterCollection p, string name, IReadOnlyList<UnitStatus> rows, Func<UnitStatus, string?> value) =>
-        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = rows.Select(value).ToArray() });
-
-    private static void Numeric(NpgsqlParameterCollection p, string name, IReadOnlyList<UnitStatus> rows, Func<UnitStatus, decimal?> value) =>
-        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Numeric) { Value = rows.Select(value).ToArray() });
-
-    private static void Time(NpgsqlParameterCollection p, string name, IReadOnlyList<UnitStatus> rows, Func<UnitStatus, DateTimeOffset?> value) =>
-        p.Add(new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = rows.Select(value).ToArray() });
 
     internal static string Read(string file) => SqlResources.Read(typeof(UnitStatusProjection).Assembly, file);
 }

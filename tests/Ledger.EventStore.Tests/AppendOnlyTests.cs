@@ -16,7 +16,9 @@ public sealed class AppendOnlyTests(DatabaseFixture database) : IClassFixture<Da
     [Theory]
     [InlineData("update ledger.events set data = '{\"edited\":true}'")]
     [InlineData("delete from ledger.events")]
-    [InlineData("truncate ledger.events")]
+    [InlineData("update ledger.mt_events set headers = '{}'")]
+    [InlineData("truncate ledger.mt_events")]
+    [InlineData("delete from ledger.mt_streams")]
     public async Task History_cannot_be_changed_even_by_the_table_owner(string sql)
     {
         var stream = Events.NewStream();

@@ -64,7 +64,7 @@ public sealed class FeedTests(DatabaseFixture database) : IClassFixture<Database
         await fast.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(2), Ct);
         var before = await ReadUntilAsync(reader.Store, FeedCursor.Start, 2);
 
-        // The slow append draws its positions, then stays uncommitted inside its inline projection.
+        // The slow append draws its positions, then stays uncommitted at the gate.
         var held = slow.Store.AppendToStreamAsync(Events.NewStream("HELD"), ExpectedVersion.Any, Events.Many(3), Ct);
         await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         var later = new List<AppendResult>();
@@ -73,7 +73,7 @@ public sealed class FeedTests(DatabaseFixture database) : IClassFixture<Database
             later.Add(await fast.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(2), Ct));
         }
 
-        Assert.True(later.SelectMany(r => r.Events).All(e => e.Position > gate.HeldEvents.Max(h => h.Position)),
+        Assert.True(later.SelectMany(r => r.Events).All(e => e.Position > gate.HeldThrough),
             "the later appends committed with higher positions than the held one");
         var duringHold = await ReadAfterAsync(reader.Store, before[^1].Cursor);
         Assert.Empty(duringHold);
@@ -176,15 +176,17 @@ public sealed class FeedTests(DatabaseFixture database) : IClassFixture<Database
         return seen;
     }
 
-    private sealed class RandomDelay(int seed) : IInlineProjection
+    /// <summary>Holds each append's transaction open for a random moment after Marten has drawn its positions.</summary>
+    private sealed class RandomDelay(int seed) : Marten.Events.Projections.IProjection
     {
         private readonly Random _random = new(seed);
 
-        public Task ApplyAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+        public Task ApplyAsync(Marten.IDocumentOperations operations, IReadOnlyList<JasperFx.Events.IEvent> events, CancellationToken cancellation)
         {
             int delay;
             lock (_random) delay = _random.Next(0, 15);
-            return Task.Delay(delay, cancellationToken);
+            operations.QueueSqlCommand("select pg_sleep(?)", delay / 1000.0);
+            return Task.CompletedTask;
         }
     }
 }

@@ -84,7 +84,8 @@ public sealed class GroupCommitTests(DatabaseFixture database) : IClassFixture<D
     {
         // One pooled connection for everything: the writers' stream read is prepared on it, then an append on it is refused
         // by the database and rolled back, again and again. Auto-preparation broke connections exactly there (npgsql#6391).
-        await using var node = await Node.StartAsync(database.ConnectionString + ";Maximum Pool Size=1", o => o.Writers = 1);
+        // No high-water detection: Marten's listener would hold the one connection for good.
+        await using var node = await Node.StartAsync(database.ConnectionString + ";Maximum Pool Size=1", o => (o.Writers, o.DetectHighWater) = (1, false));
         var stream = Events.NewStream();
         for (var round = 1; round <= 5; round++)
         {
@@ -195,9 +196,9 @@ public sealed class GroupCommitTests(DatabaseFixture database) : IClassFixture<D
         while (!condition()) await Task.Delay(5, deadline.Token);
     }
 
-    private sealed class Poisoned : IInlineProjection
+    private sealed class Poisoned : Marten.Events.Projections.IProjection
     {
-        public Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken) =>
-            events.Any(e => e.Type == "poison.v1") ? throw new InvalidOperationException("poisoned") : Task.CompletedTask;
+        public Task ApplyAsync(Marten.IDocumentOperations operations, IReadOnlyList<JasperFx.Events.IEvent> events, CancellationToken cancellation) =>
+            events.Any(e => e.EventTypeName == "poison.v1") ? throw new InvalidOperationException("poisoned") : Task.CompletedTask;
     }
 }

@@ -23,6 +23,7 @@ public static class FeatureRegistration
             {
                 TimeProvider = sp.GetRequiredService<TimeProvider>(),
                 MeterFactory = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+                EventTypes = Production.Units.UnitEvents.StoredNamesByType,
                 InlineProjections = { new UnitStatusProjection() },
             }));
         services.AddSingleton<UnitStatusQuery>();

@@ -125,8 +125,10 @@ internal sealed class AppendPipeline : IAsyncDisposable
             }
             catch (Exception e)
             {
-                activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
-                foreach (var request in batch) request.Fail(e);
+                // Callers see what the database said: Marten's wrapper (MartenCommandException) is this store's detail.
+                var error = MartenFailures.NpgsqlCause(e) ?? e;
+                activity?.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
+                foreach (var request in batch) request.Fail(error);
                 return;
             }
         }

@@ -78,10 +78,6 @@ internal static class AppendTransaction
         if (accepted.Count == 0) return outcomes;
 
         var recorded = await AppendAsync(transaction, marten, accepted, recordedAt, cancellationToken);
-        foreach (var projection in options.InlineProjections)
-        {
-            await projection.ApplyAsync(connection, transaction, recorded, cancellationToken);
-        }
 
         var positions = recorded.ToDictionary(e => e.EventId);
         foreach (var (r, first, count) in acceptedBy)
@@ -199,7 +195,7 @@ internal static class AppendTransaction
             {
                 var events = stream.Select(a => (Accepted: a, Event: MartenEvents.Build(a.Event, a.Hash, recordedAt))).ToList();
                 session.Events.Append(stream.Key, stream.Last().StreamVersion, events.Select(e => (object)e.Event).ToArray());
-                // Marten names an IEvent by its CLR type when it is appended (JsonElement here): the stored names are ours.
+                // Marten names an IEvent by its CLR type when it is appended (JsonObject here): the stored names are ours.
                 foreach (var (a, e) in events) marten.Name(e, a.Event.Source.Type);
                 built.AddRange(events);
             }

@@ -76,6 +76,9 @@ public static class UnitEvents
 
     private static readonly FrozenDictionary<Type, UnitEventType> ByClrType = All.ToFrozenDictionary(t => t.ClrType);
 
+    /// <summary>Each event's record type → its stored name: the event store's type map (Marten's event type aliases).</summary>
+    public static IReadOnlyDictionary<Type, string> StoredNamesByType { get; } = All.ToFrozenDictionary(t => t.ClrType, t => t.StoredName);
+
     // The property names, enum spellings and required fields are pinned by attributes on the records; these options only
     // need to be the defaults (strict number handling, case-sensitive names), whatever the host configures elsewhere.
     internal static JsonSerializerOptions JsonOptions { get; } = new();

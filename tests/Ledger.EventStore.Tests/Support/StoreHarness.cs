@@ -6,7 +6,9 @@ namespace Ledger.EventStore.Tests.Support;
 /// <summary>A node of the ledger as the tests see it: its own data source (its own pool) and its own store.</summary>
 internal sealed class Node : IAsyncDisposable
 {
-    private Node(NpgsqlDataSource dataSource, EventStore store) => (DataSource, Store) = (dataSource, store);
+    private readonly List<Gate> _gates;
+
+    private Node(NpgsqlDataSource dataSource, EventStore store, List<Gate> gates) => (DataSource, Store, _gates) = (dataSource, store, gates);
 
     public NpgsqlDataSource DataSource { get; }
     public EventStore Store { get; }
@@ -17,7 +19,9 @@ internal sealed class Node : IAsyncDisposable
         await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations], TestContext.Current.CancellationToken);
         var options = new EventStoreOptions();
         configure?.Invoke(options);
-        return new Node(dataSource, new EventStore(dataSource, options));
+        var gates = options.InlineProjections.OfType<Gate>().ToList();
+        foreach (var gate in gates) gate.Bind(dataSource);
+        return new Node(dataSource, new EventStore(dataSource, options), gates);
     }
 
     public async Task<long> CountEventsAsync(string? streamId = null)
@@ -28,17 +32,18 @@ internal sealed class Node : IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
-    /// <summary>How many transactions wrote the events of these streams (PostgreSQL's xmin of their rows).</summary>
-    public async Task<long> CountTransactionsAsync(string[] streamIds)
+    /// <summary>How many transactions wrote these events (PostgreSQL's xmin of their rows).</summary>
+    public async Task<long> CountTransactionsAsync(Guid[] eventIds)
     {
         await using var command = DataSource.CreateCommand(
-            "select count(distinct xmin::text) from ledger.mt_events where stream_id = any(@stream_ids)");
-        command.Parameters.AddWithValue("stream_ids", streamIds);
+            "select count(distinct xmin::text) from ledger.mt_events where id = any(@event_ids)");
+        command.Parameters.AddWithValue("event_ids", eventIds);
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var gate in _gates) await gate.DisposeAsync();
         await Store.DisposeAsync();
         await DataSource.DisposeAsync();
     }
@@ -66,30 +71,79 @@ internal sealed class ManualClock(DateTimeOffset now) : TimeProvider
 }
 
 /// <summary>
-/// An inline projection that holds the append's transaction open until released: the test's way of forcing a
-/// transaction that drew its positions early to commit late.
+/// An inline projection that holds the append's transaction open, after Marten has drawn its positions, until released:
+/// the test's way of forcing a transaction that drew its positions early to commit late. It queues a wait on an advisory
+/// lock that the gate's own session holds into the append's batch, behind Marten's append statement; releasing the lock
+/// lets the append commit.
 /// </summary>
-internal sealed class Gate : IInlineProjection
+internal sealed class Gate : Marten.Events.Projections.IProjection, IAsyncDisposable
 {
+    private static int _nextKey = 0x6A7E0000;
+    private readonly long _key = Interlocked.Increment(ref _nextKey);
     private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private NpgsqlConnection? _holder;
     private int _closed = 1;
 
+    /// <summary>Completes once an append is waiting at the gate with its positions drawn.</summary>
     public Task Entered => _entered.Task;
-    public IReadOnlyList<RecordedEvent> HeldEvents { get; private set; } = [];
+
+    /// <summary>The sequence's last drawn number when the append reached the gate: the held append's last position.</summary>
+    public long HeldThrough { get; private set; }
+
+    /// <summary>Takes the lock the held append will wait on (the node's data source; called by <see cref="Node.StartAsync"/>).</summary>
+    public void Bind(NpgsqlDataSource dataSource)
+    {
+        _holder = dataSource.OpenConnection();
+        using var command = new NpgsqlCommand("select pg_advisory_lock(@key)", _holder);
+        command.Parameters.AddWithValue("key", _key);
+        command.ExecuteNonQuery();
+    }
 
     public void Release()
     {
-        Volatile.Write(ref _closed, 0);
-        _released.TrySetResult();
+        if (Interlocked.Exchange(ref _closed, 0) == 0) return;
+        using var command = new NpgsqlCommand("select pg_advisory_unlock(@key)", _holder);
+        command.Parameters.AddWithValue("key", _key);
+        command.ExecuteNonQuery();
     }
 
-    public async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+    public Task ApplyAsync(Marten.IDocumentOperations operations, IReadOnlyList<JasperFx.Events.IEvent> events, CancellationToken cancellation)
     {
-        if (Volatile.Read(ref _closed) == 0) return;
-        HeldEvents = events;
-        _entered.TrySetResult();
+        if (Volatile.Read(ref _closed) == 0) return Task.CompletedTask;
         // Bounded, so that a failing assertion before Release() ends the test instead of hanging the run.
-        await _released.Task.WaitAsync(TimeSpan.FromSeconds(20), cancellationToken);
+        operations.QueueSqlCommand("set local lock_timeout = '20s'");
+        operations.QueueSqlCommand("select pg_advisory_xact_lock(?)", _key);
+        _ = WatchAsync();
+        return Task.CompletedTask;
+    }
+
+    private async Task WatchAsync()
+    {
+        await using var command = new NpgsqlCommand("""
+            select exists (select 1 from pg_locks where locktype = 'advisory' and not granted
+                           and ((classid::bigint << 32) | objid::bigint) = @key),
+                   (select last_value from ledger.mt_events_sequence)
+            """, _holder);
+        command.Parameters.AddWithValue("key", _key);
+        for (var i = 0; i < 3000; i++)
+        {
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                await reader.ReadAsync();
+                if (reader.GetBoolean(0))
+                {
+                    HeldThrough = reader.GetInt64(1);
+                    _entered.TrySetResult();
+                    return;
+                }
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_holder is not null) await _holder.DisposeAsync();
     }
 }
