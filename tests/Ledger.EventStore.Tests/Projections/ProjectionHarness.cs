@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using JasperFx.Events;
 using Ledger.EventStore.Projections;
 using Ledger.EventStore.Tests.Support;
@@ -288,7 +289,8 @@ internal sealed class HeldAppend : IAsyncDisposable
         await using var session = node.Store.Marten.LightweightSession(SessionOptions.ForTransaction(transaction));
         var events = Enumerable.Range(1, count).Select(i =>
         {
-            var e = new Event<JsonElement>(JsonSerializer.Deserialize<JsonElement>($$"""{"held":{{i}}}"""))
+            // As the store builds its events (MartenEvents): the payload as a JsonObject, Marten mapping only reference types.
+            var e = new Event<JsonObject>(JsonNode.Parse($$"""{"held":{{i}}}""")!.AsObject())
             {
                 Id = Guid.CreateVersion7(),
                 Timestamp = DateTimeOffset.UtcNow,
