@@ -44,8 +44,8 @@ public sealed class UnitStatusRebuild(NpgsqlDataSource dataSource)
 
         // One pass over the store, stream by stream, from one snapshot, on a second connection: each unit is folded with
         // the same code as the inline projection and its row copied into the shadow table in chunks. Units that move on
-        // after the snapshot are refolded under the swap's lock. (While the scan runs, a sequence hole left by a failed
-        // append cannot be proven dead, so it holds the feed's high-water mark until the scan ends: docs/projections.md.)
+        // after the snapshot are refolded under the swap's lock. (While the scan runs, Marten may not prove a sequence hole
+        // left by a failed append dead, and the feed's high-water mark can wait for the scan: docs/projections.md.)
         var done = 0L;
         {
             var rows = new List<UnitStatus>(BulkCopy.ChunkRows);

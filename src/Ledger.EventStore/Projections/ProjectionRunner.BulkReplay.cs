@@ -16,9 +16,9 @@ namespace Ledger.EventStore.Projections;
 /// row lock, that its attempt (<c>rebuild_started_at</c>) is still the current one, so a stale attempt can never write into
 /// a later attempt's tables. The horizon is the feed's high-water mark, read in the same snapshot as the events: every
 /// position at or below it is committed or provably dead, so the replay reads a fixed set that no later commit can add to.
-/// Marten's gap detection treats any transaction that started before a sequence hole as a possible filler of it, so a
-/// hole left by a failed append while the scan runs holds the mark (the feed and every projection) until the scan ends;
-/// see docs/projections.md.
+/// Marten's gap detection counts transactions that started before a sequence hole as possible fillers of it, so a hole
+/// left by a failed append while the scan runs can hold the mark (the feed and every projection) until the scan ends;
+/// see docs/projections.md, "Late commits and holes".
 /// </remarks>
 internal sealed partial class ProjectionRunner
 {
