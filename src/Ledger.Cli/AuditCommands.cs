@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using Ledger.EventStore;
 using Ledger.EventStore.Audit;
+using Ledger.Production.Units;
 using Ledger.ReadModels;
 using Spectre.Console;
 
@@ -155,7 +156,8 @@ internal static class AuditCommands
                 result = await WithProgressAsync("importing " + exportFile.Name, null, async progress =>
                 {
                     await using var input = OpenExport(exportFile);
-                    return await LedgerImport.ImportAsync(dataSource, input, progress: progress, cancellationToken: cancellationToken);
+                    return await LedgerImport.ImportAsync(dataSource, input, progress: progress, eventTypes: UnitEvents.StoredNamesByType,
+                        cancellationToken: cancellationToken);
                 });
             }
             catch (Exception e) when (e is LedgerNotEmptyException or ExportFormatException or ExportVerificationException or IOException or InvalidDataException)

@@ -84,6 +84,29 @@ public sealed class AuditCommandsTests(DatabaseFixture database) : IClassFixture
     }
 
     [Fact]
+    public async Task Upgrading_from_the_own_store_its_export_imports_and_verifies_against_the_digest_taken_before()
+    {
+        // Written by the own-store release before the upgrade (tests/Ledger.EventStore.Tests/Audit/Data/README.md).
+        var data = Path.Combine(SourceDirectory(), "..", "Ledger.EventStore.Tests", "Audit", "Data");
+        var (file, digestFile) = (Path.Combine(data, "own-store-v1.ndjson"), Path.Combine(data, "own-store-v1.digest.json"));
+        await using var target = await database.CreateDatabaseAsync(Ct);
+
+        var import = await LedgerCommand.RunAsync(target.ConnectionString, "import", file);
+        Assert.Equal(0, import.ExitCode);
+        Assert.Contains("Imported 169 events in 6 streams and 8 blocks; sealed 1 more block(s)", import.Output, StringComparison.Ordinal);
+
+        var verified = await LedgerCommand.RunAsync(target.ConnectionString, "verify", "--digest", digestFile);
+        Assert.Equal(0, verified.ExitCode);
+        Assert.Contains("Checked 169 events in 6 streams and 9 blocks (169 events sealed, 0 not yet); the history up to block 8 matches the digest.", verified.Output, StringComparison.Ordinal);
+
+        var exported = Path.Combine(_work, "after-upgrade.ndjson");
+        Assert.Equal(0, (await LedgerCommand.RunAsync(target.ConnectionString, "export", "--output", exported)).ExitCode);
+        var offline = await LedgerCommand.RunAsync("Host=nowhere.invalid", "verify", "--file", exported, "--digest", digestFile);
+        Assert.Equal(0, offline.ExitCode);
+        Assert.StartsWith("{\"format\":\"ledger-export\",\"formatVersion\":2,", await File.ReadAllTextAsync(exported, Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_file_that_is_not_an_export_is_exit_code_2_with_a_message_that_says_why()
     {
         var file = Path.Combine(_work, "not-an-export.ndjson");
@@ -101,6 +124,7 @@ public sealed class AuditCommandsTests(DatabaseFixture database) : IClassFixture
         await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations], Ct);
         await using (var store = new EventStore.EventStore(dataSource))
         {
+            var last = 0L;
             for (var s = 0; s < streams; s++)
             {
                 // Real Megapack events: `ledger import` folds the unit status read model from what it loaded.
@@ -112,30 +136,31 @@ public sealed class AuditCommandsTests(DatabaseFixture database) : IClassFixture
                 ];
                 var events = facts.Select((fact, i) => new EventData(Guid.CreateVersion7(), UnitEvents.Of(fact).StoredName, UnitEvents.Serialize(fact), built.AddHours(i)))
                     .ToArray();
-                await store.AppendToStreamAsync($"SHA-2025-{s:D6}", ExpectedVersion.NoStream, events, Ct);
+                last = (await store.AppendToStreamAsync($"SHA-2025-{s:D6}", ExpectedVersion.NoStream, events, Ct)).Events[^1].Position;
             }
+
+            // The sealer seals up to the feed's head, which this store's high-water detection moves: wait for it here.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            deadline.CancelAfter(TimeSpan.FromSeconds(60));
+            await store.WaitForFeedAsync(last, deadline.Token);
         }
 
         var total = streams * eventsEach;
         var sealer = new AuditSealer(dataSource);
         var audit = new LedgerAudit(dataSource);
-        await using (var visible = dataSource.CreateCommand("select count(*) from ledger.events where transaction_id < pg_snapshot_xmin(pg_current_snapshot())"))
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while ((long)(await visible.ExecuteScalarAsync(Ct))! < total && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
-        }
-
         await sealer.SealAllAsync(Ct);
         Assert.Equal(total, (await audit.GetDigestAsync(Ct))?.SealedEvents);
         return await audit.ReadEventsAsync(cancellationToken: Ct).ToListAsync(Ct);
     }
+
+    private static string SourceDirectory([System.Runtime.CompilerServices.CallerFilePath] string thisFile = "") => Path.GetDirectoryName(thisFile)!;
 
     private static async Task TamperAsync(string connectionString, long position)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(Ct);
         await using var command = new NpgsqlCommand(
-            "set session_replication_role = replica; update ledger.events set data = jsonb_set(data, '{measuredKwh}', '3999') where position = @p", connection);
+            "set session_replication_role = replica; update ledger.mt_events set data = jsonb_set(data, '{measuredKwh}', '3999') where seq_id = @p", connection);
         command.Parameters.AddWithValue("p", position);
         await command.ExecuteNonQueryAsync(Ct);
     }

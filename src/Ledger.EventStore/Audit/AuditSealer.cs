@@ -6,10 +6,10 @@ using NpgsqlTypes;
 namespace Ledger.EventStore.Audit;
 
 /// <summary>
-/// Folds committed events, in feed order, into hash-chained blocks. Every node may run one: a transaction-scoped
-/// advisory lock lets one seal at a time, and each seal reads the chain's tip under that lock, so blocks are never forked
-/// or duplicated. Events are read below the feed's horizon, so an event whose transaction commits late is sealed after
-/// it commits, never skipped (docs/auditing.md).
+/// Folds committed events, in feed order (position), into hash-chained blocks. Every node may run one: a
+/// transaction-scoped advisory lock lets one seal at a time, and each seal reads the chain's tip under that lock, so
+/// blocks are never forked or duplicated. Events are read only up to the feed's head (Marten's high-water mark), so an
+/// event whose transaction commits late is sealed after it commits, never skipped (docs/auditing.md).
 /// </summary>
 public sealed class AuditSealer
 {
@@ -97,28 +97,23 @@ public sealed class AuditSealer
             if (await lockCommand.ExecuteScalarAsync(cancellationToken) is not true) return (null, 0);
         }
 
-        FeedCursor after;
+        long after;
         SealedBlockHeader? tip;
         await using (var stateCommand = new NpgsqlCommand(AuditSql.SealerState, connection, transaction))
         await using (var reader = await stateCommand.ExecuteReaderAsync(cancellationToken))
         {
             if (!await reader.ReadAsync(cancellationToken)) throw new InvalidOperationException("ledger.audit_sealer has no row: run the migrations.");
-            after = new FeedCursor(reader.GetInt64(1));
-            tip = reader.IsDBNull(2) ? null : new SealedBlockHeader(reader.GetInt64(2), reader.GetFieldValue<byte[]>(3));
+            after = reader.GetInt64(0);
+            tip = reader.IsDBNull(1) ? null : new SealedBlockHeader(reader.GetInt64(1), reader.GetFieldValue<byte[]>(2));
         }
 
         var pending = new List<(long Position, byte[] Hash)>(Math.Min(_options.BlockSize, 4096));
-        var through = after;
         await using (var pendingCommand = new NpgsqlCommand(AuditSql.Pending, connection, transaction))
         {
-            pendingCommand.Parameters.AddWithValue("after_position", after.Position);
+            pendingCommand.Parameters.AddWithValue("after_position", after);
             pendingCommand.Parameters.AddWithValue("max_count", (long)_options.BlockSize);
             await using var reader = await pendingCommand.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                pending.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(2)));
-                through = new FeedCursor(reader.GetInt64(0));
-            }
+            while (await reader.ReadAsync(cancellationToken)) pending.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
         }
 
         if (pending.Count == 0 || (pending.Count < _options.BlockSize && !sealPartial))
@@ -141,7 +136,7 @@ public sealed class AuditSealer
             batch.BatchCommands.Add(insert);
 
             var advance = new NpgsqlBatchCommand(AuditSql.SealBlock[1]);
-            advance.Parameters.AddWithValue("through_position", through.Position);
+            advance.Parameters.AddWithValue("through_position", pending[^1].Position);
             batch.BatchCommands.Add(advance);
             await batch.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Ledger.EventStore.Schema;
 using Npgsql;
 
@@ -14,6 +15,7 @@ internal static class AuditSql
     public static readonly string LatestBlock = Read("audit_latest_block.sql");
     public static readonly string BlockOfPosition = Read("audit_block_of_position.sql");
     public static readonly string ReadEvents = Read("audit_read_events.sql");
+    public static readonly string VerifyEvents = Read("audit_verify_events.sql");
     public static readonly string ReadStreams = Read("audit_read_streams.sql");
     public static readonly string ReadEventById = Read("read_event_by_id.sql");
     public static readonly string PreviousHash = Read("audit_previous_hash.sql");
@@ -33,8 +35,47 @@ internal static class AuditSql
             reader.GetFieldValue<DateTimeOffset>(6));
     }
 
-    /// <summary>Reads an event row in the column order of the event queries.</summary>
+    /// <summary>Reads an event row in the column order of the event queries (those of the view <c>ledger.events</c>).</summary>
     public static RecordedEvent ReadEvent(NpgsqlDataReader reader) => EventStore.ReadRecordedEvent(reader);
+
+    /// <summary>
+    /// Reads a row of <c>audit_verify_events.sql</c>: the event, or why its stored values cannot be what was hashed
+    /// (headers that lost the metadata, an occurred-at or hash not in the stored form).
+    /// </summary>
+    public static StoredEvent ReadStoredEvent(NpgsqlDataReader reader)
+    {
+        var position = reader.GetInt64(0);
+        var eventId = reader.GetGuid(1);
+        var streamId = reader.IsDBNull(2) ? "" : reader.GetString(2);
+        var version = reader.GetInt64(3);
+        var occurredAt = default(DateTimeOffset);
+        var problem =
+            reader.IsDBNull(6) ? "its headers hold no metadata object"
+            : reader.IsDBNull(7) || !DateTimeOffset.TryParseExact(reader.GetString(7), Hashing.EventHasher.TimestampFormat, CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out occurredAt)
+                ? "its headers hold no occurredAt in the stored form (yyyy-MM-ddTHH:mm:ss.ffffffZ)"
+            : reader.IsDBNull(9) || reader.GetString(9) is not { Length: MerkleTree.HashLength * 2 } hex || !IsLowerHex(hex)
+                ? "its headers hold no hash of 64 lowercase hex digits"
+            : null;
+        if (problem is not null) return new StoredEvent(null, position, eventId, streamId, version, problem);
+
+        var recorded = new RecordedEvent(position, eventId, streamId, version, reader.GetString(4), reader.GetString(5), reader.GetString(6),
+            occurredAt, reader.GetFieldValue<DateTimeOffset>(8), Convert.FromHexString(reader.GetString(9)));
+        var columns = new MartenColumns(
+            reader.IsDBNull(10) ? null : reader.GetString(10), reader.IsDBNull(11) ? null : reader.GetString(11),
+            reader.IsDBNull(12) ? null : reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), !reader.IsDBNull(14) && reader.GetBoolean(14));
+        return new StoredEvent(recorded, position, eventId, streamId, version, null, columns);
+    }
+
+    private static bool IsLowerHex(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c is not (>= '0' and <= '9' or >= 'a' and <= 'f')) return false;
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// Opens a read-only REPEATABLE READ transaction: events and blocks from one snapshot, so a block sealed meanwhile
@@ -72,6 +113,30 @@ internal static class AuditSql
         }
     }
 
+    /// <summary>Every stored event in position order, a page at a time (<see cref="ReadStoredEvent"/>).</summary>
+    public static async IAsyncEnumerable<IReadOnlyList<StoredEvent>> ReadStoredEventPagesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        const int pageSize = 5000;
+        var after = 0L;
+        while (true)
+        {
+            var page = new List<StoredEvent>(pageSize);
+            await using (var command = new NpgsqlCommand(VerifyEvents, connection, transaction))
+            {
+                command.Parameters.AddWithValue("after_position", after);
+                command.Parameters.AddWithValue("max_count", (long)pageSize);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken)) page.Add(ReadStoredEvent(reader));
+            }
+
+            if (page.Count > 0) yield return page;
+            if (page.Count < pageSize) yield break;
+            after = page[^1].Position;
+        }
+    }
+
     /// <summary>All blocks in chain order, on the caller's connection.</summary>
     public static async IAsyncEnumerable<SealedBlock> ReadAllBlocksAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -90,3 +155,13 @@ internal static class AuditSql
         return packed;
     }
 }
+
+/// <summary>
+/// A row of <c>mt_events</c> as the verifier reads it: the event, or (when its stored values cannot have been hashed)
+/// what identifies it and what is wrong with it.
+/// </summary>
+internal sealed record StoredEvent(
+    RecordedEvent? Event, long Position, Guid EventId, string StreamId, long StreamVersion, string? Problem, MartenColumns? Columns = null);
+
+/// <summary>Marten's columns of an event that are not hashed but that Marten's own readers use.</summary>
+internal sealed record MartenColumns(string? UserName, string? CorrelationId, string? CausationId, string? TenantId, bool IsArchived);

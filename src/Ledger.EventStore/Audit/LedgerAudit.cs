@@ -31,7 +31,7 @@ public sealed class LedgerAudit(NpgsqlDataSource dataSource)
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken)) return ProofLookup.EventNotFound;
             recorded = AuditSql.ReadEvent(reader);
-            previousHash = reader.IsDBNull(11) ? null : reader.GetFieldValue<byte[]>(11);
+            previousHash = reader.IsDBNull(10) ? null : reader.GetFieldValue<byte[]>(10);
         }
 
         SealedBlock block;
@@ -50,16 +50,29 @@ public sealed class LedgerAudit(NpgsqlDataSource dataSource)
         return ProofLookup.Found(proof);
     }
 
-    /// <summary>Verifies the whole database from one snapshot: events, streams, blocks and, if given, the history up to a digest.</summary>
+    /// <summary>
+    /// Verifies the whole database from one snapshot: every event as Marten stores it (<c>mt_events</c>: data, the
+    /// metadata, occurred-at and hash in its headers, its timestamp, stream, version and type), every stream against
+    /// <c>mt_streams</c>, every block and, if given, the history up to a digest.
+    /// </summary>
     public async Task<VerificationReport> VerifyAsync(LedgerDigestReference? digest = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         var verifier = new LedgerVerifier(digest);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await AuditSql.BeginSnapshotAsync(connection, cancellationToken);
         long count = 0;
-        await foreach (var page in AuditSql.ReadEventPagesAsync(connection, transaction, 0, long.MaxValue, cancellationToken))
+        await foreach (var page in AuditSql.ReadStoredEventPagesAsync(connection, transaction, cancellationToken))
         {
-            foreach (var recorded in page) verifier.AddEvent(recorded);
+            foreach (var stored in page)
+            {
+                if (stored.Event is { } recorded)
+                {
+                    verifier.AddEvent(recorded);
+                    verifier.CheckMartenColumns(recorded, stored.Columns!);
+                }
+                else verifier.AddUnreadableEvent(stored.Position, stored.EventId, stored.StreamId, stored.StreamVersion, stored.Problem!);
+            }
+
             count += page.Count;
             progress?.Report(count);
         }
@@ -68,7 +81,10 @@ public sealed class LedgerAudit(NpgsqlDataSource dataSource)
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
-                verifier.CheckStreamRecord(reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<byte[]>(2));
+            {
+                verifier.CheckStreamRecord(reader.GetString(0), reader.GetInt64(1));
+                verifier.CheckMartenStreamColumns(reader.GetString(0), reader.IsDBNull(2) ? null : reader.GetString(2), !reader.IsDBNull(3) && reader.GetBoolean(3));
+            }
         }
 
         verifier.CheckAllStreamsRecorded();

@@ -18,8 +18,15 @@ public static class LedgerExport
     /// <summary>The value of the header's <c>format</c> member.</summary>
     public const string Format = "ledger-export";
 
-    /// <summary>The format version this code writes and reads.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// The format version this code writes: 2, events in position order with no transaction id (the feed's order since
+    /// the store moved to Marten). It reads 2 and 1 (the own store's exports, whose events carry the transaction id that
+    /// gave their feed order).
+    /// </summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>The format version of the own store's exports, which this code still reads and imports.</summary>
+    public const int OwnStoreFormatVersion = 1;
 
     /// <summary>
     /// Writes the ledger (or the positions <paramref name="fromPosition"/>..<paramref name="toPosition"/>) from one
@@ -39,7 +46,6 @@ public static class LedgerExport
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // One snapshot for events and blocks: a block sealed during the export must not name events the export lacks.
-        // Read-only, it takes no transaction id, so it does not hold back the feed's horizon.
         await using var transaction = await AuditSql.BeginSnapshotAsync(connection, cancellationToken);
 
         var writer = new LineWriter(output);
@@ -117,7 +123,6 @@ public static class LedgerExport
     {
         w.WriteString("kind", "event");
         w.WriteNumber("position", e.Position);
-        w.WriteString("transactionId", 0UL.ToString(CultureInfo.InvariantCulture));
         w.WriteString("eventId", e.EventId);
         w.WriteString("streamId", e.StreamId);
         w.WriteNumber("streamVersion", e.StreamVersion);
@@ -204,14 +209,18 @@ public sealed class ExportFormatException(string message) : Exception(message);
 /// <summary>The header of an export file.</summary>
 /// <param name="Complete">Whether it holds the whole ledger (only those can be imported).</param>
 /// <param name="ExportedAt">When it was written.</param>
-public sealed record ExportHeader(bool Complete, DateTimeOffset ExportedAt);
+/// <param name="FormatVersion">2, or 1 for an export of the own store (its events carry transaction ids).</param>
+public sealed record ExportHeader(bool Complete, DateTimeOffset ExportedAt, int FormatVersion);
 
 /// <summary>One line of an export after the header: an event (with the hash it chains onto, in a range export) or a block.</summary>
 /// <param name="Event">The event, for event lines.</param>
 /// <param name="ChainedOnto">For a range export, the previous hash of a stream's first event in the file.</param>
 /// <param name="Block">The block, for block lines.</param>
-/// <param name="TransactionId">The event's original transaction id (feed order in the source ledger).</param>
-public sealed record ExportItem(RecordedEvent? Event, byte[]? ChainedOnto, SealedBlock? Block, ulong TransactionId);
+/// <param name="TransactionId">
+/// In a version 1 export (the own store), the id of the transaction that committed the event: the source's feed order was
+/// (transaction id, position). Null in version 2, whose feed order is position order.
+/// </param>
+public sealed record ExportItem(RecordedEvent? Event, byte[]? ChainedOnto, SealedBlock? Block, ulong? TransactionId);
 
 /// <summary>Reads an export line by line, checking its structure, counts and checksum; throws <see cref="ExportFormatException"/>.</summary>
 public sealed class ExportReader
@@ -219,6 +228,7 @@ public sealed class ExportReader
     private readonly StreamReader _reader;
     private readonly IncrementalHash _checksum = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private long _line;
+    private int _formatVersion;
 
     /// <summary>Reads from a (decompressed) stream.</summary>
     public ExportReader(Stream input) => _reader = new StreamReader(input, new UTF8Encoding(false, throwOnInvalidBytes: true), false, 1 << 16);
@@ -230,9 +240,11 @@ public sealed class ExportReader
         var root = doc.RootElement;
         if (!root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String || format.GetString() != LedgerExport.Format)
             throw Error($"this is not a ledger export (no \"format\": \"{LedgerExport.Format}\" header)");
-        if (!root.TryGetProperty("formatVersion", out var version) || version.ValueKind != JsonValueKind.Number || version.GetInt32() != LedgerExport.FormatVersion)
-            throw Error($"unsupported format version (this tool reads version {LedgerExport.FormatVersion})");
-        return new ExportHeader(Bool(root, "complete"), Time(root, "exportedAt"));
+        if (!root.TryGetProperty("formatVersion", out var version) || version.ValueKind != JsonValueKind.Number
+            || !version.TryGetInt32(out var formatVersion) || formatVersion is not (LedgerExport.FormatVersion or LedgerExport.OwnStoreFormatVersion))
+            throw Error($"unsupported format version (this tool reads versions {LedgerExport.OwnStoreFormatVersion} and {LedgerExport.FormatVersion})");
+        _formatVersion = formatVersion;
+        return new ExportHeader(Bool(root, "complete"), Time(root, "exportedAt"), formatVersion);
     }
 
     /// <summary>Reads the events and blocks up to the end line, then checks the counts and the checksum.</summary>
@@ -268,7 +280,7 @@ public sealed class ExportReader
                     case "block":
                         _checksum.AppendData(Encoding.UTF8.GetBytes(text + "\n"));
                         blocks++;
-                        yield return new ExportItem(null, null, ParseBlock(root), 0);
+                        yield return new ExportItem(null, null, ParseBlock(root), null);
                         break;
                     case "end":
                         var expected = Convert.ToHexStringLower(_checksum.GetHashAndReset());
@@ -290,7 +302,16 @@ public sealed class ExportReader
     {
         try
         {
-            var transactionId = ulong.Parse(Str(e, "transactionId"), NumberStyles.None, CultureInfo.InvariantCulture);
+            // Version 1 events must name their transaction: it is the source's feed order, which the import seals by.
+            ulong? transactionId = null;
+            if (_formatVersion == LedgerExport.OwnStoreFormatVersion)
+            {
+                if (!e.TryGetProperty("transactionId", out var xid) || xid.ValueKind != JsonValueKind.String
+                    || !ulong.TryParse(xid.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                    throw Error($"line {_line} is a version 1 event without its transactionId (a string of digits), which gave its feed order");
+                transactionId = parsed;
+            }
+
             var recorded = new RecordedEvent(
                 Long(e, "position"), e.GetProperty("eventId").GetGuid(), Str(e, "streamId"), Long(e, "streamVersion"), Str(e, "type"),
                 Raw(e, "data"), Raw(e, "metadata"), Time(e, "occurredAt"), Time(e, "recordedAt"), Hash(e, "hash"));

@@ -89,6 +89,11 @@ public sealed class LedgerVerifier
             Report(new Mismatch(recorded.StreamVersion <= stream.Version ? "stream-order" : "stream-version-gap", message,
                 streamId, recorded.StreamVersion, recorded.Position, recorded.EventId, Expected: Num(stream.Version + 1), Actual: Num(recorded.StreamVersion)));
         }
+        else if (stream.LastHash is null)
+        {
+            // The previous event could not be read (reported already): there is no stored hash to chain onto.
+            chainKnown = false;
+        }
         else
         {
             previousHash = stream.LastHash;
@@ -129,8 +134,47 @@ public sealed class LedgerVerifier
         _events.Add(recorded.Position, recomputed, streamId, recorded.StreamVersion);
     }
 
-    /// <summary>Checks the streams table's record of a stream (version and last hash) against the events (database checks only).</summary>
-    public void CheckStreamRecord(string streamId, long version, byte[]? lastHash)
+    /// <summary>
+    /// Records an event whose stored values cannot be what was hashed (a row of the database whose headers were damaged):
+    /// reported as <c>event-content</c>; its place in the stream and in the blocks is still checked, with no hash.
+    /// </summary>
+    internal void AddUnreadableEvent(long position, Guid eventId, string streamId, long streamVersion, string problem)
+    {
+        if (_blocksStarted) throw new InvalidOperationException("Events come before blocks.");
+        if (_events.Count > 0 && position <= _events.LastPosition)
+        {
+            Report(new Mismatch("event-order", Invariant($"position {position} comes after position {_events.LastPosition}: positions must increase"),
+                streamId, streamVersion, position, eventId));
+            return;
+        }
+
+        Report(new Mismatch("event-content", Invariant($"event at position {position} (stream {streamId} version {streamVersion}, id {eventId}) cannot be checked: {problem}"),
+            streamId, streamVersion, position, eventId));
+        if (!_streams.TryGetValue(streamId, out var stream))
+        {
+            stream = new StreamState(streamId);
+            _streams.Add(streamId, stream);
+        }
+
+        if (streamVersion > stream.Version)
+        {
+            if (streamVersion != stream.Version + 1)
+                Report(new Mismatch("stream-version-gap",
+                    Invariant($"stream {streamId} version {streamVersion} at position {position} follows version {stream.Version}: version {stream.Version + 1} is missing"),
+                    streamId, streamVersion, position, eventId, Expected: Num(stream.Version + 1), Actual: Num(streamVersion)));
+            stream.Version = streamVersion;
+            stream.LastHash = null;
+            stream.LastPosition = position;
+        }
+
+        _events.Add(position, new byte[MerkleTree.HashLength], streamId, streamVersion);
+    }
+
+    /// <summary>
+    /// Checks the streams table's record of a stream (its version, which appends keep equal to the last event's) against
+    /// the events (database checks only).
+    /// </summary>
+    public void CheckStreamRecord(string streamId, long version)
     {
         ArgumentNullException.ThrowIfNull(streamId);
         if (!_streams.TryGetValue(streamId, out var stream))
@@ -141,12 +185,52 @@ public sealed class LedgerVerifier
         }
 
         stream.Recorded = true;
-        if (stream.Version != version || lastHash is null || !lastHash.AsSpan().SequenceEqual(stream.LastHash))
+        if (stream.Version != version)
         {
             Report(new Mismatch("stream-record",
-                Invariant($"stream {streamId} is recorded at version {version} (hash {Hex(lastHash)}) but its events end at version {stream.Version} (hash {Hex(stream.LastHash)}): an event at the end was removed or added"),
+                Invariant($"stream {streamId} is recorded at version {version} but its events end at version {stream.Version}: an event at the end was removed or added"),
                 streamId, stream.Version, stream.LastPosition, Expected: Num(version), Actual: Num(stream.Version)));
         }
+    }
+
+    /// <summary>
+    /// Checks Marten's unhashed columns of an event against what was hashed: the actor, correlation and causation ids are
+    /// copies of the metadata (Marten's readers show them), and an event of another tenant or archived is one Marten's
+    /// readers skip. Database checks only.
+    /// </summary>
+    internal void CheckMartenColumns(RecordedEvent recorded, MartenColumns columns)
+    {
+        EventMetadata metadata;
+        try
+        {
+            metadata = recorded.Metadata;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return; // not a metadata object: the hash check reports the event already
+        }
+
+        var differences = new List<string>();
+        if (columns.UserName != metadata.Actor) differences.Add(Invariant($"user_name {Quote(columns.UserName)}, metadata actor {Quote(metadata.Actor)}"));
+        if (columns.CorrelationId != metadata.CorrelationId)
+            differences.Add(Invariant($"correlation_id {Quote(columns.CorrelationId)}, metadata correlationId {Quote(metadata.CorrelationId)}"));
+        if (columns.CausationId != metadata.CausationId)
+            differences.Add(Invariant($"causation_id {Quote(columns.CausationId)}, metadata causationId {Quote(metadata.CausationId)}"));
+        if (columns.TenantId != DefaultTenant) differences.Add(Invariant($"tenant_id {Quote(columns.TenantId)} (Marten's readers of the ledger skip it)"));
+        if (columns.IsArchived) differences.Add("is_archived (Marten's readers skip it)");
+        if (differences.Count == 0) return;
+        Report(new Mismatch("event-columns",
+            Invariant($"event at position {recorded.Position} (stream {recorded.StreamId} version {recorded.StreamVersion}) was changed in Marten's columns: {string.Join("; ", differences)}"),
+            recorded.StreamId, recorded.StreamVersion, recorded.Position, recorded.EventId));
+    }
+
+    /// <summary>Checks a stream's Marten columns that decide whether Marten's readers see it (database checks only).</summary>
+    internal void CheckMartenStreamColumns(string streamId, string? tenantId, bool isArchived)
+    {
+        if (tenantId == DefaultTenant && !isArchived) return;
+        Report(new Mismatch("stream-record",
+            Invariant($"stream {streamId} was changed in Marten's streams table: {(isArchived ? "archived" : "tenant " + Quote(tenantId))} (Marten's readers skip it)"),
+            streamId));
     }
 
     /// <summary>Checks that every stream with events has a streams-table record (after <see cref="CheckStreamRecord"/> for each row).</summary>
@@ -259,6 +343,10 @@ public sealed class LedgerVerifier
         if (_mismatches.Count < _maxMismatches) _mismatches.Add(mismatch);
         else _truncated = true;
     }
+
+    private const string DefaultTenant = "*DEFAULT*";
+
+    private static string Quote(string? value) => value is null ? "null" : "'" + value + "'";
 
     private static bool SameHash(byte[]? left, byte[]? right) =>
         left is null ? right is null : right is not null && left.AsSpan().SequenceEqual(right);

@@ -108,7 +108,7 @@ public sealed class AuditEndpointsTests(DatabaseFixture database) : IClassFixtur
     }
 
     /// <summary>What an auditor's own code does with a proof: hash the event, make the leaf, walk to the root, hash the header.</summary>
-    private static bool ProofChecksOut(JsonElement proof)
+    internal static bool ProofChecksOut(JsonElement proof)
     {
         var e = proof.GetProperty("event");
         var block = proof.GetProperty("block");

@@ -48,7 +48,7 @@ public sealed class HistoryTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
-    public async Task The_feed_pages_through_every_event_once_in_commit_order_and_streams_the_same_as_ndjson()
+    public async Task The_feed_pages_through_every_event_once_in_position_order_and_streams_the_same_as_ndjson()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
         await using var api = new LedgerApiFactory(db.ConnectionString);
@@ -67,7 +67,7 @@ public sealed class HistoryTests(DatabaseFixture database) : IClassFixture<Datab
         var onlyShanghai = await ReadAllPagesAsync(auditor, "factory=shanghai", expected: 4);
 
         Assert.Equal(12, paged.Select(e => e.GetProperty("eventId").GetString()).Distinct().Count());
-        Assert.True(paged.Zip(paged.Skip(1)).All(p => p.First.GetProperty("position").GetInt64() != p.Second.GetProperty("position").GetInt64()));
+        Assert.True(paged.Zip(paged.Skip(1)).All(p => p.First.GetProperty("position").GetInt64() < p.Second.GetProperty("position").GetInt64()));
         Assert.Equal(paged.Select(e => e.GetProperty("eventId").GetString()), streamed.Select(e => e.GetProperty("eventId").GetString()));
         Assert.All(onlyTests, e => Assert.Equal("UnitTested", e.GetProperty("type").GetString()));
         Assert.All(onlyShanghai, e => Assert.StartsWith("SHA", e.GetProperty("serial").GetString(), StringComparison.Ordinal));
@@ -89,6 +89,51 @@ public sealed class HistoryTests(DatabaseFixture database) : IClassFixture<Datab
         var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed");
         Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
     }
+
+    [Fact]
+    public async Task A_cursor_the_previous_release_gave_out_is_400_naming_after_and_saying_what_to_do()
+    {
+        await using var api = new LedgerApiFactory(database.ConnectionString);
+        using var auditor = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Auditor));
+        // What the own-store release gave out as `next`: base64url of "f:<transaction id>.<position>".
+        var previousRelease = Opaque("f:759.82");
+
+        using var response = await auditor.GetAsync(new Uri($"/api/v1/events?after={previousRelease}", UriKind.Relative), Ct);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed");
+        var message = problem.GetProperty("errors").GetProperty("after")[0].GetString();
+        Assert.Contains("previous release", message, StringComparison.Ordinal);
+        Assert.Contains("from the start", message, StringComparison.Ordinal);
+        using var garbage = await auditor.GetAsync(new Uri($"/api/v1/events?after={Opaque("f:x.y")}", UriKind.Relative), Ct);
+        var garbageProblem = await AssertProblemAsync(garbage, HttpStatusCode.BadRequest, "validation-failed");
+        Assert.Equal("Not a cursor the feed gave out.", garbageProblem.GetProperty("errors").GetProperty("after")[0].GetString());
+    }
+
+    [Fact]
+    public async Task Next_is_the_last_events_cursor_and_resumes_right_after_it()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var api = new LedgerApiFactory(db.ConnectionString);
+        using var line = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+        using var auditor = api.CreateClient(await api.CreateKeyAsync(LedgerRole.Auditor));
+        for (var i = 0; i < 3; i++)
+        {
+            using var write = await line.SendAsync(LineEvents.Post($"/api/v1/units/{LineEvents.NewSerial("LTH")}/events", LineEvents.Built("lathrop", Day)), Ct);
+            Assert.Equal(HttpStatusCode.Created, write.StatusCode);
+        }
+
+        var all = await ReadAllPagesAsync(auditor, "limit=5", expected: 3);
+        using var first = await auditor.GetAsync(new Uri("/api/v1/events?limit=1", UriKind.Relative), Ct);
+        var next = (await first.BodyAsync()).GetProperty("next").GetString()!;
+        using var rest = await auditor.GetAsync(new Uri($"/api/v1/events?after={next}", UriKind.Relative), Ct);
+
+        Assert.Equal(next, all[0].GetProperty("cursor").GetString());
+        Assert.Equal(all.Skip(1).Select(e => e.GetProperty("eventId").GetString()),
+            (await rest.BodyAsync()).GetProperty("events").EnumerateArray().Select(e => e.GetProperty("eventId").GetString()));
+    }
+
+    private static string Opaque(string value) =>
+        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(value)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     /// <summary>Follows the cursor until the expected events have come (the feed's horizon may hold them back a moment).</summary>
     private static async Task<List<JsonElement>> ReadAllPagesAsync(HttpClient client, string query, int expected)

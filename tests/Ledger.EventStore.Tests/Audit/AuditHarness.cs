@@ -1,4 +1,10 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using JasperFx.Events;
 using Ledger.EventStore.Audit;
+using Ledger.EventStore.Hashing;
+using Ledger.EventStore.Tests.Support;
+using Marten.Services;
 using Npgsql;
 
 namespace Ledger.EventStore.Tests.Audit;
@@ -8,20 +14,17 @@ internal static class AuditHarness
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>
-    /// Seals until <paramref name="expectedEvents"/> are sealed. The feed's horizon is cluster-wide, so a transaction of
-    /// another test class may hold sealing back for a moment: wait for the expected count, with a deadline.
+    /// Seals until <paramref name="expectedEvents"/> are sealed. The sealer reads up to the feed's head (Marten's
+    /// high-water mark), which follows commits by tens of milliseconds: wait for the expected count, with a deadline.
+    /// A store must be running on the database (it runs the high-water detection).
     /// </summary>
     public static async Task<LedgerDigest> SealEverythingAsync(NpgsqlDataSource dataSource, long expectedEvents, int blockSize = 1000)
     {
         var sealer = new AuditSealer(dataSource, new AuditSealerOptions { BlockSize = blockSize });
         var audit = new LedgerAudit(dataSource);
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        // Wait until every event is below the horizon first, so blocks come out full as they would in a quiet cluster.
-        await using (var visible = dataSource.CreateCommand(
-            "select count(*) from ledger.events where transaction_id < pg_snapshot_xmin(pg_current_snapshot())"))
-        {
-            while ((long)(await visible.ExecuteScalarAsync(Ct))! < expectedEvents && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
-        }
+        // Wait until every event is below the head first, so blocks come out full as they would in a quiet ledger.
+        while (await CountBelowHeadAsync(dataSource) < expectedEvents && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
 
         while (true)
         {
@@ -32,6 +35,22 @@ internal static class AuditHarness
             Assert.True(DateTime.UtcNow < deadline, $"only {digest?.SealedEvents ?? 0} of {expectedEvents} events sealed within a minute");
             await Task.Delay(50, Ct);
         }
+    }
+
+    /// <summary>Events at or below the feed's head: those the sealer may seal.</summary>
+    public static async Task<long> CountBelowHeadAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand(
+            "select count(*) from ledger.events where position <= (select coalesce(max(last_seq_id), 0) from ledger.mt_event_progression where name = 'HighWaterMark')");
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    /// <summary>The feed's head: Marten's high-water mark.</summary>
+    public static async Task<long> HeadAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand(
+            "select coalesce(max(last_seq_id), 0) from ledger.mt_event_progression where name = 'HighWaterMark'");
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 
     /// <summary>Runs SQL as a database superuser with triggers off: the attacker the audit must catch.</summary>
@@ -49,5 +68,41 @@ internal static class AuditHarness
         }
 
         await transaction.CommitAsync(Ct);
+    }
+}
+
+/// <summary>
+/// One event appended straight through a Marten session on a transaction the test owns, hashed and described exactly as
+/// the store's append path does (migration 0006's headers): the test's way of making a transaction that has drawn its
+/// position and not committed (or rolls back).
+/// </summary>
+internal static class HeldAppend
+{
+    private const string Type = "thing-happened.v1";
+
+    public static async Task<(long Position, Guid EventId)> AppendAsync(Node node, NpgsqlTransaction transaction, string streamId)
+    {
+        const string data = """{"n":1}""";
+        const string metadata = """{"actor":"tests","correlationId":"held"}""";
+        var occurredAt = new DateTimeOffset(2025, 2, 11, 8, 0, 0, TimeSpan.Zero);
+        var now = DateTimeOffset.UtcNow;
+        var recordedAt = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerMicrosecond));
+        var id = Guid.CreateVersion7();
+        var hash = EventHasher.Hash(streamId, 1, id, Type, data, metadata, occurredAt, recordedAt, default);
+        var e = new Event<JsonObject>(JsonNode.Parse(data)!.AsObject())
+        {
+            Id = id, Timestamp = recordedAt, UserName = "tests", CorrelationId = "held",
+        };
+        e.SetHeader("hash", Convert.ToHexStringLower(hash));
+        e.SetHeader("metadata", JsonSerializer.Deserialize<JsonElement>(metadata));
+        e.SetHeader("occurredAt", EventHasher.FormatTimestamp(occurredAt));
+
+        await using var session = node.Store.Marten.LightweightSession(SessionOptions.ForTransaction(transaction));
+        session.Events.Append(streamId, 1L, [(object)e]);
+        // Marten names the event after its CLR type when it joins the session; the stored name is read at save.
+        e.EventTypeName = Type;
+        e.DotNetTypeName = null!;
+        await session.SaveChangesAsync(TestContext.Current.CancellationToken);
+        return (e.Sequence, id);
     }
 }

@@ -24,7 +24,7 @@ public sealed class ExportImportTests(DatabaseFixture database) : IClassFixture<
         Assert.True(report.Ok, report.FirstMismatch?.Message);
         Assert.True(report.Digest!.Matches);
         var reexported = await ExportAsync(node.DataSource);
-        Assert.Equal(WithoutHeaderAndTransactionIds(exported), WithoutHeaderAndTransactionIds(reexported));
+        Assert.Equal(WithoutHeaderAndChecksum(exported), WithoutHeaderAndChecksum(reexported));
         for (var s = 0; s < 6; s++)
         {
             var original = ledger.Stream(s);
@@ -110,23 +110,56 @@ public sealed class ExportImportTests(DatabaseFixture database) : IClassFixture<
     {
         await using var ledger = await SealedLedger.CreateAsync(database);
         var stream = ledger.Stream(0)[0].StreamId;
+        AppendResult tail;
         await using (var source = await Node.StartAsync(ledger.ConnectionString))
-            await source.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(10), Events.Many(3), Ct);
+            tail = await source.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(10), Events.Many(3), Ct);
         var exported = await ExportAsync(ledger.DataSource);
 
         await using var target = await database.CreateDatabaseAsync(Ct);
         await using var node = await Node.StartAsync(target.ConnectionString);
         var result = await LedgerImport.ImportAsync(node.DataSource, new MemoryStream(exported), cancellationToken: Ct);
         Assert.Equal((63L, 3L, 1L), (result.Events, result.Blocks, result.BlocksSealed));
+        var sealedOnImport = (await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct))[^1];
+        Assert.Equal(tail.Events.Select(e => e.Position), sealedOnImport.Positions);
 
         var appended = await node.Store.AppendToStreamAsync(stream, ExpectedVersion.Exactly(13), Events.Many(2), Ct);
+        var other = await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.NoStream, Events.Many(1), Ct);
         Assert.True(appended.Events[0].Position > 63, "positions continue after the imported ones");
-        await AuditHarness.SealEverythingAsync(node.DataSource, 65);
+        await AuditHarness.SealEverythingAsync(node.DataSource, 66);
         var report = await new LedgerAudit(node.DataSource).VerifyAsync(ledger.Digest, cancellationToken: Ct);
         Assert.True(report.Ok, report.FirstMismatch?.Message);
-        Assert.Equal((65L, 5L), (report.SealedEvents, report.BlocksChecked));
+        Assert.Equal((66L, 5L), (report.SealedEvents, report.BlocksChecked));
         var feed = await node.Store.ReadFeedAsync(FeedCursor.Start, 100, cancellationToken: Ct);
-        Assert.Equal(65, feed.Events.Count);
+        Assert.Equal(66, feed.Events.Count);
+        // New blocks seal in position order, onto the imported chain.
+        var newest = (await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct))[^1];
+        Assert.Equal(appended.Events.Concat(other.Events).Select(e => e.Position).Order(), newest.Positions);
+    }
+
+    [Fact]
+    public async Task An_export_is_format_2_in_position_order_without_transaction_ids()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+
+        var lines = Encoding.UTF8.GetString(await ExportAsync(ledger.DataSource)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        using (var header = System.Text.Json.JsonDocument.Parse(lines[0])) Assert.Equal(2, header.RootElement.GetProperty("formatVersion").GetInt32());
+        var positions = lines.Where(l => l.StartsWith("{\"kind\":\"event\"", StringComparison.Ordinal))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("position").GetInt64()).ToList();
+        Assert.Equal(60, positions.Count);
+        Assert.Equal(positions.Order(), positions);
+        Assert.DoesNotContain(lines, l => l.Contains("transactionId", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_version_1_event_without_its_transaction_id_is_refused_because_its_feed_order_is_unknown()
+    {
+        var v1 = Encoding.UTF8.GetString(OwnStoreExport.Load().File);
+        var damaged = WithChecksumRecomputed(System.Text.RegularExpressions.Regex.Replace(v1, "\"transactionId\":\"\\d+\",", "", System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(10)));
+
+        var error = await Assert.ThrowsAsync<ExportFormatException>(() => LedgerExport.VerifyAsync(new MemoryStream(Encoding.UTF8.GetBytes(damaged)), cancellationToken: Ct));
+
+        Assert.Contains("transactionId", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -148,9 +181,9 @@ public sealed class ExportImportTests(DatabaseFixture database) : IClassFixture<
         return output.ToArray();
     }
 
-    private static string[] WithoutHeaderAndTransactionIds(byte[] file) =>
+    private static string[] WithoutHeaderAndChecksum(byte[] file) =>
         Encoding.UTF8.GetString(file).Split('\n').Skip(1)
-            .Select(line => System.Text.RegularExpressions.Regex.Replace(line, "\"transactionId\":\"\\d+\",|\"sha256\":\"[0-9a-f]+\"", ""))
+            .Select(line => System.Text.RegularExpressions.Regex.Replace(line, "\"sha256\":\"[0-9a-f]+\"", ""))
             .ToArray();
 
     private static string WithChecksumRecomputed(string text)

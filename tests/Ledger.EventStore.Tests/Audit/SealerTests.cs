@@ -108,29 +108,120 @@ public sealed class SealerTests(DatabaseFixture database) : IClassFixture<Databa
     }
 
     [Fact]
-    public async Task An_event_whose_transaction_commits_late_is_sealed_after_it_commits_never_skipped()
+    public async Task The_sealer_never_seals_past_the_feeds_head_and_seals_what_lies_beyond_once_the_head_moves()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
-        var gate = new Gate();
-        await using var slow = await Node.StartAsync(db.ConnectionString, o => o.InlineProjections.Add(gate));
-        await using var fast = await Node.StartAsync(db.ConnectionString);
-        var sealer = new AuditSealer(fast.DataSource, new AuditSealerOptions { BlockSize = 1000 });
+        // No high-water detection: the test moves the head itself, to the exact positions it wants to check.
+        await using var node = await Node.StartAsync(db.ConnectionString, o => o.DetectHighWater = false);
+        var sealer = new AuditSealer(node.DataSource, new AuditSealerOptions { BlockSize = 1000 });
+        var appended = await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(6), Ct);
+        var positions = appended.Events.Select(e => e.Position).ToList();
 
-        var held = slow.Store.AppendToStreamAsync(Events.NewStream("HELD"), ExpectedVersion.Any, Events.Many(2), Ct);
-        await gate.Entered.WaitAsync(TimeSpan.FromSeconds(30), Ct);
-        await fast.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(3), Ct);
-
-        // The later commit is below nothing: the held transaction keeps the horizon, so nothing is sealed past it.
         Assert.Empty(await sealer.SealAllAsync(Ct));
+        await MoveHeadAsync(node, positions[3]);
+        var first = Assert.Single(await sealer.SealAllAsync(Ct));
+        await MoveHeadAsync(node, positions[5]);
+        var second = Assert.Single(await sealer.SealAllAsync(Ct));
 
-        gate.Release();
-        var heldResult = await held;
-        await AuditHarness.SealEverythingAsync(fast.DataSource, 5);
+        Assert.Equal(positions[..4], first.Positions);
+        Assert.Equal(positions[4..], second.Positions);
+        Assert.Equal(first.ChainHash, second.PreviousChainHash);
+        Assert.True((await new LedgerAudit(node.DataSource).VerifyAsync(cancellationToken: Ct)).Ok);
+    }
 
-        var sealedPositions = (await new LedgerAudit(fast.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct)).SelectMany(b => b.Positions).ToList();
-        Assert.Equal(5, sealedPositions.Distinct().Count());
-        Assert.Subset(sealedPositions.ToHashSet(), heldResult.Events.Select(e => e.Position).ToHashSet());
-        Assert.True((await new LedgerAudit(fast.DataSource).VerifyAsync(cancellationToken: Ct)).Ok);
+    [Fact]
+    public async Task An_event_whose_transaction_commits_late_is_sealed_after_it_commits_in_its_position_never_skipped()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(db.ConnectionString);
+        var sealer = new AuditSealer(node.DataSource, new AuditSealerOptions { BlockSize = 1000 });
+        var before = await node.Store.AppendToStreamAsync(Events.NewStream("EARLY"), ExpectedVersion.Any, Events.Many(2), Ct);
+        await WaitForAsync(async () => await AuditHarness.HeadAsync(node.DataSource) >= before.Events[^1].Position, "the head reaches the first events");
+
+        // A transaction draws its position through Marten and stays open while later appends commit.
+        await using var connection = await node.DataSource.OpenConnectionAsync(Ct);
+        var held = await connection.BeginTransactionAsync(Ct);
+        var heldEvent = await HeldAppend.AppendAsync(node, held, Events.NewStream("HELD"));
+        var after = await node.Store.AppendToStreamAsync(Events.NewStream("LATE"), ExpectedVersion.Any, Events.Many(3), Ct);
+        Assert.True(heldEvent.Position > before.Events[^1].Position && heldEvent.Position < after.Events[0].Position);
+
+        // Seal while the later events are committed and the held one is not, until Marten's detector has judged the gap
+        // below the held position stuck (its HighWaterStuckGap row) and has since re-decided to hold the mark at least
+        // three times more than a second after that (its stale threshold is 0.5 s), all in the database's own time: the
+        // head, and so every block, must stay below the held position throughout.
+        var sealedWhileHeld = new List<SealedBlock>();
+        var decisions = new HashSet<DateTimeOffset>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (decisions.Count < 3)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Marten's detector never judged the gap below the held transaction within a minute");
+            sealedWhileHeld.AddRange(await sealer.SealAllAsync(Ct));
+            Assert.True(await AuditHarness.HeadAsync(node.DataSource) < heldEvent.Position, "the head passed a transaction that may still commit");
+            if (await HoldDecisionAsync(node, heldEvent.Position - 1) is { } decided) decisions.Add(decided);
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Equal(before.Events.Select(e => e.Position), sealedWhileHeld.SelectMany(b => b.Positions));
+
+        await held.CommitAsync(Ct);
+        await AuditHarness.SealEverythingAsync(node.DataSource, 6);
+
+        var sealedPositions = (await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct)).SelectMany(b => b.Positions).ToList();
+        Assert.Equal([.. before.Events.Select(e => e.Position), heldEvent.Position, .. after.Events.Select(e => e.Position)], sealedPositions);
+        var report = await new LedgerAudit(node.DataSource).VerifyAsync(cancellationToken: Ct);
+        Assert.True(report.Ok, report.FirstMismatch?.Message);
+    }
+
+    [Fact]
+    public async Task A_rolled_back_append_leaves_a_hole_the_sealer_passes_once_the_head_does()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var node = await Node.StartAsync(db.ConnectionString);
+        var before = await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(2), Ct);
+        await using (var connection = await node.DataSource.OpenConnectionAsync(Ct))
+        {
+            var rolledBack = await connection.BeginTransactionAsync(Ct);
+            var hole = await HeldAppend.AppendAsync(node, rolledBack, Events.NewStream("GONE"));
+            await rolledBack.RollbackAsync(Ct);
+            Assert.True(hole.Position > before.Events[^1].Position);
+        }
+
+        var after = await node.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(2), Ct);
+        await AuditHarness.SealEverythingAsync(node.DataSource, 4);
+
+        var sealedPositions = (await new LedgerAudit(node.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct)).SelectMany(b => b.Positions);
+        Assert.Equal(before.Events.Concat(after.Events).Select(e => e.Position), sealedPositions);
+    }
+
+    /// <summary>When Marten's detector last kept the mark at <paramref name="mark"/> more than a second after judging the gap above it stuck.</summary>
+    private static async Task<DateTimeOffset?> HoldDecisionAsync(Node node, long mark)
+    {
+        await using var command = node.DataSource.CreateCommand(
+            """
+            select m.last_updated
+            from ledger.mt_event_progression m join ledger.mt_event_progression g on g.name = 'HighWaterStuckGap'
+            where m.name = 'HighWaterMark' and m.last_seq_id = @mark and g.last_seq_id = @mark
+              and m.last_updated > g.last_updated + interval '1 second'
+            """);
+        command.Parameters.AddWithValue("mark", mark);
+        return await command.ExecuteScalarAsync(Ct) is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+    }
+
+    private static async Task MoveHeadAsync(Node node, long position)
+    {
+        await using var command = node.DataSource.CreateCommand("select ledger.mt_mark_event_progression('HighWaterMark', @position)");
+        command.Parameters.AddWithValue("position", position);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not within a minute: {what}");
+            await Task.Delay(20, Ct);
+        }
     }
 
     private static async Task<SealedBlock> WaitForBlockAsync(Func<Task<SealedBlock?>> seal)

@@ -5,8 +5,8 @@ using Ledger.Testing;
 namespace Ledger.EventStore.Tests.Audit;
 
 /// <summary>
-/// A database superuser with the append-only triggers switched off changes history; verification must notice and say
-/// exactly what changed, and a digest taken before the change must prove it.
+/// A database superuser with the append-only triggers switched off changes history in Marten's tables; verification must
+/// notice and say exactly what changed, and a digest taken before the change must prove it.
 /// </summary>
 public sealed class TamperTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
@@ -31,7 +31,7 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
         var victim = ledger.Stream(2)[4];
 
         await AuditHarness.TamperAsync(ledger.ConnectionString,
-            """update ledger.events set data = jsonb_set(data, '{n}', '999') where position = @p""", ("p", victim.Position));
+            """update ledger.mt_events set data = jsonb_set(data, '{n}', '999') where seq_id = @p""", ("p", victim.Position));
 
         var report = await ledger.VerifyAsync(ledger.Digest);
         Assert.False(report.Ok);
@@ -50,7 +50,7 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
         await using var ledger = await SealedLedger.CreateAsync(database);
         var victim = ledger.Stream(4)[3];
 
-        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.events where position = @p", ("p", victim.Position));
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.mt_events where seq_id = @p", ("p", victim.Position));
 
         var report = await ledger.VerifyAsync(ledger.Digest);
         Assert.False(report.Ok);
@@ -67,7 +67,7 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
         await using var ledger = await SealedLedger.CreateAsync(database);
         var victim = ledger.Stream(1)[^1];
 
-        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.events where position = @p", ("p", victim.Position));
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "delete from ledger.mt_events where seq_id = @p", ("p", victim.Position));
 
         var report = await ledger.VerifyAsync();
         Assert.Contains(report.Mismatches, m => m.Kind == "stream-record" && m.StreamId == victim.StreamId);
@@ -83,8 +83,8 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
 
         await AuditHarness.TamperAsync(ledger.ConnectionString,
             """
-            update ledger.events set position = -position where position in (@a, @b);
-            update ledger.events set position = case position when -@a then @b else @a end where position in (-@a, -@b);
+            update ledger.mt_events set seq_id = -seq_id where seq_id in (@a, @b);
+            update ledger.mt_events set seq_id = case seq_id when -@a then @b else @a end where seq_id in (-@a, -@b);
             """, ("a", a.Position), ("b", b.Position));
 
         var report = await ledger.VerifyAsync(ledger.Digest);
@@ -103,8 +103,8 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
 
         await AuditHarness.TamperAsync(ledger.ConnectionString,
             """
-            update ledger.events set position = -position where position in (@a, @b);
-            update ledger.events set position = case position when -@a then @b else @a end where position in (-@a, -@b);
+            update ledger.mt_events set seq_id = -seq_id where seq_id in (@a, @b);
+            update ledger.mt_events set seq_id = case seq_id when -@a then @b else @a end where seq_id in (-@a, -@b);
             """, ("a", first.Position), ("b", second.Position));
 
         var report = await ledger.VerifyAsync();
@@ -133,8 +133,8 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
         await using var ledger = await SealedLedger.CreateAsync(database);
         var victim = ledger.Stream(2)[9];
 
-        // The thorough attacker: edit an event, recompute its hash and the streams record, and re-seal every block
-        // exactly as it was (same positions, same sealing times) around the forged hash.
+        // The thorough attacker: edit an event, recompute its hash, and re-seal every block exactly as it was (same
+        // positions, same sealing times) around the forged hash.
         var forged = Hashing.EventHasher.Hash(victim.StreamId, victim.StreamVersion, victim.EventId, victim.Type, """{"n":999}""", victim.MetadataJson,
             victim.OccurredAt, victim.RecordedAt, ledger.Stream(2)[8].Hash.Span);
         var original = await new LedgerAudit(ledger.DataSource).ReadBlocksAsync(Ct).ToListAsync(Ct);
@@ -150,10 +150,9 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
 
         await AuditHarness.TamperAsync(ledger.ConnectionString,
             """
-            update ledger.events set data = '{"n":999}', hash = @hash where position = @p;
-            update ledger.streams set last_hash = @hash where stream_id = @s and version = @v;
+            update ledger.mt_events set data = '{"n":999}', headers = jsonb_set(headers, '{hash}', to_jsonb(@hash::text)) where seq_id = @p;
             delete from ledger.blocks;
-            """, ("hash", forged), ("p", victim.Position), ("s", victim.StreamId), ("v", victim.StreamVersion));
+            """, ("hash", Convert.ToHexStringLower(forged)), ("p", victim.Position));
         foreach (var block in reforged)
         {
             await AuditHarness.TamperAsync(ledger.ConnectionString,
@@ -172,6 +171,113 @@ public sealed class TamperTests(DatabaseFixture database) : IClassFixture<Databa
         Assert.False(withDigest.Ok);
         Assert.Equal("digest-mismatch", withDigest.FirstMismatch!.Kind);
         Assert.False(withDigest.Digest!.Matches);
+    }
+
+    [Theory]
+    [InlineData("data", """update ledger.mt_events set data = jsonb_set(data, '{n}', '0') where seq_id = @p""")]
+    [InlineData("metadata in the headers", """update ledger.mt_events set headers = jsonb_set(headers, '{metadata,correlationId}', '"forged"') where seq_id = @p""")]
+    [InlineData("occurred-at in the headers", """update ledger.mt_events set headers = jsonb_set(headers, '{occurredAt}', '"2024-01-01T00:00:00.000000Z"') where seq_id = @p""")]
+    [InlineData("recorded-at (Marten's timestamp)", "update ledger.mt_events set timestamp = timestamp - interval '1 day' where seq_id = @p")]
+    [InlineData("type", "update ledger.mt_events set type = 'thing-undone.v1' where seq_id = @p")]
+    [InlineData("event id", "update ledger.mt_events set id = gen_random_uuid() where seq_id = @p")]
+    public async Task Every_hashed_value_of_a_Marten_row_is_covered(string what, string sql)
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(3)[6];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, sql, ("p", victim.Position));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.False(report.Ok, what);
+        Assert.Equal(("event-hash", victim.Position), (report.FirstMismatch!.Kind, report.FirstMismatch.Position));
+        Assert.Contains(report.Mismatches, m => m.Kind == "block-event-hash" && m.Position == victim.Position);
+        Assert.False(report.Digest!.Matches);
+    }
+
+    [Fact]
+    public async Task An_event_relabelled_as_a_tombstone_disappears_from_the_feed_but_not_from_verification()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(0)[4];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "update ledger.mt_events set type = 'tombstone' where seq_id = @p", ("p", victim.Position));
+
+        Assert.DoesNotContain((await new LedgerAudit(ledger.DataSource).ReadEventsAsync(cancellationToken: Ct).ToListAsync(Ct)), e => e.Position == victim.Position);
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.Equal(("event-hash", victim.Position), (report.FirstMismatch!.Kind, report.FirstMismatch.Position));
+        Assert.Equal(60L, report.EventsChecked);
+        Assert.False(report.Digest!.Matches);
+    }
+
+    [Fact]
+    public async Task Damaged_headers_are_named_and_verification_goes_on_to_the_end()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var (noHash, badTime) = (ledger.Stream(1)[2], ledger.Stream(4)[8]);
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            """
+            update ledger.mt_events set headers = headers - 'hash' where seq_id = @a;
+            update ledger.mt_events set headers = jsonb_set(headers, '{occurredAt}', '"last Tuesday"') where seq_id = @b;
+            """, ("a", noHash.Position), ("b", badTime.Position));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.Equal(60L, report.EventsChecked);
+        var unreadable = report.Mismatches.Where(m => m.Kind == "event-content").ToList();
+        Assert.Equal([noHash.Position, badTime.Position], unreadable.Select(m => m.Position!.Value).Order());
+        Assert.Contains("hash", unreadable.Single(m => m.Position == noHash.Position).Message, StringComparison.Ordinal);
+        Assert.Contains("occurredAt", unreadable.Single(m => m.Position == badTime.Position).Message, StringComparison.Ordinal);
+        Assert.Contains(report.Mismatches, m => m.Kind == "block-event-hash" && m.Position == noHash.Position);
+        Assert.False(report.Digest!.Matches);
+    }
+
+    [Theory]
+    [InlineData("user_name = 'mallory'")]
+    [InlineData("correlation_id = 'forged'")]
+    [InlineData("causation_id = 'forged'")]
+    [InlineData("tenant_id = 'elsewhere'")]
+    [InlineData("is_archived = true")]
+    public async Task Marten_columns_that_copy_the_metadata_or_hide_an_event_from_Marten_are_checked(string change)
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var victim = ledger.Stream(5)[1];
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, $"update ledger.mt_events set {change} where seq_id = @p", ("p", victim.Position));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.Equal(("event-columns", victim.Position), (report.Mismatches.Single().Kind, report.Mismatches.Single().Position));
+        Assert.Contains(change.Split(' ')[0], report.Mismatches.Single().Message, StringComparison.Ordinal);
+        Assert.True(report.Digest!.Matches, "the hashed history itself is unchanged");
+    }
+
+    [Fact]
+    public async Task A_stream_archived_or_moved_to_another_tenant_in_Martens_streams_table_is_named()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var (archived, moved) = (ledger.Stream(2)[0].StreamId, ledger.Stream(3)[0].StreamId);
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString,
+            "update ledger.mt_streams set is_archived = true where id = @a; update ledger.mt_streams set tenant_id = 'elsewhere' where id = @b",
+            ("a", archived), ("b", moved));
+
+        var report = await ledger.VerifyAsync();
+        Assert.Equal(2, report.Mismatches.Count);
+        Assert.All(report.Mismatches, m => Assert.Equal("stream-record", m.Kind));
+        Assert.Contains(report.Mismatches, m => m.StreamId == archived && m.Message.Contains("archived", StringComparison.Ordinal));
+        Assert.Contains(report.Mismatches, m => m.StreamId == moved && m.Message.Contains("'elsewhere'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_streams_version_moved_up_is_named()
+    {
+        await using var ledger = await SealedLedger.CreateAsync(database);
+        var stream = ledger.Stream(1)[0].StreamId;
+
+        await AuditHarness.TamperAsync(ledger.ConnectionString, "update ledger.mt_streams set version = version + 1 where id = @s", ("s", stream));
+
+        var report = await ledger.VerifyAsync(ledger.Digest);
+        Assert.Equal(("stream-record", stream), (report.Mismatches.Single().Kind, report.Mismatches.Single().StreamId));
+        Assert.Contains("recorded at version 11 but its events end at version 10", report.Mismatches.Single().Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -31,19 +31,33 @@ public sealed record HistoryEvent(
 public sealed record UnitHistoryResponse(string Serial, long Version, IReadOnlyList<HistoryEvent> Events);
 
 /// <summary>A page of the global feed.</summary>
-/// <param name="Events">Events in commit order.</param>
+/// <param name="Events">Events in feed (position) order.</param>
 /// <param name="Next">Pass as <c>after</c> for the next page (also when this page was empty: new events come after it).</param>
 public sealed record FeedResponse(IReadOnlyList<HistoryEvent> Events, string Next);
 
-/// <summary>Feed cursors as clients see them.</summary>
+/// <summary>
+/// Feed cursors as clients see them: opaque (base64url of <c>f:</c> and the position). The previous release's cursors
+/// decode to <c>f:transactionId.position</c>; its feed ran in (transaction id, position) order, so no position of today's
+/// feed means "everything before it was delivered" for such a cursor, and it is refused with a hint, never translated.
+/// </summary>
 internal static class FeedCursors
 {
     public static string Encode(FeedCursor cursor) => OpaqueCursor.Encode("f", cursor.ToString());
 
-    public static bool TryDecode(string text, out FeedCursor cursor)
+    public static bool TryDecode(string text, out FeedCursor cursor) => TryDecode(text, out cursor, out _);
+
+    /// <summary>Decodes a cursor; <paramref name="fromPreviousRelease"/> tells a cursor of the own-store release apart from garbage.</summary>
+    public static bool TryDecode(string text, out FeedCursor cursor, out bool fromPreviousRelease)
     {
         cursor = FeedCursor.Start;
-        return OpaqueCursor.TryDecode("f", text, out var value) && FeedCursor.TryParse(value, out cursor);
+        fromPreviousRelease = false;
+        if (!OpaqueCursor.TryDecode("f", text, out var value)) return false;
+        if (FeedCursor.TryParse(value, out cursor)) return true;
+        var dot = value.IndexOf('.', StringComparison.Ordinal);
+        fromPreviousRelease = dot > 0
+            && ulong.TryParse(value.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            && long.TryParse(value.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+        return false;
     }
 }
 
@@ -76,11 +90,13 @@ public static class HistoryEndpoints
             .RequireRole(LedgerRole.Auditor);
         api.MapGet("/events", FeedAsync)
             .WithName("ReadFeed")
-            .WithSummary("The global feed in commit order (gap-free) after a cursor, filtered by type and factory; NDJSON streams it all.")
+            .WithSummary("The global feed in position order (gap-free) after a cursor, filtered by type and factory; NDJSON streams it all.")
             .WithDescription("""
-                Gap-free: an event whose transaction commits late is never skipped. `next` is the opaque cursor to pass as
-                `after` (also after an empty page: new events arrive after it). With `Accept: application/x-ndjson` the
-                whole feed after `after` is streamed, one event per line, page by page from the database.
+                Gap-free: an event whose transaction commits late is never skipped (the feed stops below it until it
+                commits). `next` is the opaque cursor to pass as `after` (also after an empty page: new events arrive after
+                it). A cursor given out before the store moved to Marten is refused (400, naming `after`): read from the
+                start again. With `Accept: application/x-ndjson` the whole feed after `after` is streamed, one event per
+                line, page by page from the database.
                 """)
             .WithParameter("after", "The `next` of the previous page (absent: from the beginning).")
             .WithParameter("limit", "Events per page, 1 to 5,000 (default 500); ignored when streaming NDJSON.")
@@ -117,7 +133,12 @@ public static class HistoryEndpoints
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var cursor = FeedCursor.Start;
-        if (after is not null && !FeedCursors.TryDecode(after, out cursor)) errors["after"] = ["Not a cursor the feed gave out."];
+        if (after is not null && !FeedCursors.TryDecode(after, out cursor, out var fromPreviousRelease))
+        {
+            errors["after"] = [fromPreviousRelease
+                ? "A cursor of the previous release, whose feed ran in another order: read the feed again from the start (no after) and skip the event ids you already have."
+                : "Not a cursor the feed gave out."];
+        }
         var size = DefaultPageSize;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size is < 1 or > MaxPageSize))
         {

@@ -1,8 +1,10 @@
--- Committed events not yet sealed, in feed order, below the same horizon as the feed (read_feed.sql): an event whose
--- transaction is still open is never passed over, so no block can be sealed before an event that belongs in it.
-select position, transaction_id, hash
+-- Committed events not yet sealed, in feed order (position), up to the feed's head: Marten's high-water mark, below which
+-- every sequence number is committed or provably dead (decision 0006, Q5/Q6). A transaction that drew its position and
+-- has not committed holds the mark below it, so no block is sealed past an event that will still appear: it is sealed
+-- after it commits, never skipped. Marten's tombstones are not events (the view leaves them out).
+select position, hash
 from ledger.events
-where (transaction_id, position) > (@after_transaction_id::xid8, @after_position)
-  and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-order by transaction_id, position
+where position > @after_position
+  and position <= (select coalesce(max(last_seq_id), 0) from ledger.mt_event_progression where name = 'HighWaterMark')
+order by position
 limit @max_count;

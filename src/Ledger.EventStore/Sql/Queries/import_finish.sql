@@ -1,12 +1,12 @@
--- After the COPYs: the streams table, the position sequence and the sealer's cursor, derived from what was loaded.
-insert into ledger.streams (stream_id, version, last_hash)
-select distinct on (stream_id) stream_id, stream_version, hash
-from ledger.events
-order by stream_id, stream_version desc;
+-- After the COPYs: appends continue above the imported positions. Never moved backwards: a number drawn before the import
+-- (by an append that then failed) must not be drawn again.
+select setval('ledger.mt_events_sequence', greatest(@max_position, (select last_value from ledger.mt_events_sequence)));
 
-select setval('ledger.events_position_seq', greatest((select max(position) from ledger.events), 1));
+-- The feed's head: every position up to the last imported one is an imported event or a hole the source left, and no
+-- transaction can fill one any more (the sequence is past them, and the tables were locked). Marking it here shows the
+-- imported ledger at once instead of after Marten's detector has timed out on each of the source's holes.
+select ledger.mt_mark_event_progression('HighWaterMark', @max_position)
+where @max_position > coalesce((select last_seq_id from ledger.mt_event_progression where name = 'HighWaterMark'), 0);
 
--- Every imported event carries this transaction's id, so the feed (and the sealer) continues after all of them.
-update ledger.audit_sealer
-set sealed_through_transaction_id = pg_current_xact_id(),
-    sealed_through_position = coalesce((select max(position) from ledger.events), 0);
+-- Every imported event is sealed, in the old blocks or the ones the import sealed for the source's unsealed tail.
+update ledger.audit_sealer set sealed_through_position = @max_position;
