@@ -86,14 +86,25 @@ internal static class ProjectionsCommand
                 if (names.Count == 0) return 0;
             }
 
-            var before = (await admin.GetStatusAsync(cancellationToken)).ToDictionary(s => s.Name, s => s.LastRebuildFinishedAt);
-            foreach (var n in names) await admin.RequestRebuildAsync(n, cancellationToken);
-
             // The owner of each projection does the work: a service node if one runs, else the daemon started here,
-            // which joins the nodes for as long as the command waits.
+            // which joins the nodes for as long as the command waits. The store beside it appends nothing; it runs
+            // Marten's high-water detection, which moves the feed's head that the daemon reads up to, so the command
+            // also finishes (and leaves no lag) when no service node runs to move it.
+            await using var feedHead = new EventStore.EventStore(dataSource);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var daemon = new ProjectionDaemon(dataSource, projections, new ProjectionDaemonOptions { NodeId = $"ledger-cli-{Environment.ProcessId}" });
             var running = daemon.RunAsync(stop.Token);
+
+            // A rebuild is requested on the projection's checkpoint, which a daemon creates the first time it runs: on a
+            // ledger no daemon has run on yet, the request would find nothing and the wait below would never end.
+            IReadOnlyList<ProjectionStatus> statuses;
+            while ((statuses = await admin.GetStatusAsync(cancellationToken)).Count(s => names.Contains(s.Name)) < names.Count)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+
+            var before = statuses.ToDictionary(s => s.Name, s => s.LastRebuildFinishedAt);
+            foreach (var n in names) await admin.RequestRebuildAsync(n, cancellationToken);
             await AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async context =>
                 {

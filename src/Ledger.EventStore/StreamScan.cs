@@ -7,7 +7,7 @@ namespace Ledger.EventStore;
 
 /// <summary>
 /// Reads the whole store in one pass, one stream after another: what rebuilds fold. Each stream's events come in version
-/// order, which is also their order in the feed.
+/// order, which is also their order in the feed (positions increase within a stream).
 /// </summary>
 public static class StreamScan
 {
@@ -19,11 +19,15 @@ public static class StreamScan
     /// </summary>
     /// <param name="connection">An open connection, not used for anything else while the enumeration runs.</param>
     /// <param name="transaction">The transaction to read in, or null.</param>
-    /// <param name="belowTransactionId">Only events of transactions with a lower id (a feed horizon), or null for all.</param>
+    /// <param name="upToPosition">
+    /// Only events at or below this position, or null for every committed event. Pass a feed horizon (the high-water mark,
+    /// <see cref="EventStore.GetFeedHeadAsync"/>): the events at or below it are a fixed set, since every position below the
+    /// mark is committed or provably dead.
+    /// </param>
     /// <param name="types">Only events of these stored types, or null for all.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     public static async IAsyncEnumerable<IReadOnlyList<RecordedEvent>> ReadAllStreamsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, ulong? belowTransactionId, IReadOnlyCollection<string>? types,
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, long? upToPosition, IReadOnlyCollection<string>? types,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -37,9 +41,9 @@ public static class StreamScan
         }
 
         await using var command = new NpgsqlCommand(Sql.ReadAllStreams, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter("below_transaction_id", NpgsqlDbType.Xid8)
+        command.Parameters.Add(new NpgsqlParameter("up_to_position", NpgsqlDbType.Bigint)
         {
-            Value = belowTransactionId is { } below ? below : DBNull.Value,
+            Value = upToPosition is { } upTo ? upTo : DBNull.Value,
         });
         command.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text)
         {
@@ -50,9 +54,9 @@ public static class StreamScan
         while (await rows.ReadAsync(cancellationToken))
         {
             var @event = new RecordedEvent(
-                position: rows.GetInt64(0), eventId: rows.GetGuid(2),
-                streamId: rows.GetString(3), streamVersion: rows.GetInt64(4), type: rows.GetString(5), data: rows.GetString(6),
-                metadataJson: "{}", occurredAt: rows.GetFieldValue<DateTimeOffset>(7), recordedAt: rows.GetFieldValue<DateTimeOffset>(8),
+                position: rows.GetInt64(0), eventId: rows.GetGuid(1),
+                streamId: rows.GetString(2), streamVersion: rows.GetInt64(3), type: rows.GetString(4), data: rows.GetString(5),
+                metadataJson: "{}", occurredAt: rows.GetFieldValue<DateTimeOffset>(6), recordedAt: rows.GetFieldValue<DateTimeOffset>(7),
                 hash: []);
             if (stream.Count > 0 && !string.Equals(stream[0].StreamId, @event.StreamId, StringComparison.Ordinal))
             {

@@ -8,7 +8,8 @@ internal static class BulkCopy
 {
     /// <summary>
     /// Rows held in memory before a bulk replay writes them (one transaction per chunk): enough that a COPY's round trip is
-    /// amortised, few enough that a chunk is a few megabytes and its transaction holds back the feed for well under a second.
+    /// amortised, few enough that a chunk is a few megabytes and its transaction lasts well under a second (an open
+    /// transaction keeps Marten from proving a sequence hole dead, so it can hold back the feed's high-water mark).
     /// </summary>
     public const int ChunkRows = 20_000;
 

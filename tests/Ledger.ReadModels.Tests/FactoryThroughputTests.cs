@@ -83,6 +83,7 @@ public sealed class FactoryLocalDayTests(DatabaseFixture database) : IClassFixtu
             await Build(store, "SHA-LATE", "shanghai", new DateTimeOffset(2025, 6, 10, 23, 30, 0, TimeSpan.FromHours(8)));
             await Build(store, "SHA-EARLY", "shanghai", new DateTimeOffset(2025, 6, 11, 0, 30, 0, TimeSpan.FromHours(8)));
             await Build(store, "LTH-LATE", "lathrop", new DateTimeOffset(2025, 6, 10, 23, 30, 0, TimeSpan.FromHours(-7)));
+            await store.WaitForFeedAsync(await store.GetHeadPositionAsync(Ct), Ct);
         }
 
         await ProjectionDriver.RunAsync(dataSource, ProjectedHistory.Projections(), 10, Ct);

@@ -100,6 +100,9 @@ public sealed class NodeLossTests
     private static async Task<List<string>> ReadModelsAgainstTheReferenceAsync(NpgsqlDataSource superuser)
     {
         await using var store = new EventStore.EventStore(superuser);
+        // The feed ends at the high-water mark: wait until it shows every committed event, so the reference is the whole
+        // history (the projections, caught up, have applied all of it).
+        await store.WaitForFeedAsync(await store.GetHeadPositionAsync(Ct), Ct);
         var feed = new List<RecordedEvent>();
         var cursor = FeedCursor.Start;
         for (var page = await store.ReadFeedAsync(cursor, 5000, cancellationToken: Ct); page.Events.Count > 0; page = await store.ReadFeedAsync(cursor, 5000, cancellationToken: Ct))

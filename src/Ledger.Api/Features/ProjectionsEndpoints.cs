@@ -10,7 +10,10 @@ namespace Ledger.Api.Features;
 /// <summary>A rebuild under way, as operators read it.</summary>
 public sealed record RebuildView(DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, long EventsDone, long EventsTotal, double EventsPerSecond, double? EtaSeconds);
 
-/// <summary>Where a projection stands, as operators read it.</summary>
+/// <summary>
+/// Where a projection stands, as operators read it. <c>Cursor</c> is the feed cursor it has applied every event up to: the
+/// position as text (<c>inline</c> for unit-status, written with the events).
+/// </summary>
 public sealed record ProjectionView(
     string Name, string State, long Position, string Cursor, long LagEvents, double LagSeconds, string? OwnerNode, DateTimeOffset? OwnerSince,
     ProjectionFailure? Failure, RebuildView? Rebuild, DateTimeOffset? LastRebuildFinishedAt, DateTimeOffset UpdatedAt)

@@ -20,7 +20,8 @@ internal static class DemoSeeding
     public static async Task<bool> IsEmptyAsync(string connectionString, CancellationToken cancellationToken)
     {
         await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
-        await using var store = new EventStore.EventStore(dataSource);
+        // A one-shot look at stored history: no need to run Marten's high-water detection for it.
+        await using var store = new EventStore.EventStore(dataSource, new EventStoreOptions { DetectHighWater = false });
         return await store.GetHeadPositionAsync(cancellationToken) == 0;
     }
 
@@ -80,7 +81,10 @@ internal static class DemoSeeding
         await CatchUpAsync(new LedgerClient(http, new LedgerClientOptions { ApiKey = adminKey }), result.Position, cancellationToken);
     }
 
-    /// <summary>Shows the asynchronous read models applying the history, until they reach its last position.</summary>
+    /// <summary>
+    /// Shows the asynchronous read models applying the history, until they reach its last position (a read model's
+    /// position is the position of the last event it applied, so reaching the last posted one means it has them all).
+    /// </summary>
     private static async Task CatchUpAsync(LedgerClient admin, long position, CancellationToken cancellationToken)
     {
         var started = TimeProvider.System.GetTimestamp();

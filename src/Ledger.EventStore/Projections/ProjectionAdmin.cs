@@ -97,7 +97,7 @@ public sealed class ProjectionAdmin
             {
                 command.Parameters.Add(ProjectionRunner.Text("name", name));
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                if (await reader.ReadAsync(cancellationToken) && new FeedCursor(reader.GetInt64(1)) >= target) return true;
+                if (await reader.ReadAsync(cancellationToken) && new FeedCursor(reader.GetInt64(0)) >= target) return true;
             }
 
             var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
@@ -107,13 +107,16 @@ public sealed class ProjectionAdmin
         }
     }
 
-    /// <summary>The feed cursor of the event at a global position (as returned by an append), or null if there is none.</summary>
+    /// <summary>
+    /// The feed cursor of the event at a global position (as returned by an append): the position itself, or null if no
+    /// event is stored there.
+    /// </summary>
     public async Task<FeedCursor?> CursorOfPositionAsync(long position, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(ProjectionSql.CursorOfPosition);
         command.Parameters.Add(ProjectionRunner.Bigint("position", position));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(1)) : null;
+        return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(0)) : null;
     }
 
     /// <summary>Runs a failed projection again from its checkpoint (after fixing its code or data). False if it was not failed.</summary>
@@ -136,7 +139,6 @@ public sealed class ProjectionAdmin
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         Guid eventId;
         long eventPosition;
-        ulong eventTransactionId;
         string? error;
         bool inRebuild;
         FeedCursor cursor;
@@ -145,18 +147,16 @@ public sealed class ProjectionAdmin
             read.Parameters.Add(ProjectionRunner.Text("name", name));
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != "failed" || reader.IsDBNull(2)) return null;
-            if (reader.IsDBNull(7)) throw new InvalidOperationException($"Projection '{name}' failed on position {reader.GetInt64(2)}, which holds no event.");
+            if (reader.IsDBNull(6)) throw new InvalidOperationException($"Projection '{name}' failed on position {reader.GetInt64(2)}, which holds no event.");
             eventPosition = reader.GetInt64(2);
             inRebuild = reader.GetBoolean(3);
             error = reader.IsDBNull(4) ? null : reader.GetString(4);
-            cursor = new FeedCursor(reader.GetInt64(6));
-            eventTransactionId = reader.GetFieldValue<ulong>(7);
-            eventId = reader.GetGuid(8);
+            cursor = new FeedCursor(reader.GetInt64(5));
+            eventId = reader.GetGuid(6);
         }
 
         await using (var next = new NpgsqlCommand(ProjectionSql.SkipNextEvent, connection, transaction))
         {
-            next.Parameters.Add(ProjectionRunner.Xid("after_transaction_id", 0UL));
             next.Parameters.Add(ProjectionRunner.Bigint("after_position", cursor.Position));
             if (await next.ExecuteScalarAsync(cancellationToken) is not Guid nextId || nextId != eventId)
             {
@@ -173,7 +173,6 @@ public sealed class ProjectionAdmin
                 command.Parameters.Add(ProjectionRunner.Text("name", name));
                 command.Parameters.Add(new NpgsqlParameter<Guid>("event_id", eventId));
                 command.Parameters.Add(ProjectionRunner.Bigint("event_position", eventPosition));
-                command.Parameters.Add(ProjectionRunner.Xid("event_transaction_id", eventTransactionId));
                 command.Parameters.Add(new NpgsqlParameter<string?>("error", NpgsqlDbType.Text) { TypedValue = error });
                 command.Parameters.Add(new NpgsqlParameter<bool>("in_rebuild", inRebuild));
                 command.Parameters.Add(ProjectionRunner.Text("skipped_by", by));
@@ -219,32 +218,32 @@ public sealed class ProjectionAdmin
         var statuses = new List<ProjectionStatus>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            var now = reader.GetFieldValue<DateTimeOffset>(21);
-            var failed = reader.GetString(3) == "failed";
+            var now = reader.GetFieldValue<DateTimeOffset>(19);
+            var failed = reader.GetString(2) == "failed";
             var failure = failed
-                ? new ProjectionFailure(Nullable<string>(reader, 4), NullableValue<Guid>(reader, 5), NullableValue<long>(reader, 6),
-                    NullableValue<DateTimeOffset>(reader, 7), reader.GetBoolean(8))
+                ? new ProjectionFailure(Nullable<string>(reader, 3), NullableValue<Guid>(reader, 4), NullableValue<long>(reader, 5),
+                    NullableValue<DateTimeOffset>(reader, 6), reader.GetBoolean(7))
                 : null;
             RebuildProgress? rebuild = null;
-            if (NullableValue<DateTimeOffset>(reader, 11) is { } requestedAt)
+            if (NullableValue<DateTimeOffset>(reader, 10) is { } requestedAt)
             {
-                var startedAt = NullableValue<DateTimeOffset>(reader, 12);
-                FeedCursor? shadow = reader.IsDBNull(13) ? null : new FeedCursor(reader.GetInt64(14));
-                var done = NullableValue<long>(reader, 15) ?? 0;
-                var total = NullableValue<long>(reader, 16) ?? 0;
+                var startedAt = NullableValue<DateTimeOffset>(reader, 11);
+                FeedCursor? shadow = NullableValue<long>(reader, 12) is { } shadowPosition ? new FeedCursor(shadowPosition) : null;
+                var done = NullableValue<long>(reader, 13) ?? 0;
+                var total = NullableValue<long>(reader, 14) ?? 0;
                 var elapsed = startedAt is { } s ? (now - s).TotalSeconds : 0;
                 var rate = elapsed > 0 ? done / elapsed : 0;
                 TimeSpan? eta = rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
                 rebuild = new RebuildProgress(requestedAt, startedAt, shadow, done, total, rate, eta);
             }
 
-            var oldest = NullableValue<DateTimeOffset>(reader, 20);
+            var oldest = NullableValue<DateTimeOffset>(reader, 18);
             var lag = oldest is { } o && now > o ? now - o : TimeSpan.Zero;
             statuses.Add(new ProjectionStatus(
-                reader.GetString(0), new FeedCursor(reader.GetInt64(2)),
-                failed ? ProjectionState.Failed : ProjectionState.Running, reader.GetInt64(19), lag,
-                Nullable<string>(reader, 9), NullableValue<DateTimeOffset>(reader, 10), failure, rebuild,
-                NullableValue<DateTimeOffset>(reader, 17), reader.GetFieldValue<DateTimeOffset>(18)));
+                reader.GetString(0), new FeedCursor(reader.GetInt64(1)),
+                failed ? ProjectionState.Failed : ProjectionState.Running, reader.GetInt64(17), lag,
+                Nullable<string>(reader, 8), NullableValue<DateTimeOffset>(reader, 9), failure, rebuild,
+                NullableValue<DateTimeOffset>(reader, 15), reader.GetFieldValue<DateTimeOffset>(16)));
         }
 
         return statuses;

@@ -12,8 +12,8 @@ namespace Ledger.EventStore.Projections;
 /// Runs asynchronous projections. Start one on every node: each projection has exactly one owner at a time (a session
 /// advisory lock on the node's ownership connection), the projections are shared out across the live nodes, and a dead
 /// owner's projections are taken over by the others within a few seconds. Each owned projection runs in its own loop that
-/// applies feed batches in one transaction with its checkpoint, woken by <c>LISTEN ledger_events</c> with polling as the
-/// fallback. See docs/projections.md.
+/// applies feed batches in one transaction with its checkpoint, woken by <c>LISTEN ledger_events</c> (notified whenever the
+/// feed's high-water mark moves) with polling as the fallback. See docs/projections.md.
 /// </summary>
 public sealed partial class ProjectionDaemon
 {

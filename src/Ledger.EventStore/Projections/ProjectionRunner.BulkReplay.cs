@@ -14,8 +14,11 @@ namespace Ledger.EventStore.Projections;
 /// connection cut, ownership lost) leaves a rebuild that has not started as far as anyone can tell, and whoever owns the
 /// projection next drops the half-filled shadow tables and starts again. Every write first checks, under the checkpoint's
 /// row lock, that its attempt (<c>rebuild_started_at</c>) is still the current one, so a stale attempt can never write into
-/// a later attempt's tables. The reading transaction assigns no transaction id and so does not hold back the feed; each
-/// write holds it back for its own duration only, like a replay batch.
+/// a later attempt's tables. The horizon is the feed's high-water mark, read in the same snapshot as the events: every
+/// position at or below it is committed or provably dead, so the replay reads a fixed set that no later commit can add to.
+/// Marten's gap detection counts transactions that started before a sequence hole as possible fillers of it, so a hole
+/// left by a failed append while the scan runs can hold the mark (the feed and every projection) until the scan ends;
+/// see docs/projections.md, "Late commits and holes".
 /// </remarks>
 internal sealed partial class ProjectionRunner
 {
@@ -109,19 +112,20 @@ internal sealed partial class ProjectionRunner
 
         LogBulkReplayStarted(_logger, Name);
         await using var reader = await _dataSource.OpenConnectionAsync(cancellationToken);
-        // Repeatable read: the horizon, the count and the events all come from one snapshot. The transaction only reads,
-        // so it gets no transaction id and holds back nobody's feed.
+        // Repeatable read: the horizon, the count and the events all come from one snapshot (the events at or below the
+        // mark would be the same set in any later snapshot too; the count and the scan then agree by construction).
         await using var snapshot = await reader.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        ulong xmin;
+        long mark;
         FeedCursor horizon;
         long total;
         await using (var command = new NpgsqlCommand(ProjectionSql.BulkHorizon, reader, snapshot))
         await using (var row = await command.ExecuteReaderAsync(cancellationToken))
         {
             await row.ReadAsync(cancellationToken);
-            xmin = row.GetFieldValue<ulong>(0);
-            horizon = row.IsDBNull(1) ? FeedCursor.Start : new FeedCursor(row.GetInt64(2));
-            total = row.GetInt64(3);
+            mark = row.GetInt64(0);
+            // Replay batches carry on after the last event at or below the mark: a cursor is always an event's position.
+            horizon = row.IsDBNull(1) ? FeedCursor.Start : new FeedCursor(row.GetInt64(1));
+            total = row.GetInt64(2);
         }
 
         var read = 0L;
@@ -153,8 +157,7 @@ internal sealed partial class ProjectionRunner
         {
             var finished = await ExecuteAsync(connection, null, ProjectionSql.BulkFinish, cancellationToken,
                 Text("name", Name), new NpgsqlParameter<DateTimeOffset>("started_at", attempt),
-                Xid("shadow_transaction_id", 0UL), Bigint("shadow_position", horizon.Position),
-                Bigint("events_done", total));
+                Bigint("shadow_position", horizon.Position), Bigint("events_done", total));
             if (finished != 1)
             {
                 LogBulkReplayAbandoned(_logger, Name);
@@ -167,7 +170,7 @@ internal sealed partial class ProjectionRunner
 
         async IAsyncEnumerable<IReadOnlyList<RecordedEvent>> ReadStreamsAsync([EnumeratorCancellation] CancellationToken token)
         {
-            await foreach (var stream in StreamScan.ReadAllStreamsAsync(reader, snapshot, xmin, projection.ReplayTypes, token))
+            await foreach (var stream in StreamScan.ReadAllStreamsAsync(reader, snapshot, mark, projection.ReplayTypes, token))
             {
                 read += stream.Count;
                 yield return stream;

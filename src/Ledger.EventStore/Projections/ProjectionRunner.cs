@@ -6,8 +6,9 @@ namespace Ledger.EventStore.Projections;
 
 /// <summary>
 /// Runs one projection's batches on behalf of the node that owns it: live batches, and while a rebuild runs, replay batches
-/// into the shadow tables and finally the swap. Every batch is one transaction that reads the feed first, locks and checks
-/// the checkpoint, applies, and moves the checkpoint only from where it started.
+/// into the shadow tables and finally the swap. Every batch is one transaction that reads the feed first (up to the
+/// high-water mark, so no position it passes can still be filled by a live transaction), locks and checks the checkpoint,
+/// applies, and moves the checkpoint only from where it started.
 /// </summary>
 internal sealed partial class ProjectionRunner
 {
@@ -145,8 +146,7 @@ internal sealed partial class ProjectionRunner
             }
 
             var finished = await ExecuteAsync(connection, transaction, ProjectionSql.RebuildFinish, cancellationToken,
-                Text("name", Name), Xid("shadow_transaction_id", 0UL), Bigint("shadow_position", page.Next.Position),
-                Xid("live_transaction_id", 0UL), Bigint("live_position", state.Live.Position));
+                Text("name", Name), Bigint("shadow_position", page.Next.Position), Bigint("live_position", state.Live.Position));
             if (finished != 1) return true;
             await transaction.CommitAsync(cancellationToken);
             _holdLive = false;
@@ -157,9 +157,7 @@ internal sealed partial class ProjectionRunner
 
         await using (var gap = new NpgsqlCommand(ProjectionSql.RebuildGap, connection, transaction))
         {
-            gap.Parameters.Add(Xid("shadow_transaction_id", 0UL));
             gap.Parameters.Add(Bigint("shadow_position", page.Next.Position));
-            gap.Parameters.Add(Xid("live_transaction_id", 0UL));
             gap.Parameters.Add(Bigint("live_position", state.Live.Position));
             gap.Parameters.Add(Bigint("limit", _options.RebuildBatchSize));
             var remaining = (long)(await gap.ExecuteScalarAsync(cancellationToken))!;
@@ -202,7 +200,7 @@ internal sealed partial class ProjectionRunner
             await ExecuteAsync(connection, null, ProjectionSql.Fail, cancellationToken,
                 Text("name", Name), Text("error", Describe(fault)), new NpgsqlParameter<Guid>("event_id", @event.EventId),
                 Bigint("failed_position", @event.Position), new NpgsqlParameter<bool>("in_rebuild", shadow),
-                Xid("cursor_transaction_id", 0UL), Bigint("cursor_position", cursor.Position));
+                Bigint("cursor_position", cursor.Position));
             LogProjectionFailed(_logger, fault, Name, @event.EventId, @event.Position, shadow);
             return;
         }
@@ -266,8 +264,7 @@ internal sealed partial class ProjectionRunner
     private async Task<bool> AdvanceAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, FeedCursor from, FeedCursor to, int events, CancellationToken cancellationToken) =>
         await ExecuteAsync(connection, transaction, sql, cancellationToken,
-            Text("name", Name), Xid("old_transaction_id", 0UL), Bigint("old_position", from.Position),
-            Xid("new_transaction_id", 0UL), Bigint("new_position", to.Position), Bigint("events", events)) == 1;
+            Text("name", Name), Bigint("old_position", from.Position), Bigint("new_position", to.Position), Bigint("events", events)) == 1;
 
     private async Task<Checkpoint?> ReadCheckpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
     {
@@ -277,10 +274,8 @@ internal sealed partial class ProjectionRunner
         if (!await reader.ReadAsync(cancellationToken)) return null;
         var live = new FeedCursor(reader.GetInt64(reader.GetOrdinal("position")));
         var failed = reader.GetString(reader.GetOrdinal("status")) == "failed";
-        var shadowTx = reader.GetOrdinal("shadow_transaction_id");
-        FeedCursor? shadow = reader.IsDBNull(shadowTx)
-            ? null
-            : new FeedCursor(reader.GetInt64(reader.GetOrdinal("shadow_position")));
+        var shadowPosition = reader.GetOrdinal("shadow_position");
+        FeedCursor? shadow = reader.IsDBNull(shadowPosition) ? null : new FeedCursor(reader.GetInt64(shadowPosition));
         return new Checkpoint(live, failed, !reader.IsDBNull(reader.GetOrdinal("rebuild_requested_at")), shadow);
     }
 
@@ -308,7 +303,6 @@ internal sealed partial class ProjectionRunner
 
     internal static NpgsqlParameter Text(string name, string value) => new NpgsqlParameter<string>(name, NpgsqlDbType.Text) { TypedValue = value };
     internal static NpgsqlParameter Bigint(string name, long value) => new NpgsqlParameter<long>(name, NpgsqlDbType.Bigint) { TypedValue = value };
-    internal static NpgsqlParameter Xid(string name, ulong value) => new NpgsqlParameter<ulong>(name, NpgsqlDbType.Xid8) { TypedValue = value };
 
     private sealed record Checkpoint(FeedCursor Live, bool Failed, bool RebuildRequested, FeedCursor? Shadow);
 

@@ -1,5 +1,9 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using JasperFx.Events;
 using Ledger.EventStore.Projections;
 using Ledger.EventStore.Tests.Support;
+using Marten.Services;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -34,7 +38,7 @@ internal sealed class StreamCounter(string name) : IProjection
             create schema if not exists tests;
             create table {CountsTable} (stream_id text primary key, events bigint not null, last_version bigint not null);
             create table {LogTable} (seq bigint generated always as identity primary key, position bigint not null);
-            create table {LastTable} (id int primary key, transaction_id xid8 not null, position bigint not null);
+            create table {LastTable} (id int primary key, position bigint not null);
             """);
         await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
     }
@@ -52,10 +56,10 @@ internal sealed class StreamCounter(string name) : IProjection
             if (FailOn?.Invoke(e) == true) throw new InvalidOperationException($"cannot count event {e.EventId}");
         }
 
-        await using (var last = batch.CreateCommand($"select transaction_id, position from {{{LastTable}}} where id = 1"))
+        await using (var last = batch.CreateCommand($"select position from {{{LastTable}}} where id = 1"))
         await using (var reader = await last.ExecuteReaderAsync(cancellationToken))
         {
-            var previous = await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(1)) : FeedCursor.Start;
+            var previous = await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(0)) : FeedCursor.Start;
             foreach (var e in events)
             {
                 if (e.Cursor <= previous) throw new InvalidOperationException($"event {e.Cursor} arrived after {previous}: out of feed order");
@@ -76,10 +80,9 @@ internal sealed class StreamCounter(string name) : IProjection
         counts.Parameters.Add(new NpgsqlParameter<long[]>("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. events.Select(e => e.StreamVersion)] });
         write.BatchCommands.Add(counts);
         var moved = new NpgsqlBatchCommand(batch.Sql($$"""
-            insert into {{{LastTable}}} (id, transaction_id, position) values (1, @transaction_id, @position)
-            on conflict (id) do update set transaction_id = excluded.transaction_id, position = excluded.position
+            insert into {{{LastTable}}} (id, position) values (1, @position)
+            on conflict (id) do update set position = excluded.position
             """));
-        moved.Parameters.Add(new NpgsqlParameter<ulong>("transaction_id", NpgsqlDbType.Xid8) { TypedValue = 0UL });
         moved.Parameters.Add(new NpgsqlParameter<long>("position", events[^1].Position));
         write.BatchCommands.Add(moved);
         await write.ExecuteNonQueryAsync(cancellationToken);
@@ -210,7 +213,7 @@ internal sealed class DaemonNode : IAsyncDisposable
 
 internal static class Eventually
 {
-    /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon is cluster-wide.</summary>
+    /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon trails the commits.</summary>
     public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
@@ -255,5 +258,64 @@ internal sealed class Writers : IAsyncDisposable
     {
         if (!_stop.IsCancellationRequested) await StopAsync();
         _stop.Dispose();
+    }
+}
+
+/// <summary>
+/// An append through Marten on a transaction the test keeps open: it draws its positions (sequence numbers) at once and
+/// commits or rolls back only when the test says, as a slow writer, or one that fails after drawing, would. Its events
+/// carry the headers the store's own appends write (the view ledger.events reads them).
+/// </summary>
+internal sealed class HeldAppend : IAsyncDisposable
+{
+    private readonly NpgsqlConnection _connection;
+    private readonly NpgsqlTransaction _transaction;
+
+    private HeldAppend(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<long> positions)
+    {
+        _connection = connection;
+        _transaction = transaction;
+        Positions = positions;
+    }
+
+    /// <summary>The positions the held events drew, in order.</summary>
+    public IReadOnlyList<long> Positions { get; }
+
+    public static async Task<HeldAppend> StartAsync(Node node, string streamId, int count)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var connection = await node.DataSource.OpenConnectionAsync(cancellationToken);
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var session = node.Store.Marten.LightweightSession(SessionOptions.ForTransaction(transaction));
+        var events = Enumerable.Range(1, count).Select(i =>
+        {
+            // As the store builds its events (MartenEvents): the payload as a JsonObject, Marten mapping only reference types.
+            var e = new Event<JsonObject>(JsonNode.Parse($$"""{"held":{{i}}}""")!.AsObject())
+            {
+                Id = Guid.CreateVersion7(),
+                Timestamp = DateTimeOffset.UtcNow,
+                UserName = "tests",
+            };
+            e.SetHeader("hash", new string('0', 64));
+            e.SetHeader("metadata", JsonSerializer.Deserialize<JsonElement>("""{"actor":"tests"}"""));
+            e.SetHeader("occurredAt", "2025-02-11T08:00:00.000000Z");
+            return (IEvent)e;
+        }).ToArray();
+        session.Events.Append(streamId, events);
+        // Marten names an event after its CLR type when it joins the session; the store's own appends set the stored
+        // type name back in the same way.
+        foreach (var e in events) e.EventTypeName = "thing-held.v1";
+        await session.SaveChangesAsync(cancellationToken);
+        return new HeldAppend(connection, transaction, [.. events.Select(e => e.Sequence)]);
+    }
+
+    public Task CommitAsync() => _transaction.CommitAsync(TestContext.Current.CancellationToken);
+
+    public Task RollbackAsync() => _transaction.RollbackAsync(TestContext.Current.CancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _transaction.DisposeAsync();
+        await _connection.DisposeAsync();
     }
 }

@@ -70,7 +70,7 @@ internal sealed class DaemonNode : IAsyncDisposable
 
 internal static class Eventually
 {
-    /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon is cluster-wide.</summary>
+    /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon trails the commits.</summary>
     public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
@@ -117,8 +117,8 @@ internal static class DaemonChecks
     }
 
     /// <summary>
-    /// The whole feed, once every stored event is visible in it: an empty page is not the end while any older transaction
-    /// on the server (another test's, in another database) holds the horizon back.
+    /// The whole feed, once every stored event is visible in it: an empty page is not the end while the feed's high-water
+    /// mark still trails the last commits.
     /// </summary>
     public static async Task<IReadOnlyList<RecordedEvent>> ReadWholeFeedAsync(EventStore.EventStore store, NpgsqlDataSource dataSource)
     {

@@ -130,7 +130,7 @@ internal static class History
     /// <summary>
     /// Appends the units through the real store, deliberately not in <c>occurredAt</c> order: units in a shuffled order,
     /// and each unit's history in two appends in two rounds, so a unit's later events land in later transactions and
-    /// early builds are recorded after later ones.
+    /// early builds are recorded after later ones. Returns once the feed shows all of it.
     /// </summary>
     public static async Task AppendAsync(EventStore.EventStore store, IReadOnlyList<UnitHistory> units, int seed, CancellationToken cancellationToken)
     {
@@ -149,6 +149,10 @@ internal static class History
                 await store.AppendAsync(chunk, cancellationToken);
             }
         }
+
+        // The feed shows events up to the high-water mark, which this store's detector moves: whoever reads the feed
+        // after the store is gone must find the whole history in it.
+        await store.WaitForFeedAsync(await store.GetHeadPositionAsync(cancellationToken), cancellationToken);
     }
 
     public static EventData ToEventData(OccurredEvent e) =>

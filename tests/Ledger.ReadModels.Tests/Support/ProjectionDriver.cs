@@ -16,6 +16,7 @@ internal static class ProjectionDriver
     {
         var applied = new List<RecordedEvent>();
         var cursor = FeedCursor.Start;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         while (true)
         {
@@ -23,10 +24,15 @@ internal static class ProjectionDriver
             var page = await EventStore.EventStore.ReadFeedAsync(connection, transaction, cursor, batchSize, cancellationToken);
             if (page.Events.Count == 0)
             {
-                // The feed holds back events while any older transaction on the server is still open (another test's,
-                // in another database: transaction ids are server-wide), so an empty page is not the end until every
-                // stored event has been applied.
+                // The feed shows events up to the high-water mark, which trails the commits by a moment (Marten's
+                // detector moves it), so an empty page is not the end until every stored event has been applied.
                 if (applied.Count >= await CountEventsAsync(connection, transaction, cancellationToken)) return applied;
+                if (DateTime.UtcNow > deadline)
+                {
+                    Assert.Fail($"The feed stopped at {cursor} with {applied.Count} events applied: its high-water mark did not move " +
+                        "(no store running Marten's detection, or one that stopped before the mark reached its appends).");
+                }
+
                 await Task.Delay(20, cancellationToken);
                 continue;
             }

@@ -3,5 +3,5 @@
 update ledger.projection_checkpoints
 set rebuild_events_done = @events_done, updated_at = now()
 where name = @name
-  and rebuild_requested_at is not null and rebuild_started_at = @started_at and shadow_transaction_id is null
+  and rebuild_requested_at is not null and rebuild_started_at = @started_at and shadow_position is null
   and status = 'running';

@@ -1,6 +1,6 @@
 -- Moves the live cursor only from where this batch started: 0 rows means someone else moved it, and the batch rolls back.
 update ledger.projection_checkpoints
-set transaction_id = @new_transaction_id::xid8, position = @new_position, updated_at = now()
+set position = @new_position, updated_at = now()
 where name = @name
-  and transaction_id = @old_transaction_id::xid8 and position = @old_position
+  and position = @old_position
   and status = 'running';

@@ -1,5 +1,4 @@
 -- The loop's view of a projection, read at the start of each batch transaction (before anything is written).
-select transaction_id, position, status, rebuild_requested_at, rebuild_started_at,
-       shadow_transaction_id, shadow_position
+select position, status, rebuild_requested_at, rebuild_started_at, shadow_position
 from ledger.projection_checkpoints
 where name = @name;

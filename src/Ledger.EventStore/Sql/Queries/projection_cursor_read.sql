@@ -1,1 +1,1 @@
-select transaction_id, position from ledger.projection_checkpoints where name = @name;
+select position from ledger.projection_checkpoints where name = @name;

@@ -4,7 +4,4 @@ set status = 'failed', error = @error, failed_event_id = @event_id, failed_posit
     failed_at = now(), failed_in_rebuild = @in_rebuild, updated_at = now()
 where name = @name
   and status = 'running'
-  and case when @in_rebuild
-           then shadow_transaction_id = @cursor_transaction_id::xid8 and shadow_position = @cursor_position
-           else transaction_id = @cursor_transaction_id::xid8 and position = @cursor_position
-      end;
+  and case when @in_rebuild then shadow_position = @cursor_position else position = @cursor_position end;

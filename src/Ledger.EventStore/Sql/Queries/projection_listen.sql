@@ -1,3 +1,4 @@
--- New events (sent by every append at commit) and operator actions on one projection (payload: its name).
+-- The feed moved (sent whenever Marten's high-water mark advances, by the trigger of migration 0006) and operator actions
+-- on one projection (payload: its name).
 listen ledger_events;
 listen ledger_projections;

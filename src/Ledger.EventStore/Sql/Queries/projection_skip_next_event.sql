@@ -1,5 +1,7 @@
--- The first event after a cursor in feed order: a skip is allowed only when that is the failed event.
+-- The first event after a cursor in feed order: a skip is allowed only when that is the failed event. The failed event
+-- came from the feed, so it is at or below the high-water mark, and so is every position before it: nothing still
+-- uncommitted can come between the cursor and it.
 select event_id from ledger.events
-where (transaction_id, position) > (@after_transaction_id::xid8, @after_position)
-order by transaction_id, position
+where position > @after_position
+order by position
 limit 1;
