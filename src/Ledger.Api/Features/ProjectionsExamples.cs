@@ -6,7 +6,7 @@ internal static class ProjectionsExamples
     public const string Name = "A projection: unit-status, factory-throughput, milestones or deployments.";
 
     public const string Rebuilding = """
-        {"name": "factory-throughput", "state": "running", "position": 48213, "cursor": "1022.48213", "lagEvents": 0, "lagSeconds": 0,
+        {"name": "factory-throughput", "state": "running", "position": 48213, "cursor": "48213", "lagEvents": 0, "lagSeconds": 0,
          "ownerNode": "ledger-a-4127-9f2c1e", "ownerSince": "2025-07-29T06:00:00+00:00", "failure": null,
          "rebuild": {"requestedAt": "2025-07-29T07:00:00+00:00", "startedAt": "2025-07-29T07:00:01+00:00", "eventsDone": 600000,
                      "eventsTotal": 1000000, "eventsPerSecond": 41000.5, "etaSeconds": 9.8},
@@ -24,7 +24,7 @@ internal static class ProjectionsExamples
         """;
 
     public const string Retried = """
-        {"name": "deployments", "state": "running", "position": 48100, "cursor": "1019.48100", "lagEvents": 113, "lagSeconds": 42.7,
+        {"name": "deployments", "state": "running", "position": 48100, "cursor": "48100", "lagEvents": 113, "lagSeconds": 42.7,
          "ownerNode": "ledger-b-3311-0a7d42", "ownerSince": "2025-07-29T06:00:00+00:00", "failure": null, "rebuild": null,
          "lastRebuildFinishedAt": null, "updatedAt": "2025-07-29T07:02:00+00:00"}
         """;
