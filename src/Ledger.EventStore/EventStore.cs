@@ -1,4 +1,5 @@
 using JasperFx.Events.Daemon;
+using Microsoft.Extensions.Logging;
 using Ledger.EventStore.Appending;
 using Ledger.EventStore.Schema;
 using Marten;
@@ -33,6 +34,8 @@ public sealed class EventStore : IAsyncDisposable
     private readonly EventStoreMetrics _metrics;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _highWater;
+    private readonly global::Marten.Events.Daemon.Coordination.ProjectionCoordinator? _coordinator;
+    private readonly Task _coordinatorStarted = Task.CompletedTask;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
@@ -43,7 +46,23 @@ public sealed class EventStore : IAsyncDisposable
         {
             MartenSetup.Configure(o, dataSource, Options.EventTypes);
             foreach (var projection in Options.InlineProjections) o.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
+            foreach (var projection in Options.AsyncProjections)
+            {
+                o.Projections.Add(new Projections.MartenSqlProjection(projection, dataSource), JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
+            }
         });
+        if (Options.AsyncProjections.Count > 0)
+        {
+            // What AddMarten(...).AddAsyncDaemon(HotCold) registers as a hosted service, owned by the store instead, so
+            // that one store per process holds the events, the projections and their daemon (MartenSetup: HotCold).
+            _coordinator = new global::Marten.Events.Daemon.Coordination.ProjectionCoordinator(
+                _marten, Options.LoggerFactory.CreateLogger<global::Marten.Events.Daemon.Coordination.ProjectionCoordinator>());
+            using (ExecutionContext.SuppressFlow())
+            {
+                _coordinatorStarted = Task.Run(() => _coordinator.StartAsync(_stopping.Token));
+            }
+        }
+
         _martenEvents = new MartenEvents(_marten, Options.EventTypes);
         _pipeline = new AppendPipeline(dataSource, _martenEvents, Options);
         using (ExecutionContext.SuppressFlow())
@@ -318,6 +337,21 @@ public sealed class EventStore : IAsyncDisposable
         await _pipeline.DisposeAsync();
         await _stopping.CancelAsync();
         await _highWater;
+        if (_coordinator is not null)
+        {
+            try
+            {
+                await _coordinatorStarted;
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped before it had started: nothing runs to stop.
+            }
+
+            await _coordinator.StopAsync(CancellationToken.None);
+            await _coordinator.DisposeAsync();
+        }
+
         _stopping.Dispose();
         _marten.Dispose();
         _metrics.Dispose();

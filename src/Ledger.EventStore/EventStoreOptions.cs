@@ -31,6 +31,16 @@ public sealed class EventStoreOptions
     public IList<global::Marten.Events.Projections.IProjection> InlineProjections { get; } = [];
 
     /// <summary>
+    /// Read models run by Marten's async daemon in HotCold mode (one node at a time runs each; another takes over when its
+    /// process dies), each as a <see cref="Projections.MartenSqlProjection"/> named <see cref="Projections.IProjection.Name"/>.
+    /// Empty: this store runs no projection daemon of Marten's (only the high-water detection).
+    /// </summary>
+    public IList<Projections.IProjection> AsyncProjections { get; } = [];
+
+    /// <summary>Where Marten's projection coordinator and daemon log (leadership, failing batches).</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+
+    /// <summary>
     /// Where the store's instruments (<see cref="EventStoreInstrumentation.MeterName"/>) get their meter: the host's, so
     /// that its exporter sees them and two hosts in one process keep theirs apart. Null: a meter of the store's own.
     /// </summary>

@@ -80,8 +80,10 @@ public static class MartenSetup
         projections.UseTransactionEvidenceForGapSkipping = true;
         projections.SkipStaleGapsDespiteLiveTransactionsAfter = null;
         projections.StaleSequenceThreshold = TimeSpan.FromMilliseconds(500);
-        // The daemon's mode (HotCold) is chosen where the service registers it (AddAsyncDaemon), with the projections
-        // (landing step 4 of 0006); LeadershipPollingTime stays at its default until a handover is measured.
+        // Every node runs the daemon; one at a time owns each projection, on a session-scoped advisory lock (above), and
+        // another takes over when its process dies (0006, Q8). LeadershipPollingTime stays at its default (5 s) until a
+        // handover is measured with our projections.
+        projections.AsyncMode = JasperFx.Events.Daemon.DaemonMode.HotCold;
     }
 
     /// <summary>

@@ -196,7 +196,7 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IB
         {
             Value = rows.Select(r => r.Row.ShippedOn).ToArray(),
         });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
     }
 
     private static async Task AddDailyAsync(
@@ -216,7 +216,7 @@ public sealed class FactoryThroughputProjection(IFactoryRegistry factories) : IB
         command.Parameters.Add(new NpgsqlParameter<int[]>("first_tests_passed", rows.Select(r => r.Value.FirstTestsPassed).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<int[]>("units_shipped", rows.Select(r => r.Value.UnitsShipped).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<decimal[]>("shipped_kwhs", rows.Select(r => r.Value.ShippedKwh).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
     }
 
     private static async Task CopyUnitsAsync(

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using JasperFx.Events;
 using Ledger.EventStore;
 using Ledger.EventStore.Schema;
@@ -71,7 +70,7 @@ public sealed record UnitStatus(
 /// ingest (docs/benchmarks.md). Marten hands an inline projection the events before it has drawn their positions, so the
 /// row's position is looked up by the last event's id in the same statement that writes the row.
 /// </remarks>
-public sealed partial class UnitStatusProjection : IProjection
+public sealed class UnitStatusProjection : IProjection
 {
     /// <summary>The projection's name (for status and rebuilds).</summary>
     public const string Name = "unit-status";
@@ -227,14 +226,8 @@ public sealed partial class UnitStatusProjection : IProjection
     }
 
     /// <summary>The upsert with Marten's positional placeholders (<c>?</c>) and its parameter names in order.</summary>
-    private static readonly (string Sql, string[] Names) PositionalUpsert = Positional(SqlStatements.Split(Upsert).Single());
-
-    private static (string Sql, string[] Names) Positional(string statement) => (
-        ParameterName().Replace(statement.Replace("{ledger.unit_status}", Table, StringComparison.Ordinal), "?"),
-        [.. ParameterName().Matches(statement).Select(m => m.Groups[1].Value)]);
-
-    [GeneratedRegex("@([a-z_]+)")]
-    private static partial Regex ParameterName();
+    private static readonly (string Sql, string[] Names) PositionalUpsert =
+        Ledger.EventStore.Projections.PositionalSql.From(SqlStatements.Split(Upsert).Single().Replace("{ledger.unit_status}", Table, StringComparison.Ordinal));
 
     private UnitState? Recall(string serial, long version)
     {

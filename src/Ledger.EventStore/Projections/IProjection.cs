@@ -26,33 +26,71 @@ public interface IProjection
     Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken);
 }
 
-/// <summary>One batch of events for a projection, with the transaction that will also move its checkpoint.</summary>
-public sealed class ProjectionBatch(
-    NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events,
-    Func<string, string> table)
+/// <summary>
+/// One batch of events for a projection. Under the ledger's own daemon the batch's connection and transaction also move
+/// the checkpoint; under Marten's daemon (<see cref="MartenSqlProjection"/>) the connection only reads committed state,
+/// and writes go through <see cref="ExecuteAsync"/> into Marten's batch, which moves Marten's progression.
+/// </summary>
+public sealed class ProjectionBatch
 {
-    /// <summary>The daemon's connection.</summary>
-    public NpgsqlConnection Connection { get; } = connection;
+    private readonly Func<string, string> _table;
+    private readonly Action<NpgsqlCommand>? _queue;
 
-    /// <summary>The transaction the checkpoint moves in: use it for every write.</summary>
-    public NpgsqlTransaction Transaction { get; } = transaction;
+    /// <summary>A batch whose writes run on <paramref name="transaction"/> (the ledger's own daemon, bulk replays).</summary>
+    public ProjectionBatch(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, Func<string, string> table)
+        : this(connection, transaction, events, table, queue: null)
+    {
+    }
+
+    internal ProjectionBatch(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> events, Func<string, string> table,
+        Action<NpgsqlCommand>? queue)
+    {
+        Connection = connection;
+        Transaction = transaction;
+        Events = events;
+        _table = table;
+        _queue = queue;
+    }
+
+    /// <summary>
+    /// The connection to read on. It sees the state every earlier batch committed; under Marten's daemon it is a read-only
+    /// transaction of its own, so a write on it fails instead of landing outside the batch.
+    /// </summary>
+    public NpgsqlConnection Connection { get; }
+
+    /// <summary>The transaction reads (and, under the ledger's own daemon, writes) run in.</summary>
+    public NpgsqlTransaction Transaction { get; }
 
     /// <summary>The events, in feed order.</summary>
-    public IReadOnlyList<RecordedEvent> Events { get; } = events;
+    public IReadOnlyList<RecordedEvent> Events { get; }
 
     /// <summary>
     /// The physical, quoted name to use in SQL for one of the projection's <see cref="IProjection.Tables"/> (the live table,
     /// or its shadow during a rebuild). SQL files write <c>{ledger.factory_daily}</c>; see <see cref="Sql"/>.
     /// </summary>
-    public string Table(string logicalName) => table(logicalName);
+    public string Table(string logicalName) => _table(logicalName);
 
     /// <summary>Replaces every <c>{schema.table}</c> placeholder in <paramref name="sql"/> by its physical name.</summary>
     public string Sql(string sql)
     {
         ArgumentNullException.ThrowIfNull(sql);
-        return System.Text.RegularExpressions.Regex.Replace(sql, @"\{([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\}", m => table(m.Groups[1].Value));
+        return System.Text.RegularExpressions.Regex.Replace(sql, @"\{([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\}", m => _table(m.Groups[1].Value));
     }
 
     /// <summary>A command on the batch's connection and transaction, with table placeholders resolved.</summary>
     public NpgsqlCommand CreateCommand(string sql) => new(Sql(sql), Connection, Transaction);
+
+    /// <summary>
+    /// Runs a write of the batch (a command from <see cref="CreateCommand"/>, named parameters): at once on the batch's
+    /// transaction under the ledger's own daemon; queued into Marten's batch under Marten's daemon, where it runs after
+    /// this method returns, in the transaction that moves the projection's progression.
+    /// </summary>
+    public async Task ExecuteAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        if (_queue is null) await command.ExecuteNonQueryAsync(cancellationToken);
+        else _queue(command);
+    }
 }
