@@ -227,7 +227,7 @@ public sealed class UnitStatusProjection : IProjection
 
     /// <summary>The upsert with Marten's positional placeholders (<c>?</c>) and its parameter names in order.</summary>
     private static readonly (string Sql, string[] Names) PositionalUpsert =
-        Ledger.EventStore.Projections.PositionalSql.From(SqlStatements.Split(Upsert).Single().Replace("{ledger.unit_status}", Table, StringComparison.Ordinal));
+        Ledger.EventStore.Projections.PositionalSql.From(Upsert.Replace("{ledger.unit_status}", Table, StringComparison.Ordinal));
 
     private UnitState? Recall(string serial, long version)
     {

@@ -11,13 +11,18 @@ namespace Ledger.EventStore.Projections;
 public static partial class PositionalSql
 {
     /// <summary>
-    /// <paramref name="namedSql"/> with every <c>@name</c> replaced by <c>?</c>, and the names in the order they appear
-    /// (a name used twice appears twice: Marten binds one value per placeholder).
+    /// The one statement of <paramref name="namedSql"/> (as our SQL files hold it: comment lines and the closing semicolon
+    /// are dropped, since Marten refuses any <c>;</c> in a queued command) with every <c>@name</c> replaced by <c>?</c>, and
+    /// the names in the order they appear (a name used twice appears twice: Marten binds one value per placeholder).
     /// </summary>
     public static (string Sql, string[] Names) From(string namedSql)
     {
         ArgumentNullException.ThrowIfNull(namedSql);
-        return (ParameterName().Replace(namedSql, "?"), [.. ParameterName().Matches(namedSql).Select(m => m.Groups[1].Value)]);
+        var statements = Schema.SqlStatements.Split(namedSql);
+        if (statements.Count != 1)
+            throw new ArgumentException($"Marten queues one statement at a time; this text holds {statements.Count}.", nameof(namedSql));
+        var statement = statements[0];
+        return (ParameterName().Replace(statement, "?"), [.. ParameterName().Matches(statement).Select(m => m.Groups[1].Value)]);
     }
 
     /// <summary>
