@@ -317,3 +317,45 @@ public sealed class MartenDaemonHeldAppendTests(DatabaseFixture database) : ICla
         return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 }
+
+/// <summary>A read model that writes on the batch's read connection instead of through ExecuteAsync.</summary>
+public sealed class MartenDaemonStrayWriteTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_write_on_the_read_connection_fails_the_batch_instead_of_landing_outside_it()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = EventStoreDataSource.Create(db.ConnectionString, "marten-daemon-stray");
+        await MartenDaemon.MigrateAsync(dataSource, Ct);
+        await using var store = MartenDaemon.Store(dataSource, new StrayWriter());
+        await store.AppendToStreamAsync("STRAY-1", ExpectedVersion.NoStream,
+            [History.ToEventData(new OccurredEvent(new UnitBuilt("lathrop", "MP-L1", "Megapack 2 XL", 3916m), DateTimeOffset.UtcNow))], Ct);
+
+        var watched = Stopwatch.StartNew();
+        while (!MartenDaemon.Log.Tail(200).Contains("read-only transaction", StringComparison.Ordinal))
+        {
+            if (watched.Elapsed > TimeSpan.FromMinutes(1)) Assert.Fail($"The stray write never failed. Log:\n{MartenDaemon.Log.Tail(20)}");
+            await Task.Delay(50, Ct);
+        }
+
+        await using var count = dataSource.CreateCommand("select count(*) from public.daemon_seen");
+        Assert.Equal(0L, (long)(await count.ExecuteScalarAsync(Ct))!);
+        Assert.Equal(0L, await MartenDaemon.ProgressAsync(dataSource, "stray-writer:All", Ct));
+    }
+
+    private sealed class StrayWriter : IProjection
+    {
+        public string Name => "stray-writer";
+
+        public IReadOnlyList<string> Tables { get; } = ["public.daemon_seen"];
+
+        public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
+        {
+            await using var insert = batch.CreateCommand("insert into public.daemon_seen (position, batch) values (@position, 0)");
+            insert.Parameters.Add(new NpgsqlParameter<long>("position", batch.Events[0].Position));
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+}
