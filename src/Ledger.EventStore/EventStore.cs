@@ -136,6 +136,15 @@ public sealed class EventStore : IAsyncDisposable
     }
 
     /// <summary>
+    /// Fails, changing nothing, when Marten's tables in the database are not what <see cref="MartenSetup"/> configures: a
+    /// migration missing or edited, or a Marten upgrade shipped without its migration (docs/operations.md, "Marten's
+    /// schema"). Marten itself never creates or changes the schema here, so a service that starts on a schema it does not
+    /// match would fail later, at the first append or read that meets the difference.
+    /// </summary>
+    public Task AssertSchemaAsync(CancellationToken cancellationToken = default) =>
+        _marten.Storage.Database.AssertDatabaseMatchesConfigurationAsync(cancellationToken);
+
+    /// <summary>
     /// The feed's head: the highest position the feed shows now (Marten's high-water mark). Every position up to it is
     /// committed or provably never will be; it follows commits by tens of milliseconds.
     /// </summary>
