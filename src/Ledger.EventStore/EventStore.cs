@@ -97,6 +97,19 @@ public sealed class EventStore : IAsyncDisposable
         return await _metrics.MeasureAsync(appends, () => _pipeline.AppendAsync(request));
     }
 
+    /// <summary>
+    /// Runs one append through exactly the group commit's transaction code (locks, checks, hashes, Marten's append) on a
+    /// transaction the caller owns and ends: the tests' way of holding a transaction that has drawn its positions open, or
+    /// rolling it back to leave a hole, without a second way of building the store's rows.
+    /// </summary>
+    internal async Task<IReadOnlyList<AppendResult>> AppendInTransactionAsync(
+        NpgsqlTransaction transaction, IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken)
+    {
+        var outcome = (await AppendTransaction.ExecuteAsync(transaction.Connection!, transaction,
+            [new PreparedRequest(appends, cancellationToken)], Options, _martenEvents, cancellationToken))[0];
+        return outcome.Error is { } error ? throw error : outcome.Results!;
+    }
+
     /// <summary>The stream's current version (0 when it has no events).</summary>
     public async Task<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default)
     {
