@@ -116,6 +116,19 @@ public sealed class EventStore : IAsyncDisposable
         return await _metrics.MeasureAsync(appends, () => _pipeline.AppendAsync(request));
     }
 
+    /// <summary>
+    /// Runs one append through exactly the group commit's transaction code (locks, checks, hashes, Marten's append) on a
+    /// transaction the caller owns and ends: the tests' way of holding a transaction that has drawn its positions open, or
+    /// rolling it back to leave a hole, without a second way of building the store's rows.
+    /// </summary>
+    internal async Task<IReadOnlyList<AppendResult>> AppendInTransactionAsync(
+        NpgsqlTransaction transaction, IReadOnlyList<StreamAppend> appends, CancellationToken cancellationToken)
+    {
+        var outcome = (await AppendTransaction.ExecuteAsync(transaction.Connection!, transaction,
+            [new PreparedRequest(appends, cancellationToken)], Options, _martenEvents, cancellationToken))[0];
+        return outcome.Error is { } error ? throw error : outcome.Results!;
+    }
+
     /// <summary>The stream's current version (0 when it has no events).</summary>
     public async Task<long> GetStreamVersionAsync(string streamId, CancellationToken cancellationToken = default)
     {
@@ -153,6 +166,15 @@ public sealed class EventStore : IAsyncDisposable
         await using var command = _dataSource.CreateCommand(Sql.ReadHeadPosition);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
+
+    /// <summary>
+    /// Fails, changing nothing, when Marten's tables in the database are not what <see cref="MartenSetup"/> configures: a
+    /// migration missing or edited, or a Marten upgrade shipped without its migration (docs/operations.md, "Marten's
+    /// schema"). Marten itself never creates or changes the schema here, so a service that starts on a schema it does not
+    /// match would fail later, at the first append or read that meets the difference.
+    /// </summary>
+    public Task AssertSchemaAsync(CancellationToken cancellationToken = default) =>
+        _marten.Storage.Database.AssertDatabaseMatchesConfigurationAsync(cancellationToken);
 
     /// <summary>
     /// The feed's head: the highest position the feed shows now (Marten's high-water mark). Every position up to it is

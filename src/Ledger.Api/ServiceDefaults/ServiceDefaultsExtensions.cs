@@ -82,11 +82,19 @@ public static class ServiceDefaultsExtensions
         return app;
     }
 
-    /// <summary>Migrates as the migration role when one is configured, granting the service role its privileges (see <see cref="DatabaseRoles"/>).</summary>
-    private sealed class MigrateOnStart(NpgsqlDataSource dataSource, IConfiguration configuration) : IHostedService
+    /// <summary>
+    /// Migrates as the migration role when one is configured, granting the service role its privileges (see
+    /// <see cref="DatabaseRoles"/>), then checks that Marten finds its tables as it is configured (it never changes them
+    /// itself): the service does not start on a schema it would fail on later.
+    /// </summary>
+    private sealed class MigrateOnStart(NpgsqlDataSource dataSource, IConfiguration configuration, EventStore.EventStore store) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken) => DatabaseRoles.MigrateAsync(
-            dataSource, configuration.GetConnectionString(DatabaseRoles.MigrationsConnectionStringName), cancellationToken);
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await DatabaseRoles.MigrateAsync(
+                dataSource, configuration.GetConnectionString(DatabaseRoles.MigrationsConnectionStringName), cancellationToken);
+            await store.AssertSchemaAsync(cancellationToken);
+        }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

@@ -195,7 +195,7 @@ internal static class AppendTransaction
             {
                 var events = stream.Select(a => (Accepted: a, Event: MartenEvents.Build(a.Event, a.Hash, recordedAt))).ToList();
                 session.Events.Append(stream.Key, stream.Last().StreamVersion, events.Select(e => (object)e.Event).ToArray());
-                // Marten names an IEvent by its CLR type when it is appended (JsonObject here): the stored names are ours.
+                // Marten names an IEvent by its CLR type when it is appended (EventPayload here): the stored names are ours.
                 foreach (var (a, e) in events) marten.Name(e, a.Event.Source.Type);
                 built.AddRange(events);
             }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using JasperFx.Events;
 using Ledger.EventStore.Hashing;
 using Marten;
@@ -7,8 +6,8 @@ using Marten;
 namespace Ledger.EventStore.Appending;
 
 /// <summary>
-/// How the store hands its events to Marten: the payload as the JSON it was given (a <see cref="JsonObject"/>, which
-/// Marten's serializer writes back as parsed; Marten maps only reference types), under the ledger's stored type name, with the chain hash, the sender's
+/// How the store hands its events to Marten: the payload as the JSON it was given (an <see cref="EventPayload"/>, which
+/// Marten's serializer writes back as parsed), under the ledger's stored type name, with the chain hash, the sender's
 /// occurred-at and the metadata object in Marten's headers (the contract of migration 0006's view).
 /// </summary>
 internal sealed class MartenEvents
@@ -34,7 +33,7 @@ internal sealed class MartenEvents
     public static IEvent Build(PreparedEvent e, byte[] hash, DateTimeOffset recordedAt)
     {
         var metadata = e.Source.Metadata ?? EventMetadata.None;
-        var built = new Event<JsonObject>(JsonNode.Parse(e.Source.Data)!.AsObject())
+        var built = new Event<EventPayload>(e.Payload)
         {
             Id = e.EventId,
             Timestamp = recordedAt,
@@ -43,7 +42,7 @@ internal sealed class MartenEvents
             CausationId = metadata.CausationId,
         };
         built.SetHeader(HashHeader, Convert.ToHexStringLower(hash));
-        built.SetHeader(MetadataHeader, JsonSerializer.Deserialize<JsonElement>(e.MetadataJson));
+        built.SetHeader(MetadataHeader, e.MetadataElement);
         built.SetHeader(OccurredAtHeader, EventHasher.FormatTimestamp(e.OccurredAt));
         return built;
     }
@@ -51,19 +50,19 @@ internal sealed class MartenEvents
     /// <summary>An event this store built for a Marten session, in the store's terms (position 0 until Marten has drawn it).</summary>
     public static RecordedEvent ToRecorded(IEvent e)
     {
-        if (e.Data is not JsonObject data || e.GetHeader(HashHeader) is not string hash || e.GetHeader(OccurredAtHeader) is not string occurredAt
+        if (e.Data is not EventPayload data || e.GetHeader(HashHeader) is not string hash || e.GetHeader(OccurredAtHeader) is not string occurredAt
             || e.GetHeader(MetadataHeader) is not JsonElement metadata)
         {
             throw new ArgumentException($"Event {e.Id} was not built by the ledger's event store.", nameof(e));
         }
 
-        return new RecordedEvent(e.Sequence, e.Id, e.StreamKey!, e.Version, e.EventTypeName, data.ToJsonString(), metadata.GetRawText(),
+        return new RecordedEvent(e.Sequence, e.Id, e.StreamKey!, e.Version, e.EventTypeName, data.Json.GetRawText(), metadata.GetRawText(),
             DateTimeOffset.Parse(occurredAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal),
             e.Timestamp, Convert.FromHexString(hash));
     }
 
     /// <summary>
-    /// Marten names an appended <see cref="IEvent"/> after its CLR type (here <see cref="JsonObject"/>) when it is added
+    /// Marten names an appended <see cref="IEvent"/> after its CLR type (here <see cref="EventPayload"/>) when it is added
     /// to the session; the name it stores is read when the session is saved, so it is set back to ours in between.
     /// </summary>
     public void Name(IEvent e, string type)

@@ -21,6 +21,8 @@ internal sealed class PreparedEvent
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidEventDataException(source.EventId, "its data is not a JSON object");
             CanonicalData = Canonical(document.RootElement);
+            // The writer hands this to Marten while its transaction is open: parsed here, once, not there.
+            Payload = new EventPayload(document.RootElement.Clone());
         }
         catch (JsonException e)
         {
@@ -33,12 +35,16 @@ internal sealed class PreparedEvent
 
         MetadataJson = JsonSerializer.Serialize(source.Metadata ?? EventMetadata.None, MetadataJsonContext.Default.EventMetadata);
         CanonicalMetadata = CanonicalJson.Canonicalize(MetadataJson);
+        using var metadata = JsonDocument.Parse(MetadataJson);
+        MetadataElement = metadata.RootElement.Clone();
     }
 
     public EventData Source { get; }
     public Guid EventId => Source.EventId;
     public DateTimeOffset OccurredAt { get; }
     public byte[] CanonicalData { get; }
+    public EventPayload Payload { get; }
+    public JsonElement MetadataElement { get; }
     public string MetadataJson { get; }
     public byte[] CanonicalMetadata { get; }
 

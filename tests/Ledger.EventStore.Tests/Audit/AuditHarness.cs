@@ -1,10 +1,4 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using JasperFx.Events;
 using Ledger.EventStore.Audit;
-using Ledger.EventStore.Hashing;
-using Ledger.EventStore.Tests.Support;
-using Marten.Services;
 using Npgsql;
 
 namespace Ledger.EventStore.Tests.Audit;
@@ -71,38 +65,3 @@ internal static class AuditHarness
     }
 }
 
-/// <summary>
-/// One event appended straight through a Marten session on a transaction the test owns, hashed and described exactly as
-/// the store's append path does (migration 0006's headers): the test's way of making a transaction that has drawn its
-/// position and not committed (or rolls back).
-/// </summary>
-internal static class HeldAppend
-{
-    private const string Type = "thing-happened.v1";
-
-    public static async Task<(long Position, Guid EventId)> AppendAsync(Node node, NpgsqlTransaction transaction, string streamId)
-    {
-        const string data = """{"n":1}""";
-        const string metadata = """{"actor":"tests","correlationId":"held"}""";
-        var occurredAt = new DateTimeOffset(2025, 2, 11, 8, 0, 0, TimeSpan.Zero);
-        var now = DateTimeOffset.UtcNow;
-        var recordedAt = now.AddTicks(-(now.UtcTicks % TimeSpan.TicksPerMicrosecond));
-        var id = Guid.CreateVersion7();
-        var hash = EventHasher.Hash(streamId, 1, id, Type, data, metadata, occurredAt, recordedAt, default);
-        var e = new Event<JsonObject>(JsonNode.Parse(data)!.AsObject())
-        {
-            Id = id, Timestamp = recordedAt, UserName = "tests", CorrelationId = "held",
-        };
-        e.SetHeader("hash", Convert.ToHexStringLower(hash));
-        e.SetHeader("metadata", JsonSerializer.Deserialize<JsonElement>(metadata));
-        e.SetHeader("occurredAt", EventHasher.FormatTimestamp(occurredAt));
-
-        await using var session = node.Store.Marten.LightweightSession(SessionOptions.ForTransaction(transaction));
-        session.Events.Append(streamId, 1L, [(object)e]);
-        // Marten names the event after its CLR type when it joins the session; the stored name is read at save.
-        e.EventTypeName = Type;
-        e.DotNetTypeName = null!;
-        await session.SaveChangesAsync(TestContext.Current.CancellationToken);
-        return (e.Sequence, id);
-    }
-}

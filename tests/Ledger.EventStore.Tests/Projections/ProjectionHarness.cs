@@ -1,9 +1,5 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using JasperFx.Events;
 using Ledger.EventStore.Projections;
 using Ledger.EventStore.Tests.Support;
-using Marten.Services;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -261,61 +257,3 @@ internal sealed class Writers : IAsyncDisposable
     }
 }
 
-/// <summary>
-/// An append through Marten on a transaction the test keeps open: it draws its positions (sequence numbers) at once and
-/// commits or rolls back only when the test says, as a slow writer, or one that fails after drawing, would. Its events
-/// carry the headers the store's own appends write (the view ledger.events reads them).
-/// </summary>
-internal sealed class HeldAppend : IAsyncDisposable
-{
-    private readonly NpgsqlConnection _connection;
-    private readonly NpgsqlTransaction _transaction;
-
-    private HeldAppend(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<long> positions)
-    {
-        _connection = connection;
-        _transaction = transaction;
-        Positions = positions;
-    }
-
-    /// <summary>The positions the held events drew, in order.</summary>
-    public IReadOnlyList<long> Positions { get; }
-
-    public static async Task<HeldAppend> StartAsync(Node node, string streamId, int count)
-    {
-        var cancellationToken = TestContext.Current.CancellationToken;
-        var connection = await node.DataSource.OpenConnectionAsync(cancellationToken);
-        var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var session = node.Store.Marten.LightweightSession(SessionOptions.ForTransaction(transaction));
-        var events = Enumerable.Range(1, count).Select(i =>
-        {
-            // As the store builds its events (MartenEvents): the payload as a JsonObject, Marten mapping only reference types.
-            var e = new Event<JsonObject>(JsonNode.Parse($$"""{"held":{{i}}}""")!.AsObject())
-            {
-                Id = Guid.CreateVersion7(),
-                Timestamp = DateTimeOffset.UtcNow,
-                UserName = "tests",
-            };
-            e.SetHeader("hash", new string('0', 64));
-            e.SetHeader("metadata", JsonSerializer.Deserialize<JsonElement>("""{"actor":"tests"}"""));
-            e.SetHeader("occurredAt", "2025-02-11T08:00:00.000000Z");
-            return (IEvent)e;
-        }).ToArray();
-        session.Events.Append(streamId, events);
-        // Marten names an event after its CLR type when it joins the session; the store's own appends set the stored
-        // type name back in the same way.
-        foreach (var e in events) e.EventTypeName = "thing-held.v1";
-        await session.SaveChangesAsync(cancellationToken);
-        return new HeldAppend(connection, transaction, [.. events.Select(e => e.Sequence)]);
-    }
-
-    public Task CommitAsync() => _transaction.CommitAsync(TestContext.Current.CancellationToken);
-
-    public Task RollbackAsync() => _transaction.RollbackAsync(TestContext.Current.CancellationToken);
-
-    public async ValueTask DisposeAsync()
-    {
-        await _transaction.DisposeAsync();
-        await _connection.DisposeAsync();
-    }
-}

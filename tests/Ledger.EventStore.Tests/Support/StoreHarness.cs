@@ -147,3 +147,47 @@ internal sealed class Gate : Marten.Events.Projections.IProjection, IAsyncDispos
         if (_holder is not null) await _holder.DisposeAsync();
     }
 }
+
+/// <summary>
+/// An append that has drawn its positions and not committed: run through the store's own append transaction on a
+/// transaction the test holds open, commits or rolls back (leaving a hole Marten must prove dead).
+/// </summary>
+internal sealed class HeldAppend : IAsyncDisposable
+{
+    private readonly NpgsqlConnection _connection;
+    private readonly NpgsqlTransaction _transaction;
+
+    private HeldAppend(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<long> positions) =>
+        (_connection, _transaction, Positions) = (connection, transaction, positions);
+
+    /// <summary>The positions the held events drew, in order.</summary>
+    public IReadOnlyList<long> Positions { get; }
+
+    /// <summary>Appends <paramref name="count"/> events to a stream on a transaction of its own, left open.</summary>
+    public static async Task<HeldAppend> StartAsync(Node node, string streamId, int count)
+    {
+        var connection = await node.DataSource.OpenConnectionAsync(TestContext.Current.CancellationToken);
+        var transaction = await connection.BeginTransactionAsync(TestContext.Current.CancellationToken);
+        var results = await node.Store.AppendInTransactionAsync(
+            transaction, [new StreamAppend(streamId, ExpectedVersion.Any, Events.Many(count))], TestContext.Current.CancellationToken);
+        return new HeldAppend(connection, transaction, [.. results[0].Events.Select(e => e.Position)]);
+    }
+
+    /// <summary>Appends one event to a stream on the caller's transaction, which the caller ends.</summary>
+    public static async Task<(long Position, Guid EventId)> AppendAsync(Node node, NpgsqlTransaction transaction, string streamId)
+    {
+        var results = await node.Store.AppendInTransactionAsync(
+            transaction, [new StreamAppend(streamId, ExpectedVersion.Any, [Events.Make()])], TestContext.Current.CancellationToken);
+        return (results[0].Events[0].Position, results[0].Events[0].EventId);
+    }
+
+    public Task CommitAsync() => _transaction.CommitAsync(TestContext.Current.CancellationToken);
+
+    public Task RollbackAsync() => _transaction.RollbackAsync(TestContext.Current.CancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _transaction.DisposeAsync();
+        await _connection.DisposeAsync();
+    }
+}
