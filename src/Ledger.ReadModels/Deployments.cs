@@ -27,6 +27,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
 {
     private static readonly string LoadUnits = ReadModelSql.Read("deployments_load_units.sql");
     private static readonly string SaveUnits = ReadModelSql.Read("deployments_save_units.sql");
+    private static readonly string DropEmptyInTransit = ReadModelSql.Read("deployments_drop_empty_in_transit.sql");
     private static readonly string AddDaily = ReadModelSql.Read("deployments_add_daily.sql");
     private static readonly string CountInTransit = ReadModelSql.Read("deployments_count_in_transit.sql");
 
@@ -212,7 +213,10 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
             Value = rows.Select(r => r.Row.ShippedOn).ToArray(),
         });
         command.Parameters.Add(new NpgsqlParameter<bool[]>("in_transits", rows.Select(r => r.Row.InTransit).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
+        // Queued after the save under Marten's daemon, so it sees the counts the save moved (same transaction, in order).
+        await using var drop = batch.CreateCommand(DropEmptyInTransit);
+        await batch.ExecuteAsync(drop, cancellationToken);
     }
 
     private static async Task AddDailyAsync(
@@ -232,7 +236,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         command.Parameters.Add(new NpgsqlParameter<decimal[]>("delivered_kwhs", rows.Select(r => r.Value.DeliveredKwh).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<int[]>("units_commissioned", rows.Select(r => r.Value.UnitsCommissioned).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<decimal[]>("commissioned_kwhs", rows.Select(r => r.Value.CommissionedKwh).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
     }
 
     private static async Task CopyUnitsAsync(

@@ -65,6 +65,9 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
         await LoadAsync(batch, events.Select(e => e.Recorded.StreamId).Distinct().ToArray(), fold.Units, cancellationToken);
         foreach (var (recorded, @event) in events) fold.Apply(recorded, @event);
 
+        // Every read in C# happens above, before the first write: under Marten's daemon the writes are queued and run
+        // after this method returns. The re-rank reads the builds this batch inserts, but in SQL: queued statements run in
+        // order in one transaction, so it sees them there, as it does on the own daemon's transaction.
         if (fold.Builds.Count > 0)
         {
             await InsertBuildsAsync(batch, fold.Builds, cancellationToken);
@@ -167,7 +170,7 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("occurred_ats", builds.Select(b => b.OccurredAt).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<long[]>("positions", builds.Select(b => b.Position).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<DateOnly[]>("local_dates", builds.Select(b => b.LocalDate).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
     }
 
     private static async Task RankAsync(ProjectionBatch batch, List<BuildRow> builds, CancellationToken cancellationToken)
@@ -180,7 +183,7 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
         command.Parameters.Add(new NpgsqlParameter<string[]>("factory_ids", starts.Select(b => b.FactoryId).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("from_occurred_ats", starts.Select(b => b.OccurredAt).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<long[]>("from_positions", starts.Select(b => b.Position).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
     }
 
     private static async Task MergeShipmentsAsync(
@@ -202,7 +205,7 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
             Value = rows.Select(r => r.Value.LocalDate).ToArray(),
         });
         command.Parameters.Add(new NpgsqlParameter<bool[]>("cancelleds", rows.Select(r => r.Value.Cancelled).ToArray()));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await batch.ExecuteAsync(command, cancellationToken);
     }
 
     private static async Task CopyAsync(ProjectionBatch batch, Fold fold, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 -- Saves the batch's changed units and moves the in-transit counts by the difference: every statement of a WITH sees the
 -- same snapshot, so "before" is each unit as the previous batch left it and "after" as this batch leaves it. A destination
--- with nothing in transit has no row (the second statement), so the table does not depend on where batches end.
+-- left with nothing in transit loses its row after this (deployments_drop_empty_in_transit.sql), so the table does not
+-- depend on where batches end. One statement: Marten's daemon queues one statement per command.
 with after as (
     select * from unnest(@serials::text[], @nameplate_kwhs::numeric[], @regions::text[], @countries::text[], @sites::text[],
                          @shipped_ons::date[], @in_transits::boolean[])
@@ -30,5 +31,3 @@ select country, site, region, units, nameplate_kwh from moves
 where units <> 0 or nameplate_kwh <> 0
 on conflict (country, site) do update
 set units = t.units + excluded.units, nameplate_kwh = t.nameplate_kwh + excluded.nameplate_kwh;
-
-delete from {ledger.deployment_in_transit} where units = 0;
