@@ -14,9 +14,11 @@ using Npgsql;
 namespace Ledger.ReadModels.Tests;
 
 /// <summary>
-/// FactoryThroughput on Marten's async daemon (HotCold, owned by the store) instead of the ledger's own (decision 0006,
-/// step 4): the generated history appended by four concurrent writers while the daemon runs, projected once, in feed order,
-/// with the same answers as <see cref="FactoryThroughputTests"/> get from the own daemon's fold.
+/// The three asynchronous read models on Marten's async daemon (HotCold, owned by the store) instead of the ledger's own
+/// (decision 0006, step 4): the generated history appended by concurrent writers while the daemon runs, then a late part
+/// whose builds occurred before ones already projected; projected once, in feed order, with the same answers as
+/// <see cref="FactoryThroughputTests"/>, <see cref="MilestonesTests"/> and <see cref="DeploymentsTests"/> get from the own
+/// daemon's fold.
 /// </summary>
 public sealed class MartenDaemonTests(MartenDaemonHistory history) : IClassFixture<MartenDaemonHistory>
 {
@@ -45,6 +47,58 @@ public sealed class MartenDaemonTests(MartenDaemonHistory history) : IClassFixtu
             history.DataSource, FactorySeed.Shanghai, new DateOnly(2020, 1, 1), new DateOnly(2026, 12, 31), CalendarBucket.Year, Ct);
 
         Assert.Equal(history.Units, lathrop.Sum(r => r.UnitsBuilt) + shanghai.Sum(r => r.UnitsBuilt));
+    }
+
+    [Fact]
+    public async Task Milestones_are_ranked_by_when_units_were_built_even_when_recorded_after_later_ones_were_projected()
+    {
+        var milestones = await MilestonesQuery.GetUnitMilestonesAsync(history.DataSource, cancellationToken: Ct);
+
+        Assert.Equal(history.Reference.UnitMilestones(), milestones);
+        foreach (var factory in new[] { FactorySeed.Lathrop.Id, FactorySeed.Shanghai.Id })
+        {
+            // The late part holds each factory's earliest builds: they must have taken the 1st place, and moved the
+            // 1,000th, from the units the daemon had already ranked before they were recorded.
+            var first = milestones.Single(m => m.FactoryId == factory && m.Nth == 1);
+            var thousandth = milestones.Single(m => m.FactoryId == factory && m.Nth == 1000);
+            Assert.Contains(first.Serial, history.LateSerials);
+            Assert.NotEqual(history.MilestonesBeforeLate.Single(m => m.FactoryId == factory && m.Nth == 1).Serial, first.Serial);
+            Assert.NotEqual(history.MilestonesBeforeLate.Single(m => m.FactoryId == factory && m.Nth == 1000).Serial, thousandth.Serial);
+        }
+    }
+
+    [Fact]
+    public async Task First_shipments_to_each_region_equal_the_in_memory_fold_of_the_history()
+    {
+        var firsts = await MilestonesQuery.GetFirstShipmentsAsync(history.DataSource, cancellationToken: Ct);
+
+        Assert.Equal(history.Reference.FirstShipments(), firsts);
+        Assert.NotEmpty(firsts);
+    }
+
+    [Theory]
+    [MemberData(nameof(DeploymentsTests.Questions), MemberType = typeof(DeploymentsTests))]
+    public async Task Deployments_per_bucket_equal_the_in_memory_fold_of_the_history(
+        DeploymentGrouping groupBy, CalendarBucket bucket, string? region)
+    {
+        var (from, to) = (new DateOnly(2024, 5, 1), new DateOnly(2025, 12, 31));
+
+        var rows = await DeploymentsQuery.GetAsync(history.DataSource, groupBy, bucket, from, to, region, Ct);
+
+        Assert.Equal(history.Reference.Deployments(groupBy, bucket, from, to, region), rows);
+        Assert.Contains(rows, r => r.UnitsCommissioned > 0);
+    }
+
+    [Theory]
+    [InlineData(DeploymentGrouping.Region, null)]
+    [InlineData(DeploymentGrouping.Site, null)]
+    [InlineData(DeploymentGrouping.Site, Ledger.Production.Geography.MarketRegions.Australia)]
+    public async Task In_transit_now_equals_the_in_memory_fold_of_the_history(DeploymentGrouping groupBy, string? region)
+    {
+        var rows = await DeploymentsQuery.GetInTransitAsync(history.DataSource, groupBy, region, Ct);
+
+        Assert.Equal(history.Reference.InTransitNow(groupBy, region), rows);
+        Assert.NotEmpty(rows);
     }
 
     [Fact]
@@ -100,6 +154,8 @@ internal sealed class WitnessProjection : IProjection
 internal static class MartenDaemon
 {
     public const string ThroughputShard = FactoryThroughputProjection.ProjectionName + ":All";
+    public const string MilestonesShard = MilestonesProjection.ProjectionName + ":All";
+    public const string DeploymentsShard = DeploymentsProjection.ProjectionName + ":All";
     public const string WitnessShard = "daemon-witness:All";
 
     /// <summary>What Marten's coordinator and daemon logged at warning and above, to explain a shard that stopped.</summary>
@@ -152,7 +208,11 @@ internal static class MartenDaemon
     }
 }
 
-/// <summary>The generated history appended by four concurrent writers while a store runs Marten's daemon.</summary>
+/// <summary>
+/// The generated history appended by four concurrent writers while a store runs Marten's daemon over the three read
+/// models and the witness; then, once the daemon has projected all of that, a late part appended by two writers: each
+/// factory's earliest builds and every 25th unit, so builds that occurred before ones already projected and ranked.
+/// </summary>
 public sealed class MartenDaemonHistory : IAsyncLifetime
 {
     private TestDatabase? _database;
@@ -161,6 +221,15 @@ public sealed class MartenDaemonHistory : IAsyncLifetime
     internal Reference Reference { get; private set; } = null!;
     internal IReadOnlyList<RecordedEvent> Feed { get; private set; } = [];
     internal int Units { get; private set; }
+
+    /// <summary>The units appended after the rest was projected.</summary>
+    internal IReadOnlySet<string> LateSerials { get; private set; } = new HashSet<string>();
+
+    /// <summary>The unit milestones as the daemon had them before the late part was recorded.</summary>
+    internal IReadOnlyList<UnitMilestone> MilestonesBeforeLate { get; private set; } = [];
+
+    internal static readonly string[] Shards =
+        [MartenDaemon.ThroughputShard, MartenDaemon.MilestonesShard, MartenDaemon.DeploymentsShard, MartenDaemon.WitnessShard];
 
     public async ValueTask InitializeAsync()
     {
@@ -172,12 +241,27 @@ public sealed class MartenDaemonHistory : IAsyncLifetime
 
         var units = History.Generate();
         Units = units.Count;
-        await using (var store = MartenDaemon.Store(DataSource, new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded), new WitnessProjection()))
+        var late = units.GroupBy(u => ((UnitBuilt)u.Events[0].Event).FactoryId)
+            .SelectMany(g => g.OrderBy(u => u.Events[0].OccurredAt).Take(30))
+            .Concat(units.Where((_, i) => i % 25 == 0))
+            .Select(u => u.Serial)
+            .ToHashSet(StringComparer.Ordinal);
+        LateSerials = late;
+        await using (var store = MartenDaemon.Store(DataSource,
+                         new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded), new MilestonesProjection(InMemoryFactoryRegistry.Seeded),
+                         new DeploymentsProjection(), new WitnessProjection()))
         {
-            await Task.WhenAll(units.Chunk((units.Count + 3) / 4).Select((part, i) => Task.Run(() => History.AppendAsync(store, part, seed: 7 + i, cancellationToken), cancellationToken)));
+            var onTime = units.Where(u => !late.Contains(u.Serial)).ToArray();
+            await Task.WhenAll(onTime.Chunk((onTime.Length + 3) / 4).Select((part, i) => Task.Run(() => History.AppendAsync(store, part, seed: 7 + i, cancellationToken), cancellationToken)));
             var head = await store.GetHeadPositionAsync(cancellationToken);
-            await MartenDaemon.WaitForAsync(DataSource, MartenDaemon.ThroughputShard, head, cancellationToken);
-            await MartenDaemon.WaitForAsync(DataSource, MartenDaemon.WitnessShard, head, cancellationToken);
+            foreach (var shard in Shards) await MartenDaemon.WaitForAsync(DataSource, shard, head, cancellationToken);
+            MilestonesBeforeLate = await MilestonesQuery.GetUnitMilestonesAsync(DataSource, cancellationToken: cancellationToken);
+
+            var recordedLate = units.Where(u => late.Contains(u.Serial)).ToArray();
+            await Task.WhenAll(recordedLate.Chunk((recordedLate.Length + 1) / 2).Select((part, i) => Task.Run(() => History.AppendAsync(store, part, seed: 97 + i, cancellationToken), cancellationToken)));
+            head = await store.GetHeadPositionAsync(cancellationToken);
+            foreach (var shard in Shards) await MartenDaemon.WaitForAsync(DataSource, shard, head, cancellationToken);
+
             var feed = new List<RecordedEvent>();
             var cursor = FeedCursor.Start;
             FeedPage page;
