@@ -94,9 +94,9 @@ public static class UnitStatusEndpoints
         }
         else
         {
-            // Time travel folds the unit's history up to the point asked for: the same rules that built the live row.
-            var history = await store.ReadStreamAsync(unit.Value, toVersion: toVersion, asOf: at, cancellationToken: cancellationToken);
-            status = history.Count == 0 ? null : UnitStatus.From(unit.Value, UnitHistory.Fold(history), history[^1].Position);
+            // Time travel aggregates the unit's history live (Marten) up to the point asked for: the same rules that built
+            // the live row.
+            status = await UnitHistory.StatusAtAsync(store.Marten, unit.Value, toVersion, at, cancellationToken);
         }
 
         if (status is null)
