@@ -37,6 +37,12 @@ public sealed class EventStoreOptions
     /// </summary>
     public IList<Projections.IProjection> AsyncProjections { get; } = [];
 
+    /// <summary>
+    /// This node's name among the nodes sharing the database: shown as the owner of the projections it runs. Unique per
+    /// process (several nodes may run on one machine).
+    /// </summary>
+    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
     /// <summary>Where Marten's projection coordinator and daemon log (leadership, failing batches).</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 
