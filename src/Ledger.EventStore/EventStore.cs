@@ -36,6 +36,7 @@ public sealed class EventStore : IAsyncDisposable
     private readonly Task _highWater;
     private readonly global::Marten.Events.Daemon.Coordination.ProjectionCoordinator? _coordinator;
     private readonly Task _coordinatorStarted = Task.CompletedTask;
+    private readonly Projections.ProjectionSupervisor? _supervisor;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
@@ -48,7 +49,9 @@ public sealed class EventStore : IAsyncDisposable
             foreach (var projection in Options.InlineProjections) o.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
             foreach (var projection in Options.AsyncProjections)
             {
-                o.Projections.Add(new Projections.MartenSqlProjection(projection, dataSource), JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
+                o.Projections.Add(
+                    new Projections.MartenSqlProjection(projection, dataSource, Options.NodeId, Options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>()),
+                    JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
             }
         });
         if (Options.AsyncProjections.Count > 0)
@@ -61,6 +64,13 @@ public sealed class EventStore : IAsyncDisposable
             {
                 _coordinatorStarted = Task.Run(() => _coordinator.StartAsync(_stopping.Token));
             }
+
+            // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md).
+            var coordinator = _coordinator;
+            _supervisor = new Projections.ProjectionSupervisor(
+                dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, [.. Options.ProjectionMaintenance],
+                Options.LoggerFactory.CreateLogger<Projections.ProjectionSupervisor>());
+            _supervisor.Start();
         }
 
         _martenEvents = new MartenEvents(_marten, Options.EventTypes);
@@ -359,6 +369,7 @@ public sealed class EventStore : IAsyncDisposable
         await _pipeline.DisposeAsync();
         await _stopping.CancelAsync();
         await _highWater;
+        if (_supervisor is not null) await _supervisor.DisposeAsync();
         if (_coordinator is not null)
         {
             try

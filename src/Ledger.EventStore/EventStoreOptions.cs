@@ -37,6 +37,18 @@ public sealed class EventStoreOptions
     /// </summary>
     public IList<Projections.IProjection> AsyncProjections { get; } = [];
 
+    /// <summary>
+    /// This node, as <see cref="Projections.ProjectionAdmin.GetStatusAsync(CancellationToken)"/> shows it for the read
+    /// models it runs: unique to the process unless the host sets it (several nodes may run on one machine).
+    /// </summary>
+    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+
+    /// <summary>
+    /// Work each node does per read model of <see cref="AsyncProjections"/> whenever its
+    /// <see cref="Projections.ProjectionSupervisor"/> wakes up (an operator's action, or the slow poll): e.g. rebuilds.
+    /// </summary>
+    public IList<Projections.IProjectionMaintenance> ProjectionMaintenance { get; } = [];
+
     /// <summary>Where Marten's projection coordinator and daemon log (leadership, failing batches).</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 
