@@ -55,6 +55,8 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         await Eventually.HoldsAsync(() => Task.FromResult(log.Logged<ProjectionStoppedException>("solo")), "Marten has tried the stopped shard again");
         Assert.Equal(applied, await counter.ReadLogAsync(writer.DataSource));
         Assert.Equal(ProjectionState.Failed, (await admin.GetStatusAsync("fragile", Ct))!.State);
+        // With SkipApplyErrors off Marten dead-letters nothing: the skip is the operator's, recorded with who (docs).
+        Assert.Equal(0L, await Db.ScalarAsync<long>(writer.DataSource, "select count(*) from ledger.mt_doc_deadletterevent"));
         Print(await MartenNode.DescribeAsync(writer.DataSource));
         Print(log.Tail(20));
 
