@@ -29,7 +29,8 @@ public sealed record ProjectionWakeUp(string Name, string ShardName, IProjection
 
 /// <summary>
 /// Acts, on one node, on what operators record for the read models this node's store runs on Marten's daemon
-/// (<see cref="ProjectionAdmin"/>: retry, skip, rebuild requests). It listens on <c>ledger_projections</c> on a connection
+/// (<see cref="ProjectionAdmin"/>: retry, skip, rebuild requests). It makes sure each has its row in
+/// <c>ledger.projection_checkpoints</c> (so the status lists it before its first batch), listens on <c>ledger_projections</c> on a connection
 /// of its own (reconnecting when it is lost) and polls slowly as a backstop for a notification missed while it was
 /// disconnected. On each wake-up it runs the <see cref="IProjectionMaintenance"/> hooks and restarts, where this node's
 /// daemon holds it paused, the shard of every read model whose row says running again: a retried or skipped read model
@@ -117,6 +118,12 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
         await using (var listen = new NpgsqlCommand($"listen {Channel}", connection))
         {
             await listen.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var ensure = new NpgsqlCommand(ProjectionSql.RowsEnsure, connection))
+        {
+            ensure.Parameters.Add(new NpgsqlParameter<string[]>("names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. _projections] });
+            await ensure.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await WakeAsync(_projections, notified: false, cancellationToken);

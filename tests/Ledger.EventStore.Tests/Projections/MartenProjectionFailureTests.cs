@@ -162,6 +162,27 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
     }
 
     [Fact]
+    public async Task A_read_model_is_listed_as_running_at_the_start_before_any_event()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        var counter = new MartenCounter("empty");
+        await using var writer = await Node.StartAsync(db.ConnectionString);
+        await counter.CreateTablesAsync(writer.DataSource);
+        var admin = new ProjectionAdmin(writer.DataSource);
+        Assert.Null(await admin.GetStatusAsync("empty", Ct));
+
+        await using var node = await MartenNode.StartAsync(db.ConnectionString, "solo", new CapturedLog(), counter);
+
+        await Eventually.HoldsAsync(async () => await admin.GetStatusAsync("empty", Ct) is not null, "the node has given the read model its row");
+        var status = (await admin.GetStatusAsync("empty", Ct))!;
+        Assert.Equal(ProjectionState.Running, status.State);
+        Assert.Equal(FeedCursor.Start, status.Cursor);
+        Assert.Equal(0, status.LagEvents);
+        Assert.Null(status.Failure);
+        Assert.Null(status.OwnerNode);
+    }
+
+    [Fact]
     public async Task A_failure_stays_stopped_on_every_node_until_a_retry_from_anywhere_restarts_it()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
