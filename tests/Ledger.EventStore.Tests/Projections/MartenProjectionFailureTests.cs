@@ -183,6 +183,43 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
     }
 
     [Fact]
+    public async Task An_operator_notification_runs_the_maintenance_hooks_for_that_read_model_on_the_node_that_runs_it()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        var counter = new MartenCounter("hooked");
+        var other = new MartenCounter("bystander");
+        await using var writer = await Node.StartAsync(db.ConnectionString);
+        await counter.CreateTablesAsync(writer.DataSource);
+        await other.CreateTablesAsync(writer.DataSource);
+        var wakeUps = new RecordingMaintenance();
+        var withName = new NpgsqlConnectionStringBuilder(db.ConnectionString) { ApplicationName = "ledger-solo" }.ConnectionString;
+        await using var node = await Node.StartAsync(withName, options =>
+        {
+            options.EventTypes = new Dictionary<Type, string> { [typeof(ThingHappened)] = "thing-happened.v1" };
+            options.NodeId = "solo";
+            options.AsyncProjections.Add(counter);
+            options.AsyncProjections.Add(other);
+            options.ProjectionMaintenance.Add(wakeUps);
+        });
+        var appended = await writer.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(2), Ct);
+        Assert.True(await new ProjectionAdmin(writer.DataSource).WaitForAsync("hooked", new FeedCursor(appended.Events[^1].Position), TimeSpan.FromMinutes(1), Ct));
+        // The first wake-up comes once the supervisor listens, for every read model (possibly before Marten's daemon has
+        // started the shards); a notification sent after it cannot be missed.
+        await Eventually.HoldsAsync(() => Task.FromResult(wakeUps.Seen.Any(w => w.Name == "hooked") && wakeUps.Seen.Any(w => w.Name == "bystander")),
+            "the supervisor's first wake-up has run the hooks for every read model");
+        Assert.DoesNotContain(wakeUps.Seen, w => w.Notified);
+
+        await Db.ScalarAsync<string>(writer.DataSource, "select pg_notify('ledger_projections', 'hooked')::text");
+
+        await Eventually.HoldsAsync(() => Task.FromResult(wakeUps.Seen.Any(w => w.Notified)), "the notification woke the supervisor");
+        var notified = Assert.Single(wakeUps.Seen, w => w.Notified);
+        Assert.Equal("hooked", notified.Name);
+        Assert.Equal("hooked:All", notified.ShardName);
+        Assert.True(notified.RunsHere, "the only node runs the shard");
+        Assert.NotNull(notified.Daemon);
+    }
+
+    [Fact]
     public async Task A_failure_stays_stopped_on_every_node_until_a_retry_from_anywhere_restarts_it()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -349,5 +386,19 @@ internal sealed class CheckedNumbers : IProjection
         insert.Parameters.Add(new NpgsqlParameter<int[]>("numbers",
             [.. batch.Events.Select(e => System.Text.Json.JsonDocument.Parse(e.Data).RootElement.GetProperty("n").GetInt32())]));
         await batch.ExecuteAsync(insert, cancellationToken);
+    }
+}
+
+/// <summary>Records every wake-up the supervisor hands it.</summary>
+internal sealed class RecordingMaintenance : IProjectionMaintenance
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<ProjectionWakeUp> _seen = new();
+
+    public IReadOnlyList<ProjectionWakeUp> Seen => [.. _seen];
+
+    public Task RunAsync(ProjectionWakeUp wakeUp, CancellationToken cancellationToken)
+    {
+        _seen.Enqueue(wakeUp);
+        return Task.CompletedTask;
     }
 }
