@@ -48,7 +48,6 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         var applied = await counter.ReadLogAsync(writer.DataSource);
         Assert.All(applied, p => Assert.True(p < poison.Events[0].Position));
         Assert.Equal(10 - applied.Count, failed.LagEvents);
-        Assert.True(failed.Lag > TimeSpan.Zero);
 
         // Marten's coordinator starts the paused shard again at its health check (every 5 s): it stays stopped, because
         // the base refuses every batch while the row says failed.
