@@ -87,13 +87,13 @@ internal static class ProjectionsCommand
             }
 
             // The owner of each projection does the work: a service node if one runs, else the daemon started here,
-            // which joins the nodes for as long as the command waits. The store beside it appends nothing; it runs
-            // Marten's high-water detection, which moves the feed's head that the daemon reads up to, so the command
-            // also finishes (and leaves no lag) when no service node runs to move it.
-            await using var feedHead = new EventStore.EventStore(dataSource);
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var daemon = new ProjectionDaemon(dataSource, projections, new ProjectionDaemonOptions { NodeId = $"ledger-cli-{Environment.ProcessId}" });
-            var running = daemon.RunAsync(stop.Token);
+            // which joins the nodes (HotCold) for as long as the command waits. Its store appends nothing; it also runs
+            // Marten's high-water detection, which moves the mark the rebuild replays up to, so the command finishes
+            // (and leaves no lag) when no service node runs.
+            var options = new EventStoreOptions { EventTypes = Production.Units.UnitEvents.StoredNamesByType, NodeId = $"ledger-cli-{Environment.ProcessId}" };
+            foreach (var projection in projections) options.AsyncProjections.Add(projection);
+            await using var node = new EventStore.EventStore(dataSource, options);
+            await node.StartProjectionsAsync();
 
             // A rebuild is requested on the projection's checkpoint, which a daemon creates the first time it runs: on a
             // ledger no daemon has run on yet, the request would find nothing and the wait below would never end.
@@ -129,8 +129,6 @@ internal static class ProjectionsCommand
                         await Task.Delay(250, cancellationToken);
                     }
                 });
-            await stop.CancelAsync();
-            await running;
             Console.WriteLine($"Rebuilt: {string.Join(", ", names)}.");
             return 0;
         }, cancellationToken));

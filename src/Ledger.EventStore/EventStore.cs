@@ -35,7 +35,8 @@ public sealed class EventStore : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _highWater;
     private readonly global::Marten.Events.Daemon.Coordination.ProjectionCoordinator? _coordinator;
-    private readonly Task _coordinatorStarted = Task.CompletedTask;
+    private readonly Lock _startLock = new();
+    private Task? _coordinatorStarted;
     private readonly Projections.ProjectionSupervisor? _supervisor;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
@@ -60,17 +61,11 @@ public sealed class EventStore : IAsyncDisposable
             // that one store per process holds the events, the projections and their daemon (MartenSetup: HotCold).
             _coordinator = new global::Marten.Events.Daemon.Coordination.ProjectionCoordinator(
                 _marten, Options.LoggerFactory.CreateLogger<global::Marten.Events.Daemon.Coordination.ProjectionCoordinator>());
-            using (ExecutionContext.SuppressFlow())
-            {
-                _coordinatorStarted = Task.Run(() => _coordinator.StartAsync(_stopping.Token));
-            }
-
-            // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md).
+            // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md); started with the daemon.
             var coordinator = _coordinator;
             _supervisor = new Projections.ProjectionSupervisor(
                 dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, [.. Options.ProjectionMaintenance],
                 Options.LoggerFactory.CreateLogger<Projections.ProjectionSupervisor>());
-            _supervisor.Start();
         }
 
         _martenEvents = new MartenEvents(_marten, Options.EventTypes);
@@ -363,25 +358,58 @@ public sealed class EventStore : IAsyncDisposable
         }
     }
 
-    /// <summary>Finishes the appends already queued, then stops the writers and the high-water detection.</summary>
+    /// <summary>
+    /// Starts Marten's async daemon over <see cref="EventStoreOptions.AsyncProjections"/> on this node (HotCold: it competes
+    /// with the other nodes for each projection and runs those it wins). Call it once the schema is migrated and checked;
+    /// the service does so after its migration step. Idempotent; does nothing when the store has no asynchronous projections.
+    /// </summary>
+    public Task StartProjectionsAsync()
+    {
+        if (_coordinator is null) return Task.CompletedTask;
+        lock (_startLock)
+        {
+            if (_coordinatorStarted is null)
+            {
+                using (ExecutionContext.SuppressFlow())
+                {
+                    _coordinatorStarted = Task.Run(() => _coordinator.StartAsync(_stopping.Token));
+                }
+
+                _supervisor?.Start();
+            }
+
+            return _coordinatorStarted;
+        }
+    }
+
+    /// <summary>
+    /// Finishes the appends already queued, then stops the writers, the projection supervisor, the projection daemon and
+    /// the high-water detection.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _pipeline.DisposeAsync();
         await _stopping.CancelAsync();
         await _highWater;
         if (_supervisor is not null) await _supervisor.DisposeAsync();
+        Task? started;
+        lock (_startLock) started = _coordinatorStarted;
         if (_coordinator is not null)
         {
-            try
+            if (started is not null)
             {
-                await _coordinatorStarted;
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopped before it had started: nothing runs to stop.
+                try
+                {
+                    await started;
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopped before it had started: nothing runs to stop.
+                }
+
+                await _coordinator.StopAsync(CancellationToken.None);
             }
 
-            await _coordinator.StopAsync(CancellationToken.None);
             await _coordinator.DisposeAsync();
         }
 

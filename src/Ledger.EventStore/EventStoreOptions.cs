@@ -38,10 +38,10 @@ public sealed class EventStoreOptions
     public IList<Projections.IProjection> AsyncProjections { get; } = [];
 
     /// <summary>
-    /// This node, as <see cref="Projections.ProjectionAdmin.GetStatusAsync(CancellationToken)"/> shows it for the read
-    /// models it runs: unique to the process unless the host sets it (several nodes may run on one machine).
+    /// This node's name among the nodes sharing the database: shown as the owner of the projections it runs. Unique per
+    /// process (several nodes may run on one machine).
     /// </summary>
-    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+    public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
 
     /// <summary>
     /// Work each node does per read model of <see cref="AsyncProjections"/> whenever its

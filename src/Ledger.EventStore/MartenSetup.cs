@@ -24,6 +24,17 @@ public static class MartenSetup
     /// </summary>
     public const string EventIdIndex = "idx_mt_events_event_id";
 
+    /// <summary>The name of a read model's shard in Marten's daemon: its row in <c>mt_event_progression</c>.</summary>
+    public static string ShardName(string projectionName) => new JasperFx.Events.Projections.ShardName(projectionName).Identity;
+
+    /// <summary>
+    /// The key of the session advisory lock by which a node owns a read model in HotCold (Marten's per-shard lock over the
+    /// schema and the default base lock id, which <see cref="Configure"/> leaves alone): whoever holds it runs the read
+    /// model, which is how an operator or a test tells the owner apart in <c>pg_locks</c>.
+    /// </summary>
+    public static long OwnershipLockKey(string projectionName) =>
+        JasperFx.Events.Daemon.ProjectionLockIds.Compute(SchemaName, new JasperFx.Events.Projections.ShardName(projectionName), new StoreOptions().Projections.DaemonLockId);
+
     /// <summary>
     /// Configures <paramref name="options"/> for the ledger's event store on <paramref name="dataSource"/>.
     /// </summary>

@@ -11,6 +11,7 @@ var options = new EventStoreOptions { EventTypes = UnitEvents.StoredNamesByType 
 options.AsyncProjections.Add(new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded));
 options.AsyncProjections.Add(new NodeWitness());
 await using var store = new EventStore(dataSource, options);
+await store.StartProjectionsAsync();
 Console.WriteLine($"node {Environment.ProcessId} running");
 await Task.Delay(Timeout.Infinite);
 

@@ -116,7 +116,10 @@ internal static class MartenDaemon
     {
         var options = new EventStoreOptions { EventTypes = UnitEvents.StoredNamesByType, LoggerFactory = Log };
         foreach (var projection in projections) options.AsyncProjections.Add(projection);
-        return new EventStore.EventStore(dataSource, options);
+        var store = new EventStore.EventStore(dataSource, options);
+        // The store awaits the start when it is disposed; a failing start shows there and in the log.
+        _ = store.StartProjectionsAsync();
+        return store;
     }
 
     public static async Task<long> ProgressAsync(NpgsqlDataSource dataSource, string shard, CancellationToken cancellationToken)

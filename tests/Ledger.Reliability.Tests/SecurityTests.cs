@@ -120,7 +120,7 @@ public sealed class SecurityTests
         }
 
         await using var sessions = cluster.Superuser.CreateCommand(
-            "select string_agg(distinct usename, ',') from pg_stat_activity where datname = 'ledger' and application_name = 'ledger-api'");
+            "select string_agg(distinct usename, ',') from pg_stat_activity where datname = 'ledger' and application_name like 'ledger-api/%'");
         var users = (string?)await sessions.ExecuteScalarAsync(Ct);
 
         var refusals = new List<string>();
@@ -380,7 +380,7 @@ public sealed class SecurityTests
         {
             ["owner of ledger.mt_events"] = "select pg_get_userbyid(relowner) from pg_class where oid = 'ledger.mt_events'::regclass",
             ["owner of the read models"] = "select string_agg(distinct pg_get_userbyid(relowner), ',') from pg_class where oid = any(@tables::regclass[])",
-            ["the service's sessions"] = "select string_agg(distinct usename, ',') from pg_stat_activity where datname = 'ledger' and application_name = 'ledger-api'",
+            ["the service's sessions"] = "select string_agg(distinct usename, ',') from pg_stat_activity where datname = 'ledger' and application_name like 'ledger-api/%'",
             ["ledger_app on ledger.events"] = """
                 select string_agg(p, ', ' order by p) from unnest(array['select', 'insert', 'update', 'delete', 'truncate']) p
                 where has_table_privilege('ledger_app', 'ledger.events', p)

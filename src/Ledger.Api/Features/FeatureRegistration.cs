@@ -18,23 +18,35 @@ public static class FeatureRegistration
 {
     public static IServiceCollection AddLedgerFeatures(this IServiceCollection services)
     {
-        services.AddSingleton(sp => new EventStore.EventStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
-            new EventStoreOptions
+        services.AddSingleton(sp => ProjectionCatalog.Create(sp.GetRequiredService<IFactoryRegistry>()));
+        services.AddSingleton(sp =>
+        {
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            var options = new EventStoreOptions
             {
                 TimeProvider = sp.GetRequiredService<TimeProvider>(),
                 MeterFactory = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+                LoggerFactory = sp.GetRequiredService<ILoggerFactory>(),
                 EventTypes = Production.Units.UnitEvents.StoredNamesByType,
                 InlineProjections = { new UnitStatusProjection() },
-            }));
+                NodeId = sp.GetRequiredService<ServiceDefaults.LedgerNode>().Id,
+            };
+            if (ProjectionDaemonService.RunsDaemon(configuration))
+            {
+                foreach (var projection in sp.GetRequiredService<IReadOnlyList<IProjection>>()) options.AsyncProjections.Add(projection);
+            }
+
+            return new EventStore.EventStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), options);
+        });
         services.AddSingleton<UnitStatusQuery>();
-        services.AddSingleton(sp => ProjectionCatalog.Create(sp.GetRequiredService<IFactoryRegistry>()));
         services.AddSingleton(sp => new ProjectionAdmin(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Freshness>();
         services.AddSingleton<UnitStatusRebuilds>();
-        services.AddHostedService<ProjectionDaemonService>();
         services.AddSingleton<FactoryRegistry>();
         services.AddSingleton<IFactoryRegistry>(sp => sp.GetRequiredService<FactoryRegistry>());
         services.AddHostedService<FactoryRegistryRefresher>();
+        // After the migration step (service defaults) and the registry's first load: hosted services start in order.
+        services.AddHostedService<ProjectionDaemonService>();
         services.AddSingleton<IdempotencyKeys>();
         services.AddHostedService<IdempotencyKeyPurger>();
         services.AddSingleton<UnitEventWriter>();

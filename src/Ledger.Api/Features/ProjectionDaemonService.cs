@@ -1,30 +1,31 @@
-using Ledger.EventStore.Projections;
-using Npgsql;
-
 namespace Ledger.Api.Features;
 
 /// <summary>
-/// Runs the projection daemon on this node. Every node runs one; the daemons share the projections out among themselves
-/// through advisory locks, so exactly one applies each projection at a time (docs/projections.md).
+/// Starts Marten's async daemon on this node, over the ledger's asynchronous read models. Every node runs one (HotCold):
+/// the daemons compete for each projection on an advisory lock, exactly one applies it at a time, and another takes it
+/// over when its owner's process dies (docs/projections.md). Registered after the migration step and the factory
+/// registry's first load, so the daemon never meets a schema it was not built for or a registry not yet read.
 /// </summary>
-internal sealed class ProjectionDaemonService(
-    NpgsqlDataSource dataSource, IReadOnlyList<IProjection> projections, IConfiguration configuration, TimeProvider time,
-    ILogger<ProjectionDaemon> logger) : BackgroundService
+internal sealed partial class ProjectionDaemonService(
+    EventStore.EventStore store, IConfiguration configuration, ILogger<ProjectionDaemonService> logger) : IHostedService
 {
-    /// <summary>A node id unique to this process unless configured: several nodes may run on one machine.</summary>
-    private readonly string _nodeId = configuration["Ledger:NodeId"] is { Length: > 0 } configured
-        ? configured
-        : $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
+    /// <summary>Whether this node runs the daemon (<c>Ledger:Projections:RunDaemon</c>, default true).</summary>
+    public static bool RunsDaemon(IConfiguration configuration) => configuration.GetValue("Ledger:Projections:RunDaemon", true);
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (configuration.GetValue("Ledger:Projections:RunDaemon", true) is false)
+        if (!RunsDaemon(configuration))
         {
-            logger.LogInformation("The projection daemon is off on this node (Ledger:Projections:RunDaemon=false)");
-            return Task.CompletedTask;
+            LogDaemonOff(logger);
+            return;
         }
 
-        var daemon = new ProjectionDaemon(dataSource, projections, new ProjectionDaemonOptions { NodeId = _nodeId }, logger, time);
-        return daemon.RunAsync(stoppingToken);
+        await store.StartProjectionsAsync().WaitAsync(cancellationToken);
     }
+
+    // The store stops the daemon when the host disposes it, after the server stopped taking requests.
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The projection daemon is off on this node (Ledger:Projections:RunDaemon=false)")]
+    private static partial void LogDaemonOff(ILogger logger);
 }

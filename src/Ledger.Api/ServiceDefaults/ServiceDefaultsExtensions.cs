@@ -27,13 +27,14 @@ public static class ServiceDefaultsExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => LedgerNode.From(sp.GetRequiredService<IConfiguration>()));
 
         // One data source for the process, built when first needed so configuration added by tests is seen.
         services.AddSingleton(sp => EventStoreDataSource.Create(
             sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName)
                 is { Length: > 0 } connectionString ? connectionString
                 : throw new InvalidOperationException($"ConnectionStrings:{ConnectionStringName} is not set."),
-            applicationName: "ledger-api",
+            applicationName: sp.GetRequiredService<LedgerNode>().ApplicationName,
             // Npgsql's metrics label each pool with its data source's name, by default the connection string (host,
             // port, user): /metrics is public, so the pool is called by what it is instead.
             configure: dataSource => dataSource.Name = "ledger-api"));

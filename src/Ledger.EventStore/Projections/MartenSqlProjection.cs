@@ -70,9 +70,6 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     /// <summary>The read model this runs.</summary>
     public IProjection Projection { get; }
 
-    /// <summary>The name of Marten's shard (and progression row) for a read model: <c>factory-throughput:All</c>.</summary>
-    public static string ShardName(string projection) => projection + ":All";
-
     /// <inheritdoc />
     public async Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
     {

@@ -149,7 +149,7 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
         var daemon = _daemon();
         foreach (var name in names)
         {
-            var shard = MartenSqlProjection.ShardName(name);
+            var shard = MartenSetup.ShardName(name);
             var status = daemon?.StatusFor(shard) ?? AgentStatus.Stopped;
             var wakeUp = new ProjectionWakeUp(name, shard, daemon, daemon?.CurrentAgents().Any(a => a.Name.Identity == shard) == true, notified);
             foreach (var maintenance in _maintenance)

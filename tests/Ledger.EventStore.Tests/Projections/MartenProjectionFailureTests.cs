@@ -191,15 +191,7 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         await counter.CreateTablesAsync(writer.DataSource);
         await other.CreateTablesAsync(writer.DataSource);
         var wakeUps = new RecordingMaintenance();
-        var withName = new NpgsqlConnectionStringBuilder(db.ConnectionString) { ApplicationName = "ledger-solo" }.ConnectionString;
-        await using var node = await Node.StartAsync(withName, options =>
-        {
-            options.EventTypes = new Dictionary<Type, string> { [typeof(ThingHappened)] = "thing-happened.v1" };
-            options.NodeId = "solo";
-            options.AsyncProjections.Add(counter);
-            options.AsyncProjections.Add(other);
-            options.ProjectionMaintenance.Add(wakeUps);
-        });
+        await using var node = await MartenNode.StartAsync(db.ConnectionString, "solo", new CapturedLog(), [counter, other], [wakeUps]);
         var appended = await writer.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(2), Ct);
         Assert.True(await new ProjectionAdmin(writer.DataSource).WaitForAsync("hooked", new FeedCursor(appended.Events[^1].Position), TimeSpan.FromMinutes(1), Ct));
         // The first wake-up comes once the supervisor listens, for every read model (possibly before Marten's daemon has

@@ -91,16 +91,24 @@ internal sealed class MartenCounter(string name) : IProjection
 /// <summary>A node running Marten's daemon (HotCold) over the given read models, on its own pool, named so its sessions can be found.</summary>
 internal static class MartenNode
 {
-    public static Task<Node> StartAsync(string connectionString, string nodeId, CapturedLog log, params IProjection[] projections)
+    public static Task<Node> StartAsync(string connectionString, string nodeId, CapturedLog log, params IProjection[] projections) =>
+        StartAsync(connectionString, nodeId, log, projections, maintenance: []);
+
+    public static async Task<Node> StartAsync(
+        string connectionString, string nodeId, CapturedLog log, IProjection[] projections, IProjectionMaintenance[] maintenance)
     {
         var withName = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "ledger-" + nodeId }.ConnectionString;
-        return Node.StartAsync(withName, options =>
+        var node = await Node.StartAsync(withName, options =>
         {
             options.EventTypes = new Dictionary<Type, string> { [typeof(ThingHappened)] = "thing-happened.v1" };
             options.NodeId = nodeId;
             options.LoggerFactory = log.For(nodeId);
             foreach (var projection in projections) options.AsyncProjections.Add(projection);
+            foreach (var hook in maintenance) options.ProjectionMaintenance.Add(hook);
         });
+        // The store awaits the start when it is disposed; a failing start shows there and in the log.
+        _ = node.Store.StartProjectionsAsync();
+        return node;
     }
 
     /// <summary>Ends every session of the node on the server, as a network cut would.</summary>

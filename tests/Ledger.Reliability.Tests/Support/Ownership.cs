@@ -1,45 +1,43 @@
-using Ledger.EventStore.Projections;
+using Ledger.EventStore;
 using Npgsql;
 
 namespace Ledger.Reliability.Tests.Support;
 
 /// <summary>
-/// Who owns each projection, as PostgreSQL sees it: the sessions holding the projection's advisory lock (the truth, see
-/// docs/projections.md), the node whose ownership session that is (it also holds that node's lock), and what the
-/// checkpoint's owner_node says.
+/// Who owns each projection, as PostgreSQL sees it: the sessions holding the projection's HotCold advisory lock (Marten's
+/// per-shard lock, the truth; see docs/projections.md), the node those sessions belong to (their application name is
+/// <c>ledger-api/&lt;node id&gt;</c>), and what the ledger's status row says.
 /// </summary>
-internal sealed record ProjectionOwner(string Name, long Holders, string? HolderNode, string? CheckpointOwner)
+internal sealed record ProjectionOwner(string Name, long Holders, string? HolderNode, string? StatusOwner)
 {
-    /// <summary>Exactly one session holds the lock, it is a known node's, and the checkpoint agrees.</summary>
-    public bool IsSingleOwner(IEnumerable<string> liveNodes) =>
-        Holders == 1 && HolderNode is not null && HolderNode == CheckpointOwner && liveNodes.Contains(HolderNode);
+    /// <summary>Exactly one session holds the lock, and it is a live node's.</summary>
+    public bool IsSingleOwner(IEnumerable<string> liveNodes) => Holders == 1 && HolderNode is not null && liveNodes.Contains(HolderNode);
 
-    public override string ToString() => $"{Name}: {Holders} holder(s), node {HolderNode ?? "-"}, checkpoint says {CheckpointOwner ?? "-"}";
+    public override string ToString() => $"{Name}: {Holders} holder(s), node {HolderNode ?? "-"}, status says {StatusOwner ?? "-"}";
 }
 
 internal static class Ownership
 {
+    private static readonly string[] Projections = [.. Ledger.Api.Features.ProjectionCatalog.Create(Ledger.Production.Factories.InMemoryFactoryRegistry.Seeded).Select(p => p.Name)];
+
     public static async Task<IReadOnlyList<ProjectionOwner>> ReadAsync(NpgsqlDataSource superuser)
     {
-        // Advisory locks with two int4 keys show as classid = first key, objid = second key (as an unsigned oid).
+        // A bigint advisory lock shows as classid = its high 32 bits, objid = its low 32 bits, objsubid = 1.
         await using var command = superuser.CreateCommand("""
-            with locks as (
-                select pid, classid::bigint as space, objid::bigint as key
-                from pg_locks where locktype = 'advisory' and granted and objsubid = 2
-            )
-            select c.name,
-                   (select count(*) from locks l where l.space = @projections and l.key = (hashtext(c.name)::bigint & 4294967295)),
-                   (select string_agg(distinct n.node_id, ',')
-                    from locks l
-                    join locks nl on nl.pid = l.pid and nl.space = @nodes
-                    join ledger.projection_nodes n on nl.key = (hashtext(n.node_id)::bigint & 4294967295)
-                    where l.space = @projections and l.key = (hashtext(c.name)::bigint & 4294967295)),
-                   c.owner_node
-            from ledger.projection_checkpoints c
-            order by c.name
+            select p.name,
+                   count(l.pid),
+                   string_agg(distinct substr(a.application_name, length('ledger-api/') + 1), ','),
+                   max(c.owner_node)
+            from unnest(@names::text[], @keys::bigint[]) as p(name, key)
+            left join pg_locks l on l.locktype = 'advisory' and l.granted and l.objsubid = 1
+                                and l.classid::bigint = (p.key >> 32) and l.objid::bigint = (p.key & 4294967295)
+            left join pg_stat_activity a on a.pid = l.pid and a.application_name like 'ledger-api/%'
+            left join ledger.projection_checkpoints c on c.name = p.name
+            group by p.name
+            order by p.name
             """);
-        command.Parameters.AddWithValue("projections", (long)ProjectionDaemon.AdvisoryLockNamespace);
-        command.Parameters.AddWithValue("nodes", (long)ProjectionDaemon.NodeLockNamespace);
+        command.Parameters.AddWithValue("names", Projections);
+        command.Parameters.AddWithValue("keys", Projections.Select(MartenSetup.OwnershipLockKey).ToArray());
         await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
         var owners = new List<ProjectionOwner>();
         while (await reader.ReadAsync(TestContext.Current.CancellationToken))
