@@ -26,8 +26,9 @@ namespace Ledger.EventStore.Projections;
 /// re-serialization of a deserialized record. Marten's <c>tombstone</c> rows (sequence numbers of failed sessions) are
 /// not events and are left out.</para>
 /// <para>Failures (issue 12; docs/projections.md, "Failures: retry and skip"). When the read model throws its own fault
-/// (<see cref="ProjectionFaults"/>) the batch is applied again one event at a time on a scratch read-write transaction of
-/// a connection of its own, which is rolled back: the first event that throws is the one the read model fails on. That
+/// (<see cref="ProjectionFaults"/>) the batch is applied again one event at a time on a scratch transaction of a
+/// connection of its own, reads in read-only mode and then the queued writes run at once, as Marten would run them, and
+/// that transaction is rolled back: the first event that throws is the one the read model fails on. That
 /// event and the error are recorded in <c>ledger.projection_checkpoints</c> (status <c>failed</c>) on a connection of
 /// their own, and the batch throws <see cref="ProjectionFailedException"/>, so Marten (with <c>SkipApplyErrors = false</c>)
 /// pauses the shard with nothing of the batch applied. Marten's coordinator starts a paused shard again after its health
@@ -137,9 +138,11 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     }
 
     /// <summary>
-    /// Applies the events one at a time, in order, on a scratch read-write transaction that is always rolled back, with the
-    /// read model's writes run at once: the first event that throws the read model's own fault, with that fault, or null
-    /// when none does. Infrastructure faults propagate.
+    /// Applies the events one at a time, in order, on a scratch transaction that is always rolled back, the way Marten runs
+    /// a batch: the read model reads in read-only mode (a savepoint with <c>transaction_read_only</c> on, rolled back
+    /// afterwards, so a write on the batch's connection fails as it does under Marten), then the writes it queued run.
+    /// Later events see the earlier ones' writes. Returns the first event that throws the read model's own fault, with
+    /// that fault, or null when none does. Infrastructure faults propagate.
     /// </summary>
     private async Task<(RecordedEvent Event, Exception Fault)?> FindFailureAsync(IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
     {
@@ -149,9 +152,26 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
         {
             foreach (var @event in events)
             {
+                var queued = new List<(string Sql, NpgsqlParameter[] Parameters)>();
                 try
                 {
-                    await Projection.ApplyAsync(new ProjectionBatch(connection, transaction, [@event], logical => logical), cancellationToken);
+                    await ExecuteAsync(connection, transaction, "savepoint apply_reads", cancellationToken);
+                    await ExecuteAsync(connection, transaction, "set local transaction_read_only = on", cancellationToken);
+                    var batch = new ProjectionBatch(connection, transaction, [@event], logical => logical, command =>
+                    {
+                        // What Marten's queue would refuse, this refuses too.
+                        _ = PositionalSql.From(command);
+                        queued.Add((command.CommandText, [.. command.Parameters.Select(p => p.Clone())]));
+                    });
+                    await Projection.ApplyAsync(batch, cancellationToken);
+                    // Ends the read-only mode with the savepoint (reads leave nothing to keep).
+                    await ExecuteAsync(connection, transaction, "rollback to savepoint apply_reads", cancellationToken);
+                    foreach (var (sql, parameters) in queued)
+                    {
+                        await using var write = new NpgsqlCommand(sql, connection, transaction);
+                        write.Parameters.AddRange(parameters);
+                        await write.ExecuteNonQueryAsync(cancellationToken);
+                    }
                 }
                 catch (Exception e) when (ProjectionFaults.IsProjectionFault(e, connection, cancellationToken))
                 {
@@ -165,6 +185,12 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
         {
             if (connection.State == ConnectionState.Open) await transaction.RollbackAsync(CancellationToken.None);
         }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task<ProjectionFailedException> RecordFailureAsync(RecordedEvent @event, Exception fault, CancellationToken cancellationToken)

@@ -277,6 +277,27 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         }
     }
 
+    [Fact]
+    public async Task A_write_on_the_read_only_connection_is_found_at_its_event_as_under_Marten()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        var sneaky = new SneakyWriter();
+        await using var writer = await Node.StartAsync(db.ConnectionString);
+        await sneaky.CreateTableAsync(writer.DataSource);
+        var admin = new ProjectionAdmin(writer.DataSource);
+        var appended = await writer.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, [.. Events.Many(3), Poison(), .. Events.Many(2)], Ct);
+
+        // The scratch transaction reads in read-only mode as Marten's batch does; run read-write, every event would pass
+        // alone there and the failure could not be pinned on the poison event.
+        await using var node = await MartenNode.StartAsync(db.ConnectionString, "solo", new CapturedLog(), sneaky);
+        await Eventually.HoldsAsync(async () => (await admin.GetStatusAsync("sneaky", Ct))?.State == ProjectionState.Failed, "the projection has failed");
+
+        var failure = (await admin.GetStatusAsync("sneaky", Ct))!.Failure!;
+        Assert.Equal(appended.Events[3].EventId, failure.EventId);
+        Assert.Contains("25006", failure.Error, StringComparison.Ordinal);
+        Assert.Equal(0L, await Db.ScalarAsync<long>(writer.DataSource, "select count(*) from tests.sneaky"));
+    }
+
     /// <summary>The application names of the sessions holding a read model's HotCold lock (Marten's per-shard lock).</summary>
     private static async Task<List<string>> LockHoldersAsync(NpgsqlDataSource dataSource, string projection)
     {
@@ -379,6 +400,34 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         Assert.NotNull(await admin.SkipAsync("checked-numbers", "bob", Ct));
         Assert.True(await admin.WaitForAsync("checked-numbers", new FeedCursor(appended.Events[^1].Position), TimeSpan.FromMinutes(1), Ct));
         Assert.Equal(5L, await Db.ScalarAsync<long>(writer.DataSource, "select count(*) from tests.checked_numbers"));
+    }
+}
+
+/// <summary>
+/// A read model with a bug Marten's daemon catches: for poison events it writes on the batch's (read-only) connection instead
+/// of queuing the write, which PostgreSQL refuses (25006).
+/// </summary>
+internal sealed class SneakyWriter : IProjection
+{
+    public string Name => "sneaky";
+
+    public IReadOnlyList<string> Tables => ["tests.sneaky"];
+
+    public async Task CreateTableAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("create schema if not exists tests; create table tests.sneaky (position bigint primary key)");
+        await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+    }
+
+    public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
+    {
+        foreach (var e in batch.Events)
+        {
+            await using var insert = batch.CreateCommand("insert into {tests.sneaky} (position) values (@position)");
+            insert.Parameters.Add(new NpgsqlParameter<long>("position", e.Position));
+            if (e.Data.Contains("poison", StringComparison.Ordinal)) await insert.ExecuteNonQueryAsync(cancellationToken);
+            else await batch.ExecuteAsync(insert, cancellationToken);
+        }
     }
 }
 
