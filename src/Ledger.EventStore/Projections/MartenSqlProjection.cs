@@ -54,6 +54,8 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     // batch starting there again means Marten did not commit the last one.
     private long _lastFloor = -1;
 
+    private static readonly (string Sql, string[] Names) OwnerClaim = PositionalSql.From(ProjectionSql.OwnerClaim);
+
     /// <summary>Runs <paramref name="projection"/> on Marten's daemon.</summary>
     /// <param name="projection">The read model.</param>
     /// <param name="dataSource">The process's data source (reads, the failure record, the scratch transaction).</param>
@@ -80,32 +82,38 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
         if (positions.Length == 0) return;
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellation);
-        await using (var readOnly = new NpgsqlCommand("set transaction read only", connection, transaction))
+        var transaction = await BeginReadOnlyAsync(connection, cancellation);
+        try
         {
-            await readOnly.ExecuteNonQueryAsync(cancellation);
-        }
+            var (stopped, skipped) = await ReadStateAsync(connection, transaction, positions, cancellation);
+            if (stopped) throw new ProjectionStoppedException(Projection.Name);
+            var recorded = await ReadAsync(connection, transaction, positions, cancellation);
+            if (skipped.Count > 0) recorded = [.. recorded.Where(e => !skipped.Contains(e.Position))];
 
-        var (stopped, skipped) = await ReadStateAsync(connection, transaction, positions, cancellation);
-        if (stopped) throw new ProjectionStoppedException(Projection.Name);
-        var recorded = await ReadAsync(connection, transaction, positions, cancellation);
-        if (skipped.Count > 0) recorded = [.. recorded.Where(e => !skipped.Contains(e.Position))];
+            var repeated = Interlocked.Exchange(ref _lastFloor, positions[0]) == positions[0];
+            if (repeated && recorded.Count > 0)
+            {
+                // Not held open (idle in its transaction) while the scratch runs; the apply gets a fresh one.
+                await transaction.RollbackAsync(cancellation);
+                await transaction.DisposeAsync();
+                if (await FindFailureAsync(recorded, cancellation) is { } found) throw await RecordFailureAsync(found.Event, found.Fault, cancellation);
+                transaction = await BeginReadOnlyAsync(connection, cancellation);
+            }
 
-        var repeated = Interlocked.Exchange(ref _lastFloor, positions[0]) == positions[0];
-        if (repeated && recorded.Count > 0 && await FindFailureAsync(recorded, cancellation) is { } found)
-        {
-            await transaction.RollbackAsync(cancellation);
-            throw await RecordFailureAsync(found.Event, found.Fault, cancellation);
-        }
-
-        var (claim, claimValues) = PositionalSql.From(ProjectionSql.OwnerClaim);
-        operations.QueueSqlCommand(claim, claimValues.Select(n => (object)(n == "name" ? Projection.Name : _nodeId)).ToArray());
-        if (recorded.Count == 0)
-        {
+            operations.QueueSqlCommand(OwnerClaim.Sql, [.. OwnerClaim.Names.Select(n => (object)(n == "name" ? Projection.Name : _nodeId))]);
+            if (recorded.Count > 0) await ApplyRecordedAsync(operations, connection, transaction, recorded, cancellation);
             await transaction.CommitAsync(cancellation);
-            return;
         }
+        finally
+        {
+            await transaction.DisposeAsync();
+        }
+    }
 
+    private async Task ApplyRecordedAsync(
+        IDocumentOperations operations, NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> recorded,
+        CancellationToken cancellation)
+    {
         var batch = new ProjectionBatch(connection, transaction, recorded, logical => logical, command =>
         {
             var (sql, values) = PositionalSql.From(command);
@@ -122,8 +130,14 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
             var (failedEvent, fault) = await FindFailureAsync(recorded, cancellation) ?? (recorded[0], e);
             throw await RecordFailureAsync(failedEvent, fault, cancellation);
         }
+    }
 
-        await transaction.CommitAsync(cancellation);
+    private static async Task<NpgsqlTransaction> BeginReadOnlyAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        await using var readOnly = new NpgsqlCommand("set transaction read only", connection, transaction);
+        await readOnly.ExecuteNonQueryAsync(cancellationToken);
+        return transaction;
     }
 
     private async Task<(bool Stopped, HashSet<long> Skipped)> ReadStateAsync(
