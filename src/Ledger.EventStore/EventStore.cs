@@ -37,6 +37,7 @@ public sealed class EventStore : IAsyncDisposable
     private readonly global::Marten.Events.Daemon.Coordination.ProjectionCoordinator? _coordinator;
     private readonly Lock _startLock = new();
     private Task? _coordinatorStarted;
+    private readonly Projections.ProjectionSupervisor? _supervisor;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
@@ -49,7 +50,9 @@ public sealed class EventStore : IAsyncDisposable
             foreach (var projection in Options.InlineProjections) o.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
             foreach (var projection in Options.AsyncProjections)
             {
-                o.Projections.Add(new Projections.MartenSqlProjection(projection, dataSource), JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
+                o.Projections.Add(
+                    new Projections.MartenSqlProjection(projection, dataSource, Options.NodeId, Options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>()),
+                    JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
             }
         });
         if (Options.AsyncProjections.Count > 0)
@@ -58,6 +61,11 @@ public sealed class EventStore : IAsyncDisposable
             // that one store per process holds the events, the projections and their daemon (MartenSetup: HotCold).
             _coordinator = new global::Marten.Events.Daemon.Coordination.ProjectionCoordinator(
                 _marten, Options.LoggerFactory.CreateLogger<global::Marten.Events.Daemon.Coordination.ProjectionCoordinator>());
+            // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md); started with the daemon.
+            var coordinator = _coordinator;
+            _supervisor = new Projections.ProjectionSupervisor(
+                dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, [.. Options.ProjectionMaintenance],
+                Options.LoggerFactory.CreateLogger<Projections.ProjectionSupervisor>());
         }
 
         _martenEvents = new MartenEvents(_marten, Options.EventTypes);
@@ -366,18 +374,24 @@ public sealed class EventStore : IAsyncDisposable
                 {
                     _coordinatorStarted = Task.Run(() => _coordinator.StartAsync(_stopping.Token));
                 }
+
+                _supervisor?.Start();
             }
 
             return _coordinatorStarted;
         }
     }
 
-    /// <summary>Finishes the appends already queued, then stops the writers, the projection daemon and the high-water detection.</summary>
+    /// <summary>
+    /// Finishes the appends already queued, then stops the writers, the projection supervisor, the projection daemon and
+    /// the high-water detection.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _pipeline.DisposeAsync();
         await _stopping.CancelAsync();
         await _highWater;
+        if (_supervisor is not null) await _supervisor.DisposeAsync();
         Task? started;
         lock (_startLock) started = _coordinatorStarted;
         if (_coordinator is not null)

@@ -43,6 +43,12 @@ public sealed class EventStoreOptions
     /// </summary>
     public string NodeId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
 
+    /// <summary>
+    /// Work each node does per read model of <see cref="AsyncProjections"/> whenever its
+    /// <see cref="Projections.ProjectionSupervisor"/> wakes up (an operator's action, or the slow poll): e.g. rebuilds.
+    /// </summary>
+    public IList<Projections.IProjectionMaintenance> ProjectionMaintenance { get; } = [];
+
     /// <summary>Where Marten's projection coordinator and daemon log (leadership, failing batches).</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 

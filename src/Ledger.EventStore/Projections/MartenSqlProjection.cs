@@ -2,6 +2,8 @@ using System.Data;
 using JasperFx.Events;
 using Ledger.EventStore.Schema;
 using Marten;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -23,14 +25,53 @@ namespace Ledger.EventStore.Projections;
 /// exactly what the ledger stored (payload text, metadata, hash), as under the own daemon, and never Marten's
 /// re-serialization of a deserialized record. Marten's <c>tombstone</c> rows (sequence numbers of failed sessions) are
 /// not events and are left out.</para>
+/// <para>Failures (issue 12; docs/projections.md, "Failures: retry and skip"). When the read model throws its own fault
+/// (<see cref="ProjectionFaults"/>) the batch is applied again one event at a time on a scratch transaction of a
+/// connection of its own, reads in read-only mode and then the queued writes run at once, as Marten would run them, and
+/// that transaction is rolled back: the first event that throws is the one the read model fails on. That
+/// event and the error are recorded in <c>ledger.projection_checkpoints</c> (status <c>failed</c>) on a connection of
+/// their own, and the batch throws <see cref="ProjectionFailedException"/>, so Marten (with <c>SkipApplyErrors = false</c>)
+/// pauses the shard with nothing of the batch applied. Marten's coordinator starts a paused shard again after its health
+/// check interval, on whichever node then holds the daemon's lock; every batch starts by reading that row, and while it
+/// says failed the batch throws <see cref="ProjectionStoppedException"/> instead of applying: the read model stays stopped
+/// on every node until an operator retries or skips. Skipped events (<c>ledger.projection_skips</c>) are left out of
+/// every batch that holds them. Infrastructure faults are rethrown as they are: Marten pauses and restarts the shard from
+/// its progression, and the batch's transaction, which never committed, is simply run again.</para>
+/// <para>Marten may also fail a batch after this method returned, when it runs the queued writes (a constraint the read
+/// model's SQL violates). Such a batch comes back with the same first event; a batch that does is first tried on the
+/// scratch transaction, where the writes run at once, so the fault is found and recorded like any other.</para>
 /// </remarks>
-public sealed class MartenSqlProjection(IProjection projection, NpgsqlDataSource dataSource) : global::Marten.Events.Projections.IProjection
+public sealed partial class MartenSqlProjection : global::Marten.Events.Projections.IProjection
 {
     /// <summary>The stored type of Marten's placeholder rows for sequence numbers a failed session drew.</summary>
     public const string Tombstone = "tombstone";
 
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly string _nodeId;
+    private readonly ILogger _logger;
+
+    // The first position of the last batch handed to Marten. Marten runs a shard's batches one after the other, so a
+    // batch starting there again means Marten did not commit the last one.
+    private long _lastFloor = -1;
+
+    private static readonly (string Sql, string[] Names) OwnerClaim = PositionalSql.From(ProjectionSql.OwnerClaim);
+
+    /// <summary>Runs <paramref name="projection"/> on Marten's daemon.</summary>
+    /// <param name="projection">The read model.</param>
+    /// <param name="dataSource">The process's data source (reads, the failure record, the scratch transaction).</param>
+    /// <param name="nodeId">This node, recorded as the read model's owner with each batch it applies.</param>
+    /// <param name="logger">Where failures are logged.</param>
+    public MartenSqlProjection(IProjection projection, NpgsqlDataSource dataSource, string nodeId, ILogger? logger = null)
+    {
+        Projection = projection ?? throw new ArgumentNullException(nameof(projection));
+        _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        ArgumentException.ThrowIfNullOrWhiteSpace(nodeId);
+        _nodeId = nodeId;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
     /// <summary>The read model this runs.</summary>
-    public IProjection Projection { get; } = projection ?? throw new ArgumentNullException(nameof(projection));
+    public IProjection Projection { get; }
 
     /// <inheritdoc />
     public async Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
@@ -40,22 +81,149 @@ public sealed class MartenSqlProjection(IProjection projection, NpgsqlDataSource
         var positions = events.Where(e => e.EventTypeName != Tombstone).Select(e => e.Sequence).ToArray();
         if (positions.Length == 0) return;
 
-        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellation);
-        await using (var readOnly = new NpgsqlCommand("set transaction read only", connection, transaction))
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellation);
+        var transaction = await BeginReadOnlyAsync(connection, cancellation);
+        try
         {
-            await readOnly.ExecuteNonQueryAsync(cancellation);
-        }
+            var (stopped, skipped) = await ReadStateAsync(connection, transaction, positions, cancellation);
+            if (stopped) throw new ProjectionStoppedException(Projection.Name);
+            var recorded = await ReadAsync(connection, transaction, positions, cancellation);
+            if (skipped.Count > 0) recorded = [.. recorded.Where(e => !skipped.Contains(e.Position))];
 
-        var recorded = await ReadAsync(connection, transaction, positions, cancellation);
+            var repeated = Interlocked.Exchange(ref _lastFloor, positions[0]) == positions[0];
+            if (repeated && recorded.Count > 0)
+            {
+                // Not held open (idle in its transaction) while the scratch runs; the apply gets a fresh one.
+                await transaction.RollbackAsync(cancellation);
+                await transaction.DisposeAsync();
+                if (await FindFailureAsync(recorded, cancellation) is { } found) throw await RecordFailureAsync(found.Event, found.Fault, cancellation);
+                transaction = await BeginReadOnlyAsync(connection, cancellation);
+            }
+
+            operations.QueueSqlCommand(OwnerClaim.Sql, [.. OwnerClaim.Names.Select(n => (object)(n == "name" ? Projection.Name : _nodeId))]);
+            if (recorded.Count > 0) await ApplyRecordedAsync(operations, connection, transaction, recorded, cancellation);
+            await transaction.CommitAsync(cancellation);
+        }
+        finally
+        {
+            await transaction.DisposeAsync();
+        }
+    }
+
+    private async Task ApplyRecordedAsync(
+        IDocumentOperations operations, NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<RecordedEvent> recorded,
+        CancellationToken cancellation)
+    {
         var batch = new ProjectionBatch(connection, transaction, recorded, logical => logical, command =>
         {
             var (sql, values) = PositionalSql.From(command);
             operations.QueueSqlCommand(sql, values);
         });
-        await Projection.ApplyAsync(batch, cancellation);
-        await transaction.CommitAsync(cancellation);
+        try
+        {
+            await Projection.ApplyAsync(batch, cancellation);
+        }
+        catch (Exception e) when (ProjectionFaults.IsProjectionFault(e, connection, cancellation))
+        {
+            await transaction.RollbackAsync(CancellationToken.None);
+            // Whatever it queued dies with this batch: Marten discards the operations of a batch that throws.
+            var (failedEvent, fault) = await FindFailureAsync(recorded, cancellation) ?? (recorded[0], e);
+            throw await RecordFailureAsync(failedEvent, fault, cancellation);
+        }
     }
+
+    private static async Task<NpgsqlTransaction> BeginReadOnlyAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        await using var readOnly = new NpgsqlCommand("set transaction read only", connection, transaction);
+        await readOnly.ExecuteNonQueryAsync(cancellationToken);
+        return transaction;
+    }
+
+    private async Task<(bool Stopped, HashSet<long> Skipped)> ReadStateAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, long[] positions, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(ProjectionSql.ApplyState, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string>("name", NpgsqlDbType.Text) { TypedValue = Projection.Name });
+        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = positions });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (!reader.IsDBNull(0) && reader.GetBoolean(0), [.. reader.GetFieldValue<long[]>(1)]);
+    }
+
+    /// <summary>
+    /// Applies the events one at a time, in order, on a scratch transaction that is always rolled back, the way Marten runs
+    /// a batch: the read model reads in read-only mode (a savepoint with <c>transaction_read_only</c> on, rolled back
+    /// afterwards, so a write on the batch's connection fails as it does under Marten), then the writes it queued run.
+    /// Later events see the earlier ones' writes. Returns the first event that throws the read model's own fault, with
+    /// that fault, or null when none does. Infrastructure faults propagate.
+    /// </summary>
+    private async Task<(RecordedEvent Event, Exception Fault)?> FindFailureAsync(IReadOnlyList<RecordedEvent> events, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        try
+        {
+            foreach (var @event in events)
+            {
+                var queued = new List<(string Sql, NpgsqlParameter[] Parameters)>();
+                try
+                {
+                    await ExecuteAsync(connection, transaction, "savepoint apply_reads", cancellationToken);
+                    await ExecuteAsync(connection, transaction, "set local transaction_read_only = on", cancellationToken);
+                    var batch = new ProjectionBatch(connection, transaction, [@event], logical => logical, command =>
+                    {
+                        // What Marten's queue would refuse, this refuses too.
+                        _ = PositionalSql.From(command);
+                        queued.Add((command.CommandText, [.. command.Parameters.Select(p => p.Clone())]));
+                    });
+                    await Projection.ApplyAsync(batch, cancellationToken);
+                    // Ends the read-only mode with the savepoint (reads leave nothing to keep).
+                    await ExecuteAsync(connection, transaction, "rollback to savepoint apply_reads", cancellationToken);
+                    foreach (var (sql, parameters) in queued)
+                    {
+                        await using var write = new NpgsqlCommand(sql, connection, transaction);
+                        write.Parameters.AddRange(parameters);
+                        await write.ExecuteNonQueryAsync(cancellationToken);
+                    }
+                }
+                catch (Exception e) when (ProjectionFaults.IsProjectionFault(e, connection, cancellationToken))
+                {
+                    return (@event, e);
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            if (connection.State == ConnectionState.Open) await transaction.RollbackAsync(CancellationToken.None);
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<ProjectionFailedException> RecordFailureAsync(RecordedEvent @event, Exception fault, CancellationToken cancellationToken)
+    {
+        await using (var command = _dataSource.CreateCommand(ProjectionSql.RecordFailure))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string>("name", NpgsqlDbType.Text) { TypedValue = Projection.Name });
+            command.Parameters.Add(new NpgsqlParameter<string>("error", NpgsqlDbType.Text) { TypedValue = $"{fault.GetType().FullName}: {fault.Message}" });
+            command.Parameters.Add(new NpgsqlParameter<Guid>("event_id", @event.EventId));
+            command.Parameters.Add(new NpgsqlParameter<long>("failed_position", NpgsqlDbType.Bigint) { TypedValue = @event.Position });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        LogFailed(_logger, fault, Projection.Name, @event.EventId, @event.Position);
+        return new ProjectionFailedException(Projection.Name, @event.EventId, @event.Position, fault);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Projection {Projection} failed on event {EventId} at position {Position}; it stops on every node until retried or skipped.")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string projection, Guid eventId, long position);
 
     private async Task<IReadOnlyList<RecordedEvent>> ReadAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, long[] positions, CancellationToken cancellationToken)

@@ -15,12 +15,13 @@ public enum ProjectionState
 
 /// <summary>Where a projection stands, as an operator or a health check sees it.</summary>
 /// <param name="Name">The projection.</param>
-/// <param name="Cursor">The live tables hold every event up to and including this feed cursor.</param>
+/// <param name="Cursor">The live tables hold every event up to and including this feed cursor: Marten's progression of the
+/// shard <c>name:All</c> (<c>mt_event_progression.last_seq_id</c>).</param>
 /// <param name="State">Running or failed.</param>
 /// <param name="LagEvents">Events stored after the cursor.</param>
 /// <param name="Lag">Age of the oldest event not yet applied (zero when caught up).</param>
-/// <param name="OwnerNode">The node whose daemon runs it (null when none has claimed it).</param>
-/// <param name="OwnerSince">Since when that node owns it.</param>
+/// <param name="OwnerNode">The node whose daemon applied its last batch (null before the first).</param>
+/// <param name="OwnerSince">Since when that node has been applying its batches.</param>
 /// <param name="Failure">Why and where it stopped, when failed.</param>
 /// <param name="Rebuild">The rebuild in progress, if any.</param>
 /// <param name="LastRebuildFinishedAt">When the last rebuild swapped its tables in.</param>
@@ -84,7 +85,8 @@ public sealed class ProjectionAdmin
 
     /// <summary>
     /// Waits until the projection has applied the event at <paramref name="target"/> (read-your-writes: pass the cursor of
-    /// the last event you appended, see <see cref="CursorOfPositionAsync"/>). Returns whether it got there in time.
+    /// the last event you appended, see <see cref="CursorOfPositionAsync"/>), as Marten's progression of its shard shows.
+    /// Returns whether it got there in time.
     /// </summary>
     public async Task<bool> WaitForAsync(string name, FeedCursor target, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -119,7 +121,10 @@ public sealed class ProjectionAdmin
         return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(0)) : null;
     }
 
-    /// <summary>Runs a failed projection again from its checkpoint (after fixing its code or data). False if it was not failed.</summary>
+    /// <summary>
+    /// Runs a failed projection again from its position (after fixing its code or data): the node running it restarts
+    /// it at once. False if it was not failed.
+    /// </summary>
     public async Task<bool> RetryAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -128,9 +133,11 @@ public sealed class ProjectionAdmin
 
     /// <summary>
     /// Moves a failed projection past exactly the event it failed on, records the skip in <c>ledger.projection_skips</c>
-    /// with <paramref name="by"/>, and runs it again. Returns the skipped event, or null if the projection was not failed.
+    /// with <paramref name="by"/>, and runs it again: the events of the failed batch before and after that event are
+    /// applied, that one never is. Returns the skipped event, or null if the projection was not failed.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The failed event is not the next one after the checkpoint (nothing is changed).</exception>
+    /// <exception cref="InvalidOperationException">The recorded failure does not name an event still ahead of the
+    /// projection (nothing is changed).</exception>
     public async Task<SkippedEvent?> SkipAsync(string name, string by, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -141,28 +148,25 @@ public sealed class ProjectionAdmin
         long eventPosition;
         string? error;
         bool inRebuild;
-        FeedCursor cursor;
         await using (var read = new NpgsqlCommand(ProjectionSql.SkipRead, connection, transaction))
         {
             read.Parameters.Add(ProjectionRunner.Text("name", name));
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != "failed" || reader.IsDBNull(2)) return null;
-            if (reader.IsDBNull(6)) throw new InvalidOperationException($"Projection '{name}' failed on position {reader.GetInt64(2)}, which holds no event.");
             eventPosition = reader.GetInt64(2);
-            inRebuild = reader.GetBoolean(3);
-            error = reader.IsDBNull(4) ? null : reader.GetString(4);
-            cursor = new FeedCursor(reader.GetInt64(5));
+            if (reader.IsDBNull(6)) throw new InvalidOperationException($"Projection '{name}' failed on position {eventPosition}, which holds no event.");
             eventId = reader.GetGuid(6);
-        }
-
-        await using (var next = new NpgsqlCommand(ProjectionSql.SkipNextEvent, connection, transaction))
-        {
-            next.Parameters.Add(ProjectionRunner.Bigint("after_position", cursor.Position));
-            if (await next.ExecuteScalarAsync(cancellationToken) is not Guid nextId || nextId != eventId)
+            // The row is locked, and while it says failed the projection applies nothing: its position cannot move past
+            // the failed event under this check.
+            var position = reader.GetInt64(5);
+            if (reader.IsDBNull(1) || reader.GetGuid(1) != eventId || eventPosition <= position)
             {
                 throw new InvalidOperationException(
-                    $"Projection '{name}' is at {cursor}, but the event it failed on ({eventId}) is not the next one: refusing to skip anything else.");
+                    $"Projection '{name}' is at {position}, and its recorded failure does not name the event at {eventPosition} ahead of it: refusing to skip anything else.");
             }
+
+            inRebuild = reader.GetBoolean(3);
+            error = reader.IsDBNull(4) ? null : reader.GetString(4);
         }
 
         await using (var batch = new NpgsqlBatch(connection, transaction))

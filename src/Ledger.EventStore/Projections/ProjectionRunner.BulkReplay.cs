@@ -145,7 +145,7 @@ internal sealed partial class ProjectionRunner
             LogBulkReplayAbandoned(_logger, Name);
             return true;
         }
-        catch (Exception e) when (IsProjectionFault(e, reader, cancellationToken))
+        catch (Exception e) when (ProjectionFaults.IsProjectionFault(e, reader, cancellationToken))
         {
             // Not retried in bulk: replay batches will find the exact event, or succeed if the fault was not the events'.
             _bulkFailed = true;

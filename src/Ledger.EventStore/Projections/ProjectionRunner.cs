@@ -220,28 +220,10 @@ internal sealed partial class ProjectionRunner
             await _projection.ApplyAsync(batch, cancellationToken);
             return null;
         }
-        catch (Exception e) when (IsProjectionFault(e, connection, cancellationToken))
+        catch (Exception e) when (ProjectionFaults.IsProjectionFault(e, connection, cancellationToken))
         {
             return e;
         }
-    }
-
-    /// <summary>
-    /// Whether an exception is the projection's own fault (stop it, visibly) rather than the infrastructure's (retry later):
-    /// decided by the connection's state, cancellation and SqlState, never by message text.
-    /// </summary>
-    internal static bool IsProjectionFault(Exception e, NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        if (cancellationToken.IsCancellationRequested) return false;
-        if (connection.FullState.HasFlag(System.Data.ConnectionState.Broken) || connection.State != System.Data.ConnectionState.Open) return false;
-        return e switch
-        {
-            // Serialization failures and deadlocks (class 40), resources (53), operator intervention (57P), connection (08).
-            PostgresException pg => !(pg.SqlState.StartsWith("40", StringComparison.Ordinal) || pg.SqlState.StartsWith("53", StringComparison.Ordinal)
-                || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) || pg.SqlState.StartsWith("08", StringComparison.Ordinal)),
-            NpgsqlException npgsql => !npgsql.IsTransient,
-            _ => true,
-        };
     }
 
     private string Resolve(string logical, bool shadow)

@@ -15,7 +15,7 @@ public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixt
 
     private static string[] NewStreams(int count) => Enumerable.Range(0, count).Select(_ => Events.NewStream()).ToArray();
 
-    [Fact]
+    [Fact(Skip = OwnDaemon.ReadsMartenProgression)]
     public async Task Every_event_is_applied_exactly_once_in_feed_order_under_concurrent_writers()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -129,7 +129,7 @@ public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixt
         return await command.ExecuteScalarAsync(Ct) as long?;
     }
 
-    [Fact]
+    [Fact(Skip = OwnDaemon.ReadsMartenProgression)]
     public async Task Three_nodes_keep_one_owner_per_projection_and_a_killed_owner_hands_over_without_applying_anything_twice()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -219,7 +219,7 @@ public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixt
         Assert.Equal(2, statuses.Count(s => s.OwnerNode == "second"));
     }
 
-    [Fact]
+    [Fact(Skip = OwnDaemon.ReadsMartenProgression)]
     public async Task A_throwing_projection_stops_at_the_exact_event_and_continues_after_a_retry_once_fixed()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -253,7 +253,7 @@ public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixt
         Assert.False(await admin.RetryAsync("fragile", Ct), "a running projection has nothing to retry");
     }
 
-    [Fact]
+    [Fact(Skip = OwnDaemon.ReadsMartenProgression)]
     public async Task Skipping_moves_past_exactly_the_failed_event_and_records_who_skipped_it()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -345,7 +345,7 @@ public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixt
         Assert.Equal(ProjectionState.Running, (await admin.GetStatusAsync("rebuilt", Ct))!.State);
     }
 
-    [Fact]
+    [Fact(Skip = OwnDaemon.ReadsMartenProgression)]
     public async Task Waiting_for_a_position_returns_once_the_projection_has_applied_it()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -410,4 +410,12 @@ public sealed class ProjectionCheckpointGuardTests(DatabaseFixture database) : I
         Assert.Equal(await writer.CountEventsAsync(), log.Count);
         Assert.Equal(ProjectionState.Running, (await new ProjectionAdmin(writer.DataSource).GetStatusAsync("contested", Ct))!.State);
     }
+}
+
+/// <summary>Why some of the own daemon's tests no longer run (the own daemon is deleted at the end of landing B).</summary>
+internal static class OwnDaemon
+{
+    public const string ReadsMartenProgression =
+        "ProjectionAdmin reads positions from Marten's progression (issue 12, landing B), which the own daemon does not move; " +
+        "MartenProjectionFailureTests holds these guarantees on Marten's daemon.";
 }

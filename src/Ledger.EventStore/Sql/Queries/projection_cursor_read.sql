@@ -1,1 +1,2 @@
-select position from ledger.projection_checkpoints where name = @name;
+-- How far a read model has applied the feed: Marten's progression of its shard <name>:All.
+select last_seq_id from ledger.mt_event_progression where name = @name || ':All';

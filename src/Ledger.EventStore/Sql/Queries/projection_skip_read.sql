@@ -1,6 +1,7 @@
--- The failed projection and the event it failed on, locked for the skip.
+-- The failed read model, where Marten's progression stands, and the event at the failed position, with the row locked
+-- for the skip.
 select c.status, c.failed_event_id, c.failed_position, c.failed_in_rebuild, c.error,
-       case when c.failed_in_rebuild then c.shadow_position else c.position end,
+       coalesce((select p.last_seq_id from ledger.mt_event_progression p where p.name = c.name || ':All'), 0),
        e.event_id
 from ledger.projection_checkpoints c
 left join ledger.events e on e.position = c.failed_position
