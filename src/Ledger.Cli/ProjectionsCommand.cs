@@ -156,9 +156,17 @@ internal static class ProjectionsCommand
         var skip = new Command("skip", "Move a failed projection past exactly the event it stopped at (recorded).") { name, dataDirectory };
         skip.SetAction(async (parse, cancellationToken) => await WithAdminAsync(parse.GetValue(dataDirectory)!, async (admin, _, _) =>
         {
-            var skipped = await admin.SkipAsync(parse.GetValue(name)!, $"ledger-cli ({Environment.UserName})", cancellationToken);
-            Console.WriteLine(skipped is null ? "That projection has not failed." : $"Skipped event {skipped.EventId} at position {skipped.Position}.");
-            return skipped is null ? 1 : 0;
+            try
+            {
+                var skipped = await admin.SkipAsync(parse.GetValue(name)!, $"ledger-cli ({Environment.UserName})", cancellationToken);
+                Console.WriteLine(skipped is null ? "That projection has not failed." : $"Skipped event {skipped.EventId} at position {skipped.Position}.");
+                return skipped is null ? 1 : 0;
+            }
+            catch (SkipRefusedException refused)
+            {
+                await Console.Error.WriteLineAsync(refused.Message);
+                return 1;
+            }
         }, cancellationToken));
         return skip;
     }

@@ -154,8 +154,15 @@ public static class ProjectionsEndpoints
     {
         if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
         var caller = ApiKeyCaller.FromPrincipal(context.User)!;
-        var skipped = await projections.SkipAsync(name, caller.Name, cancellationToken);
-        return skipped is null ? NotFailed(context, name) : TypedResults.Accepted("/api/v1/projections", skipped);
+        try
+        {
+            var skipped = await projections.SkipAsync(name, caller.Name, cancellationToken);
+            return skipped is null ? NotFailed(context, name) : TypedResults.Accepted("/api/v1/projections", skipped);
+        }
+        catch (SkipRefusedException refused)
+        {
+            return LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "Nothing to skip.", refused.Message);
+        }
     }
 
     private static LedgerResponse Unknown(HttpContext context, string name) =>

@@ -136,8 +136,8 @@ public sealed class ProjectionAdmin
     /// with <paramref name="by"/>, and runs it again: the events of the failed batch before and after that event are
     /// applied, that one never is. Returns the skipped event, or null if the projection was not failed.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The recorded failure does not name an event still ahead of the
-    /// projection (nothing is changed).</exception>
+    /// <exception cref="SkipRefusedException">The recorded failure does not name an event still ahead of the projection
+    /// (nothing is changed).</exception>
     public async Task<SkippedEvent?> SkipAsync(string name, string by, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -154,14 +154,14 @@ public sealed class ProjectionAdmin
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != "failed" || reader.IsDBNull(2)) return null;
             eventPosition = reader.GetInt64(2);
-            if (reader.IsDBNull(6)) throw new InvalidOperationException($"Projection '{name}' failed on position {eventPosition}, which holds no event.");
+            if (reader.IsDBNull(6)) throw new SkipRefusedException($"Projection '{name}' failed on position {eventPosition}, which holds no event.");
             eventId = reader.GetGuid(6);
             // The row is locked, and while it says failed the projection applies nothing: its position cannot move past
             // the failed event under this check.
             var position = reader.GetInt64(5);
             if (reader.IsDBNull(1) || reader.GetGuid(1) != eventId || eventPosition <= position)
             {
-                throw new InvalidOperationException(
+                throw new SkipRefusedException(
                     $"Projection '{name}' is at {position}, and its recorded failure does not name the event at {eventPosition} ahead of it: refusing to skip anything else.");
             }
 

@@ -62,3 +62,9 @@ public sealed class ProjectionFailedException(string projection, Guid eventId, l
     /// <summary>That event's position (Marten's sequence number).</summary>
     public long Position { get; } = position;
 }
+
+/// <summary>
+/// Thrown by <see cref="ProjectionAdmin.SkipAsync"/> when the projection's recorded failure does not name an event still
+/// ahead of it: skipping is refused, and nothing changed.
+/// </summary>
+public sealed class SkipRefusedException(string message) : Exception(message);

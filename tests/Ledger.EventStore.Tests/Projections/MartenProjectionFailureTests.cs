@@ -108,7 +108,7 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
             await tamper.ExecuteNonQueryAsync(Ct);
         }
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => admin.SkipAsync("stubborn", "mallory", Ct));
+        await Assert.ThrowsAsync<SkipRefusedException>(() => admin.SkipAsync("stubborn", "mallory", Ct));
         Assert.Equal(0L, await Db.ScalarAsync<long>(writer.DataSource, "select count(*) from ledger.projection_skips"));
         Assert.Equal(ProjectionState.Failed, (await admin.GetStatusAsync("stubborn", Ct))!.State);
         await using (var restore = writer.DataSource.CreateCommand(
