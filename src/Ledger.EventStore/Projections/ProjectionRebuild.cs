@@ -48,10 +48,10 @@ public sealed class ProjectionRebuildOptions
 /// <c>&lt;name&gt;:All</c>), which is at or below the high-water mark: a fixed set. The shadow tables never get ahead of
 /// the live ones, so the swap brings them to exactly the live progression and leaves Marten's progression where it is:
 /// the daemon continues from it over the new tables, nothing applied twice, nothing skipped.</para>
-/// <para><b>The swap.</b> One transaction: the live tables ACCESS EXCLUSIVE (readers wait, never fail), the checkpoint
-/// row, Marten's progression row (the order a daemon batch takes them in: its writes, its <see cref="RebuildFence"/>, its
-/// progression update, so they never deadlock), the events between the shadow position and the progression applied to
-/// the shadow tables, rename, drop, a new table generation. A daemon batch computed from the old tables fails its fence
+/// <para><b>The swap.</b> One transaction: Marten's progression row, the live tables ACCESS EXCLUSIVE (readers wait,
+/// never fail), the checkpoint row (the order a daemon batch takes them in: Marten's batch updates its progression first,
+/// then runs our writes, then the <see cref="RebuildFence"/>, so they never deadlock), the events between the shadow
+/// position and the progression applied to the shadow tables, rename, drop, a new table generation. A daemon batch computed from the old tables fails its fence
 /// and Marten runs it again from the progression (see <see cref="RebuildFence"/>).</para>
 /// </remarks>
 public sealed partial class ProjectionRebuild
@@ -390,10 +390,14 @@ public sealed partial class ProjectionRebuild
         {
             await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            // Marten's batch updates its progression row first, then runs our writes, then the fence: the swap takes the
+            // same order (progression row, live tables, checkpoint row), so the two wait for each other but never deadlock.
             await ExecuteAsync(connection, transaction,
                 $"set local lock_timeout = {(long)Options.SwapLockTimeout.TotalMilliseconds}", cancellationToken);
+            long live;
             try
             {
+                live = await ScalarAsync<long?>(connection, transaction, SwapProgression, cancellationToken, Text("shard", Shard)) ?? 0;
                 await ExecuteAsync(connection, transaction,
                     "lock table " + string.Join(", ", _tables.Select(t => t.Live)) + " in access exclusive mode", cancellationToken);
             }
@@ -410,7 +414,6 @@ public sealed partial class ProjectionRebuild
                 return Step.Stop;
             }
 
-            var live = await ScalarAsync<long?>(connection, transaction, SwapProgression, cancellationToken, Text("shard", Shard)) ?? 0;
             if (live < shadow)
             {
                 // Only a rewind of Marten's progression (an operator's) moves it back below what the shadow holds.

@@ -11,15 +11,15 @@ namespace Ledger.EventStore.Projections;
 /// <remarks>
 /// <para>The swap renames the shadow tables into place while the daemon may hold a batch it computed from the old ones;
 /// its queued writes wait for the swap's locks and then, by name, land in the new tables. Marten's guard on its
-/// progression update (<c>where last_seq_id = floor</c>) would catch it, but Marten 9.62.0 only checks that update's
-/// row count when it is the first operation of the batch, and our writes come first: measured, the stale batch
-/// committed (RebuildProbeTests).</para>
+/// progression update (<c>where last_seq_id = floor</c>) does not stop it: in Marten 9.62.0 a batch holding our writes
+/// commits although that update matched no row (measured: <c>RebuildTests.Marten_lets_a_batch_with_writes_commit…</c>).</para>
 /// <para>So the batch reads the table generation first, in one statement before any read of the tables, and queues
-/// <c>ledger.projection_fence</c> last, after its writes. The fence takes a share lock on the checkpoint row the swap
-/// updates: a batch whose writes waited for the swap sees the new generation and fails (PostgreSQL error LR001); Marten
-/// pauses the shard and starts it again from its progression, which the swap left where it was, so it recomputes the
-/// batch from the new tables. A batch that reaches the fence first makes the swap wait for its commit. Either way every
-/// event lands once.</para>
+/// <c>ledger.projection_fence</c> last, after its writes (Marten runs its progression update first, then these). The
+/// fence takes a share lock on the checkpoint row the swap updates: a batch that waited for the swap sees the new
+/// generation and fails (PostgreSQL error LR001); Marten pauses the shard and, about five seconds later
+/// (HealthCheckPollingTime), starts it again from its progression, which the swap left where it was, so it recomputes the
+/// batch from the new tables (measured: RebuildTests). A batch that moved the progression before the swap locked it makes
+/// the swap wait for its commit. Either way every event lands once.</para>
 /// </remarks>
 public sealed class RebuildFence(IProjection inner) : IProjection
 {

@@ -2,8 +2,8 @@
 --
 -- A rebuild swaps its shadow tables in by renaming, while Marten's daemon may be in the middle of a batch it computed
 -- from the tables being replaced: that batch's writes, blocked on the swap's locks, would land in the new tables after
--- the swap commits. Marten's own guard on the batch's progression update does not stop it: in Marten 9.62.0 the update's
--- row count is only checked when it is the first operation of the batch, and our writes come before it (measured, see
+-- the swap commits. Marten's own guard on the batch's progression update (where last_seq_id = floor) does not stop it: in
+-- Marten 9.62.0 a batch with our writes in it commits although that update matched no row (measured: RebuildTests,
 -- docs/projections.md). So every batch checks the table generation it read against the current one, last in its own
 -- transaction, and fails (and is run again by Marten from its progression) when a swap came in between.
 alter table ledger.projection_checkpoints add column generation bigint not null default 0;
@@ -12,8 +12,7 @@ comment on column ledger.projection_checkpoints.generation is
     'How many times a rebuild swapped new tables in: a daemon batch computed from older tables must not commit.';
 
 -- Called by every daemon batch after its writes (RebuildFence). It takes a share lock on the checkpoint row, which the
--- swap updates: a batch whose writes waited for the swap sees the new generation here and fails; a batch that got here
--- first makes the swap wait for its commit. No checkpoint row yet means no rebuild ever swapped (generation 0).
+-- swap updates: a batch that waited for the swap sees the new generation here and fails. No checkpoint row yet means no rebuild ever swapped (generation 0).
 create function ledger.projection_fence(p_name text, p_generation bigint) returns boolean
 language plpgsql as $$
 declare
