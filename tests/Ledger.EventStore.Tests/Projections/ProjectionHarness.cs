@@ -172,7 +172,6 @@ internal sealed class DaemonNode : IAsyncDisposable
         {
             NodeId = nodeId,
             BatchSize = 100,
-            RebuildBatchSize = 200,
             PollInterval = TimeSpan.FromMilliseconds(200),
             OwnershipInterval = TimeSpan.FromMilliseconds(200),
             NodeTimeout = TimeSpan.FromSeconds(3),
