@@ -48,6 +48,8 @@ public sealed class MartenDaemonComparisonTests(DatabaseFixture database) : ICla
             () => Task.FromResult<IAsyncDisposable>(DaemonNode.Start(db.ConnectionString, "compare", o =>
             {
                 o.BatchSize = BatchSize;
+                // Both daemons apply the live path batch by batch; the own daemon's bulk replay is another comparison.
+                o.BulkReplay = false;
                 o.PollInterval = TimeSpan.FromMilliseconds(50);
                 o.OwnershipInterval = TimeSpan.FromMilliseconds(250);
             }, [new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded)])));

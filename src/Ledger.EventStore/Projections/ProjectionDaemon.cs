@@ -52,7 +52,11 @@ public sealed partial class ProjectionDaemon
         var duplicate = list.GroupBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"Two projections are named '{duplicate.Key}'.", nameof(projections));
         _runners = list.Select(p => new ProjectionRunner(dataSource, p, _options, _logger)).ToList();
-        foreach (var runner in _runners) _signals[runner.Name] = new Signal();
+        foreach (var runner in _runners)
+        {
+            var signal = _signals[runner.Name] = new Signal();
+            runner.Wake = signal.Set;
+        }
 
         // Each node tries the projections in an order of its own, so that nodes starting together do not all reach for
         // the same ones first.
@@ -183,9 +187,17 @@ public sealed partial class ProjectionDaemon
         return (long)(await batch.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    // Rebuilds are ProjectionRebuild's now (Marten's daemon runs the live batches); this daemon only runs live batches.
-    private Task RunLoopAsync(ProjectionRunner runner, CancellationToken session, CancellationToken stop) =>
-        RunBatchesAsync(runner, session, stop);
+    private async Task RunLoopAsync(ProjectionRunner runner, CancellationToken session, CancellationToken stop)
+    {
+        try
+        {
+            await RunBatchesAsync(runner, session, stop);
+        }
+        finally
+        {
+            await runner.StopBulkReplayAsync();
+        }
+    }
 
     private async Task RunBatchesAsync(ProjectionRunner runner, CancellationToken session, CancellationToken stop)
     {

@@ -12,6 +12,16 @@ public sealed class ProjectionDaemonOptions
     /// <summary>At most this many events per live batch (one transaction).</summary>
     public int BatchSize { get; set; } = 1000;
 
+    /// <summary>At most this many events per batch while a rebuild replays the feed into the shadow tables.</summary>
+    public int RebuildBatchSize { get; set; } = 10_000;
+
+    /// <summary>
+    /// Whether a rebuild of an <see cref="IBulkRebuildProjection"/> starts with a bulk replay (one pass over the feed up to a
+    /// horizon, written with a few large writes) before its replay batches. Off: replay batches from the start, as for
+    /// any other projection (tests compare the two).
+    /// </summary>
+    public bool BulkReplay { get; set; } = true;
+
     /// <summary>How often an idle projection looks at the feed when no notification arrived (the fallback to LISTEN).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -28,6 +38,7 @@ public sealed class ProjectionDaemonOptions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(NodeId, nameof(NodeId));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(BatchSize, nameof(BatchSize));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(RebuildBatchSize, nameof(RebuildBatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PollInterval, TimeSpan.Zero, nameof(PollInterval));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(OwnershipInterval, TimeSpan.Zero, nameof(OwnershipInterval));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(NodeTimeout, OwnershipInterval, nameof(NodeTimeout));

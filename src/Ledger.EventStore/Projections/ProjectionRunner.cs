@@ -5,8 +5,8 @@ using NpgsqlTypes;
 namespace Ledger.EventStore.Projections;
 
 /// <summary>
-/// Runs one projection's live batches on behalf of the node that owns it (rebuilds are <see cref="ProjectionRebuild"/>'s,
-/// under Marten's daemon). Every batch is one transaction that reads the feed first (up to the
+/// Runs one projection's batches on behalf of the node that owns it: live batches, and while a rebuild runs, replay batches
+/// into the shadow tables and finally the swap. Every batch is one transaction that reads the feed first (up to the
 /// high-water mark, so no position it passes can still be filled by a live transaction), locks and checks the checkpoint,
 /// applies, and moves the checkpoint only from where it started.
 /// </summary>
@@ -17,6 +17,10 @@ internal sealed partial class ProjectionRunner
     private readonly ProjectionDaemonOptions _options;
     private readonly ILogger _logger;
     private readonly Dictionary<string, ProjectionTable> _tables;
+
+    // Set while a rebuild is less than one replay batch behind the live cursor: live batches pause (for about one replay
+    // batch) so that the replay reaches the live cursor and swaps even when events arrive faster than it replays them.
+    private bool _holdLive;
 
     public ProjectionRunner(NpgsqlDataSource dataSource, IProjection projection, ProjectionDaemonOptions options, ILogger logger)
     {
@@ -32,7 +36,11 @@ internal sealed partial class ProjectionRunner
     /// <summary>Does one round of work. Returns true when there may be more to do at once, false when the loop may idle.</summary>
     public async Task<bool> RunOnceAsync(CancellationToken cancellationToken)
     {
-        return await RunLiveBatchAsync(cancellationToken);
+        // A bulk replay that ended since the last round: its infrastructure errors surface here, as a batch's would.
+        if (_bulk is { IsCompleted: true }) await TakeBulkReplayAsync();
+        var more = await RunLiveBatchAsync(cancellationToken);
+        more |= await RunRebuildBatchAsync(cancellationToken);
+        return more;
     }
 
     private async Task<bool> RunLiveBatchAsync(CancellationToken cancellationToken)
@@ -48,6 +56,8 @@ internal sealed partial class ProjectionRunner
         }
 
         if (state.Failed) return false;
+        if (_holdLive && state.RebuildRequested) return false;
+        _holdLive = false;
 
         var page = await EventStore.ReadFeedAsync(connection, transaction, state.Live, _options.BatchSize, cancellationToken);
         if (page.Events.Count == 0) return false;
@@ -71,6 +81,91 @@ internal sealed partial class ProjectionRunner
 
         await transaction.CommitAsync(cancellationToken);
         return page.Events.Count == _options.BatchSize;
+    }
+
+    private async Task<bool> RunRebuildBatchAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var state = await ReadCheckpointAsync(connection, transaction, ProjectionSql.CheckpointRead, cancellationToken);
+        if (state is null || state.Failed || !state.RebuildRequested)
+        {
+            _holdLive = false;
+            return false;
+        }
+
+        if (state.Shadow is not { } shadow)
+        {
+            if (UseBulkReplay)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                StartBulkReplay(cancellationToken);
+                return false;
+            }
+
+            foreach (var table in _tables.Values)
+            {
+                await ExecuteAsync(connection, transaction, Placeholders(ProjectionSql.RebuildCreateTable, table), cancellationToken);
+            }
+
+            await ExecuteAsync(connection, transaction, ProjectionSql.RebuildStart, cancellationToken, Text("name", Name));
+            await transaction.CommitAsync(cancellationToken);
+            LogRebuildStarted(_logger, Name);
+            return true;
+        }
+
+        var page = await EventStore.ReadFeedAsync(connection, transaction, shadow, _options.RebuildBatchSize, cancellationToken);
+        if (page.Events.Count == 0 && shadow < state.Live) return false;
+
+        var locked = await ReadCheckpointAsync(connection, transaction, ProjectionSql.CheckpointLock, cancellationToken);
+        if (locked is null || locked.Failed || locked.Live != state.Live || locked.Shadow != shadow) return true;
+
+        if (page.Events.Count > 0)
+        {
+            if (!await TryApplyAsync(connection, transaction, page.Events, shadow: true, cancellationToken))
+            {
+                await RollbackQuietlyAsync(transaction);
+                await IsolateFailureAsync(shadow, page.Events, shadow: true, cancellationToken);
+                return true;
+            }
+
+            if (!await AdvanceAsync(connection, transaction, ProjectionSql.ShadowAdvance, shadow, page.Next, page.Events.Count, cancellationToken))
+            {
+                LogCheckpointMoved(_logger, Name);
+                return true;
+            }
+        }
+
+        if (page.Next >= state.Live)
+        {
+            // The shadow tables have caught up with the live ones: swap them in, in this same transaction, and let the live
+            // cursor continue from the shadow cursor. Readers of the live names wait for the renames only for this commit.
+            foreach (var table in _tables.Values)
+            {
+                await ExecuteAsync(connection, transaction, Placeholders(ProjectionSql.RebuildSwapTable, table), cancellationToken);
+            }
+
+            var finished = await ExecuteAsync(connection, transaction, ProjectionSql.RebuildFinish, cancellationToken,
+                Text("name", Name), Bigint("shadow_position", page.Next.Position), Bigint("live_position", state.Live.Position));
+            if (finished != 1) return true;
+            await transaction.CommitAsync(cancellationToken);
+            _holdLive = false;
+            _bulkFailed = false;
+            LogRebuildFinished(_logger, Name, page.Next);
+            return true;
+        }
+
+        await using (var gap = new NpgsqlCommand(ProjectionSql.RebuildGap, connection, transaction))
+        {
+            gap.Parameters.Add(Bigint("shadow_position", page.Next.Position));
+            gap.Parameters.Add(Bigint("live_position", state.Live.Position));
+            gap.Parameters.Add(Bigint("limit", _options.RebuildBatchSize));
+            var remaining = (long)(await gap.ExecuteScalarAsync(cancellationToken))!;
+            await transaction.CommitAsync(cancellationToken);
+            _holdLive = remaining < _options.RebuildBatchSize;
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -159,6 +254,13 @@ internal sealed partial class ProjectionRunner
         return shadow ? table.Shadow : table.Live;
     }
 
+    private static string Placeholders(string sql, ProjectionTable table) => sql
+        .Replace("{live}", table.Live, StringComparison.Ordinal)
+        .Replace("{shadow}", table.Shadow, StringComparison.Ordinal)
+        .Replace("{old}", table.Old, StringComparison.Ordinal)
+        .Replace("{old_name}", ProjectionTable.Quote(table.OldName), StringComparison.Ordinal)
+        .Replace("{live_name}", ProjectionTable.Quote(table.Name), StringComparison.Ordinal);
+
     private async Task<bool> AdvanceAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, FeedCursor from, FeedCursor to, int events, CancellationToken cancellationToken) =>
         await ExecuteAsync(connection, transaction, sql, cancellationToken,
@@ -209,4 +311,10 @@ internal sealed partial class ProjectionRunner
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Projection {Projection} failed on event {EventId} at position {Position} (rebuild: {InRebuild}); it stops until retried or skipped.")]
     private static partial void LogProjectionFailed(ILogger logger, Exception exception, string projection, Guid eventId, long position, bool inRebuild);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: rebuild started into shadow tables.")]
+    private static partial void LogRebuildStarted(ILogger logger, string projection);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: rebuild swapped in at {Cursor}.")]
+    private static partial void LogRebuildFinished(ILogger logger, string projection, FeedCursor cursor);
 }

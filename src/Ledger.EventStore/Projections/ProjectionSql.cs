@@ -11,6 +11,15 @@ internal static class ProjectionSql
     public static readonly string CheckpointAdvance = Read("projection_checkpoint_advance.sql");
     public static readonly string ShadowAdvance = Read("projection_shadow_advance.sql");
     public static readonly string Fail = Read("projection_fail.sql");
+    public static readonly string RebuildStart = Read("projection_rebuild_start.sql");
+    public static readonly string RebuildCreateTable = Read("projection_rebuild_create_table.sql");
+    public static readonly string RebuildSwapTable = Read("projection_rebuild_swap_table.sql");
+    public static readonly string RebuildGap = Read("projection_rebuild_gap.sql");
+    public static readonly string RebuildFinish = Read("projection_rebuild_finish.sql");
+    public static readonly string BulkStart = Read("projection_bulk_start.sql");
+    public static readonly string BulkHorizon = Read("projection_bulk_horizon.sql");
+    public static readonly string BulkWrite = Read("projection_bulk_write.sql");
+    public static readonly string BulkFinish = Read("projection_bulk_finish.sql");
     public static readonly IReadOnlyList<string> NodeHeartbeat = SqlStatements.Split(Read("projection_node_heartbeat.sql"));
     public static readonly IReadOnlyList<string> NodeRemove = SqlStatements.Split(Read("projection_node_remove.sql"));
     public static readonly string NodeLock = Read("projection_node_lock.sql");

@@ -7,7 +7,7 @@ namespace Ledger.EventStore.Tests.Projections;
 
 /// <summary>
 /// The projection daemon against a real PostgreSQL: every event applied exactly once in feed order, one owner per
-/// projection across nodes, failover when the owner's connections die, spreading, failures, retries and skips (rebuilds: Ledger.ReadModels.Tests.RebuildTests, on Marten's daemon).
+/// projection across nodes, failover when the owner's connections die, spreading, failures, retries, skips and rebuilds.
 /// </summary>
 public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
@@ -280,6 +280,69 @@ public sealed class ProjectionDaemonTests(DatabaseFixture database) : IClassFixt
         Assert.Equal(1L, await Db.ScalarAsync<long>(writer.DataSource,
             "select count(*) from ledger.projection_skips where name = 'stubborn' and skipped_by = 'alice' and event_id = @id and error like '%cannot count%'",
             new NpgsqlParameter<Guid>("id", poison.Events[0].EventId)));
+    }
+
+    [Fact]
+    public async Task A_rebuild_during_ingest_replaces_the_model_with_a_replay_while_the_live_table_keeps_answering()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var writer = await Node.StartAsync(db.ConnectionString);
+        var counter = new StreamCounter("rebuilt") { RebuildBatchDelay = TimeSpan.FromMilliseconds(20) };
+        await counter.CreateTablesAsync(writer.DataSource);
+        var streams = NewStreams(20);
+        foreach (var stream in streams) await writer.Store.AppendToStreamAsync(stream, ExpectedVersion.Any, Events.Many(60), Ct);
+        var admin = new ProjectionAdmin(writer.DataSource);
+        await using var node = await DaemonNode.StartAsync(db.ConnectionString, "solo", [counter], o => o.RebuildBatchSize = 50);
+        await Eventually.HoldsAsync(() => counter.MatchesReferenceAsync(writer.DataSource), "the live model has caught up");
+
+        // Damage the live model: only a replay from the start can repair it.
+        await Db.ScalarAsync<int>(writer.DataSource, $"with u as (update {counter.CountsTable} set events = events + 1000 returning 1) select count(*)::int from u");
+        // Bounded ingest: the replay here is slowed below the write rate, and a replay slower than ingest chases the live
+        // cursor for as long as that lasts (see docs/projections.md).
+        await using var writers = new Writers(writer.Store, 3, streams, appendsPerWriter: 150);
+        using var reading = new CancellationTokenSource();
+        long answered = 0;
+        var queries = Task.Run(async () =>
+        {
+            while (!reading.IsCancellationRequested)
+            {
+                await Db.ScalarAsync<long>(writer.DataSource, $"select coalesce(sum(events), 0)::bigint from {counter.CountsTable}");
+                answered++;
+            }
+        }, Ct);
+
+        Assert.True(await admin.RequestRebuildAsync("rebuilt", Ct));
+        Assert.False(await admin.RequestRebuildAsync("rebuilt", Ct), "a second request while one is pending changes nothing");
+        RebuildProgress? seen = null;
+        long appendsWhenSeen = 0;
+        await Eventually.HoldsAsync(async () =>
+        {
+            var status = (await admin.GetStatusAsync("rebuilt", Ct))!;
+            if (status.Rebuild is { StartedAt: not null, EventsDone: > 0 } progress && seen is null)
+            {
+                seen = progress;
+                appendsWhenSeen = writers.Appends;
+            }
+
+            return status.Rebuild is null && status.LastRebuildFinishedAt is not null;
+        }, "the rebuild has finished", TimeSpan.FromSeconds(60));
+
+        await writers.StopAsync();
+        await Eventually.HoldsAsync(() => counter.MatchesReferenceAsync(writer.DataSource), "the rebuilt model counts every stored event");
+        await reading.CancelAsync();
+        await queries;
+
+        Assert.True(answered > 0);
+        Assert.NotNull(seen);
+        Assert.True(seen.EventsTotal >= 1200, $"total {seen.EventsTotal}");
+        Assert.True(seen.EventsPerSecond > 0);
+        Assert.True(writers.Appends > appendsWhenSeen, "events were appended while the rebuild ran");
+        var log = await counter.ReadLogAsync(writer.DataSource);
+        Assert.Equal(log.Count, log.Distinct().Count());
+        Assert.True(await Db.ScalarAsync<bool>(writer.DataSource,
+            "select to_regclass('tests.rebuilt_counts__rebuild') is null and to_regclass('tests.rebuilt_counts__old') is null"),
+            "no shadow or retired table is left behind");
+        Assert.Equal(ProjectionState.Running, (await admin.GetStatusAsync("rebuilt", Ct))!.State);
     }
 
     [Fact]

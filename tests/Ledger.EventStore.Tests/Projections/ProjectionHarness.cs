@@ -25,6 +25,9 @@ internal sealed class StreamCounter(string name) : IProjection
     /// <summary>Throws on events for which this answers true (a bug in the projection, until "fixed").</summary>
     public Func<RecordedEvent, bool>? FailOn { get; set; }
 
+    /// <summary>Slows replay batches of a rebuild, so the test can watch it run.</summary>
+    public TimeSpan RebuildBatchDelay { get; set; }
+
     public async Task CreateTablesAsync(NpgsqlDataSource dataSource)
     {
         await using var command = dataSource.CreateCommand($"""
@@ -39,6 +42,11 @@ internal sealed class StreamCounter(string name) : IProjection
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         var events = batch.Events;
+        if (batch.Table(CountsTable).Contains("__rebuild", StringComparison.Ordinal) && RebuildBatchDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(RebuildBatchDelay, cancellationToken);
+        }
+
         foreach (var e in events)
         {
             if (FailOn?.Invoke(e) == true) throw new InvalidOperationException($"cannot count event {e.EventId}");
@@ -172,6 +180,7 @@ internal sealed class DaemonNode : IAsyncDisposable
         {
             NodeId = nodeId,
             BatchSize = 100,
+            RebuildBatchSize = 200,
             PollInterval = TimeSpan.FromMilliseconds(200),
             OwnershipInterval = TimeSpan.FromMilliseconds(200),
             NodeTimeout = TimeSpan.FromSeconds(3),

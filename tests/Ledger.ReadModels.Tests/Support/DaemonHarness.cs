@@ -37,6 +37,7 @@ internal sealed class DaemonNode : IAsyncDisposable
         {
             NodeId = nodeId,
             BatchSize = 100,
+            RebuildBatchSize = 500,
             PollInterval = TimeSpan.FromMilliseconds(200),
             OwnershipInterval = TimeSpan.FromMilliseconds(250),
             NodeTimeout = TimeSpan.FromSeconds(3),

@@ -29,6 +29,6 @@ begin
 end
 $$;
 
--- The rebuild's attempt (projection_rebuild_start.sql) and how far its total has counted the live progression's events.
+-- The rebuild's attempt (projection_rebuild_begin.sql) and how far its total has counted the live progression's events.
 alter table ledger.projection_checkpoints add column rebuild_attempt uuid;
 alter table ledger.projection_checkpoints add column rebuild_counted_to bigint;

@@ -1,8 +1,9 @@
--- The shadow tables are the live ones now (renamed in this transaction) and hold exactly what the live progression says:
--- the rebuild is over. The new generation fails any daemon batch computed from the replaced tables (projection_fence).
+-- The shadow tables are now the live ones: the live cursor becomes the shadow cursor and the rebuild is over.
 update ledger.projection_checkpoints
-set generation = generation + 1,
-    rebuild_requested_at = null, rebuild_started_at = null, rebuild_attempt = null, shadow_position = null,
-    rebuild_counted_to = null,
+set position = shadow_position,
+    rebuild_requested_at = null, rebuild_started_at = null, shadow_position = null,
     rebuild_finished_at = now(), updated_at = now()
-where name = @name and rebuild_attempt = @attempt;
+where name = @name
+  and shadow_position = @shadow_position
+  and position = @live_position
+  and status = 'running';
