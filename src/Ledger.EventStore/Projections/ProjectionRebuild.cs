@@ -61,7 +61,6 @@ public sealed partial class ProjectionRebuild
     private const int LockNamespace = 0x4C524231; // "LRB1"
 
     private static readonly string State = Read("projection_rebuild_state.sql");
-    private static readonly string Ensure = Read("projection_checkpoint_ensure.sql");
     private static readonly string TryLock = Read("projection_try_lock.sql");
     private static readonly string Unlock = Read("projection_unlock.sql");
     private static readonly string CreateTable = Read("projection_rebuild_create_table.sql");
@@ -172,17 +171,14 @@ public sealed partial class ProjectionRebuild
             command.Parameters.Add(Text("name", Name));
             command.Parameters.Add(Text("shard", Shard));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken)) return new RebuildState(false, null, null, 0);
-            return new RebuildState(
-                reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetInt64(1),
-                reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.GetInt64(3));
+            if (!await reader.ReadAsync(cancellationToken)) return new RebuildState(false, null, 0);
+            return new RebuildState(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.GetInt64(2));
         }
 
         public async Task<bool> RunAsync(CancellationToken cancellationToken)
         {
             await using (var connection = await DataSource.OpenConnectionAsync(cancellationToken))
             {
-                await ExecuteAsync(connection, null, Ensure, cancellationToken, Text("name", Name));
                 var state = await ReadStateAsync(connection, cancellationToken);
                 if (!state.Requested) return false;
                 if (state.ShadowPosition is null)
@@ -533,7 +529,7 @@ public sealed partial class ProjectionRebuild
             .Replace("{live_name}", ProjectionTable.Quote(table.Name), StringComparison.Ordinal);
     }
 
-    private sealed record RebuildState(bool Requested, long? ShadowPosition, DateTimeOffset? StartedAt, long LivePosition);
+    private sealed record RebuildState(bool Requested, long? ShadowPosition, long LivePosition);
 
     private enum Step
     {
