@@ -241,6 +241,61 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    public async Task A_rebuilder_that_lost_its_lock_cannot_write_into_the_rebuild_another_node_carries_on()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "rebuild-lost-lock");
+        var witness = new RebuildWitness();
+        await using var store = MartenDaemon.Store(dataSource, new RebuildFence(witness));
+        await EnsureCheckpointsAsync(dataSource, [witness]);
+        var units = History.Generate(seed: 6061, lathropUnits: 150, shanghaiUnits: 100);
+        await AppendAllAsync(store, DaemonChecks.Appends(units, writers: 2, seed: 5));
+        await CaughtUpAsync(store, dataSource, [witness]);
+        var admin = new ProjectionAdmin(dataSource);
+        Assert.True(await admin.RequestRebuildAsync(witness.Name, Ct));
+
+        // Node A holds its second replay batch open, written but not committed.
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batches = 0;
+        var holding = new Delegating(witness, async (batch, token) =>
+        {
+            await witness.ApplyAsync(batch, token);
+            if (++batches != 2) return;
+            held.TrySetResult();
+            await release.Task.WaitAsync(token);
+        });
+        var options = new ProjectionRebuildOptions { BatchSize = 100, SwapWithin = 100 };
+        await using var nodeA = EventStoreDataSource.Create(db.ConnectionString, "rebuild-node-a");
+        var a = Task.Run(() => new ProjectionRebuild(nodeA, options).RunIfRequestedAsync(holding, Ct), Ct);
+        await held.Task.WaitAsync(Deadline, Ct);
+
+        // A's lock session dies (its other sessions live on); node B takes the rebuild over from the shadow position and
+        // waits on the rows A's open batch wrote; then A's batch goes on, and must not land.
+        // The rebuild lock's namespace is 0x4C524231 ("LRB1"). Found first, then ended: in one statement PostgreSQL may
+        // call pg_terminate_backend before the other conditions.
+        var lockHolder = await ScalarAsync<int>(dataSource, "select pid from pg_locks where locktype = 'advisory' and classid = 1280459313 and granted");
+        await using (var terminate = dataSource.CreateCommand("select pg_terminate_backend(@pid)"))
+        {
+            terminate.Parameters.Add(new NpgsqlParameter<int>("pid", lockHolder));
+            Assert.True((bool)(await terminate.ExecuteScalarAsync(Ct))!);
+        }
+
+        await using var nodeB = EventStoreDataSource.Create(db.ConnectionString, "rebuild-node-b");
+        var b = Task.Run(() => new ProjectionRebuild(nodeB, options).RunIfRequestedAsync(witness, Ct), Ct);
+        await Eventually.HoldsAsync(async () => await ScalarAsync<long>(dataSource,
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into \"public\".\"rebuild_seen__rebuild\"%'") == 1,
+            "node B waits for the rows of A's open batch", Deadline);
+        release.TrySetResult();
+
+        Assert.False(await a, "node A's attempt stopped without landing");
+        Assert.True(await b, "node B swapped");
+        await CaughtUpAsync(store, dataSource, [witness]);
+        await WitnessSawEveryEventOnceAsync(dataSource);
+        Assert.Equal(0L, await ShadowTablesLeftAsync(dataSource));
+    }
+
+    [Fact]
     public async Task A_bulk_replay_that_throws_gives_way_to_replay_batches_which_stop_at_the_exact_event_until_retried()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
