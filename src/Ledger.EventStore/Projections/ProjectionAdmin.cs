@@ -192,8 +192,9 @@ public sealed class ProjectionAdmin
     }
 
     /// <summary>
-    /// Asks the owner to rebuild the projection blue/green: replay the whole feed into shadow tables while the live ones
-    /// keep answering, then swap them in. False if a rebuild is already requested or running, or there is no such projection.
+    /// Asks for a blue/green rebuild of the projection: <see cref="ProjectionRebuild.RunIfRequestedAsync"/>, on whichever
+    /// node gets the projection's rebuild lock, replays the store into shadow tables while the live ones keep answering,
+    /// then swaps them in. False if a rebuild is already requested or running, or the projection has no checkpoint row.
     /// </summary>
     public async Task<bool> RequestRebuildAsync(string name, CancellationToken cancellationToken = default)
     {
