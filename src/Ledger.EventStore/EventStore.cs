@@ -38,6 +38,7 @@ public sealed class EventStore : IAsyncDisposable
     private readonly Lock _startLock = new();
     private Task? _coordinatorStarted;
     private readonly Projections.ProjectionSupervisor? _supervisor;
+    private readonly Projections.RebuildMaintenance? _rebuilds;
 
     /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
@@ -63,8 +64,17 @@ public sealed class EventStore : IAsyncDisposable
                 _marten, Options.LoggerFactory.CreateLogger<global::Marten.Events.Daemon.Coordination.ProjectionCoordinator>());
             // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md); started with the daemon.
             var coordinator = _coordinator;
+            List<Projections.IProjectionMaintenance> maintenance = [.. Options.ProjectionMaintenance];
+            if (Options.RunsRebuilds)
+            {
+                _rebuilds = new Projections.RebuildMaintenance(
+                    new Projections.ProjectionRebuild(dataSource, Options.Rebuilds, Options.LoggerFactory.CreateLogger<Projections.ProjectionRebuild>()),
+                    Options.AsyncProjections, Options.LoggerFactory.CreateLogger<Projections.RebuildMaintenance>());
+                maintenance.Add(_rebuilds);
+            }
+
             _supervisor = new Projections.ProjectionSupervisor(
-                dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, [.. Options.ProjectionMaintenance],
+                dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, maintenance,
                 Options.LoggerFactory.CreateLogger<Projections.ProjectionSupervisor>());
         }
 
@@ -392,6 +402,7 @@ public sealed class EventStore : IAsyncDisposable
         await _stopping.CancelAsync();
         await _highWater;
         if (_supervisor is not null) await _supervisor.DisposeAsync();
+        if (_rebuilds is not null) await _rebuilds.DisposeAsync();
         Task? started;
         lock (_startLock) started = _coordinatorStarted;
         if (_coordinator is not null)

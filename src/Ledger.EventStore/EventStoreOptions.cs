@@ -49,6 +49,17 @@ public sealed class EventStoreOptions
     /// </summary>
     public IList<Projections.IProjectionMaintenance> ProjectionMaintenance { get; } = [];
 
+    /// <summary>
+    /// Whether this node takes part in rebuilding <see cref="AsyncProjections"/> (default true): when an operator asks
+    /// (<see cref="Projections.ProjectionAdmin.RequestRebuildAsync"/>), one node at a time replays the read model into
+    /// shadow tables and swaps them in (<see cref="Projections.ProjectionRebuild"/>). Off only where a test drives the
+    /// rebuild itself.
+    /// </summary>
+    public bool RunsRebuilds { get; set; } = true;
+
+    /// <summary>How this node rebuilds (batch sizes, the bulk replay, the swap's lock timeout).</summary>
+    public Projections.ProjectionRebuildOptions Rebuilds { get; set; } = new();
+
     /// <summary>Where Marten's projection coordinator and daemon log (leadership, failing batches).</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory LoggerFactory { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
 

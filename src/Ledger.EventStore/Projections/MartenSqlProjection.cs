@@ -63,14 +63,16 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     /// <param name="logger">Where failures are logged.</param>
     public MartenSqlProjection(IProjection projection, NpgsqlDataSource dataSource, string nodeId, ILogger? logger = null)
     {
-        Projection = projection ?? throw new ArgumentNullException(nameof(projection));
+        ArgumentNullException.ThrowIfNull(projection);
+        // Always fenced: a batch computed from tables a rebuild has since swapped out must not commit (RebuildFence).
+        Projection = projection as RebuildFence ?? new RebuildFence(projection);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         ArgumentException.ThrowIfNullOrWhiteSpace(nodeId);
         _nodeId = nodeId;
         _logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>The read model this runs.</summary>
+    /// <summary>The read model this runs, behind its <see cref="RebuildFence"/>.</summary>
     public IProjection Projection { get; }
 
     /// <inheritdoc />

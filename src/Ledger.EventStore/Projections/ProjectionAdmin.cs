@@ -97,7 +97,7 @@ public sealed class ProjectionAdmin
         {
             await using (var command = _dataSource.CreateCommand(ProjectionSql.CursorRead))
             {
-                command.Parameters.Add(ProjectionRunner.Text("name", name));
+                command.Parameters.Add(ProjectionRebuild.Text("name", name));
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken) && new FeedCursor(reader.GetInt64(0)) >= target) return true;
             }
@@ -116,7 +116,7 @@ public sealed class ProjectionAdmin
     public async Task<FeedCursor?> CursorOfPositionAsync(long position, CancellationToken cancellationToken = default)
     {
         await using var command = _dataSource.CreateCommand(ProjectionSql.CursorOfPosition);
-        command.Parameters.Add(ProjectionRunner.Bigint("position", position));
+        command.Parameters.Add(ProjectionRebuild.Bigint("position", position));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? new FeedCursor(reader.GetInt64(0)) : null;
     }
@@ -150,7 +150,7 @@ public sealed class ProjectionAdmin
         bool inRebuild;
         await using (var read = new NpgsqlCommand(ProjectionSql.SkipRead, connection, transaction))
         {
-            read.Parameters.Add(ProjectionRunner.Text("name", name));
+            read.Parameters.Add(ProjectionRebuild.Text("name", name));
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken) || reader.GetString(0) != "failed" || reader.IsDBNull(2)) return null;
             eventPosition = reader.GetInt64(2);
@@ -174,12 +174,12 @@ public sealed class ProjectionAdmin
             foreach (var sql in ProjectionSql.SkipApply)
             {
                 var command = new NpgsqlBatchCommand(sql);
-                command.Parameters.Add(ProjectionRunner.Text("name", name));
+                command.Parameters.Add(ProjectionRebuild.Text("name", name));
                 command.Parameters.Add(new NpgsqlParameter<Guid>("event_id", eventId));
-                command.Parameters.Add(ProjectionRunner.Bigint("event_position", eventPosition));
+                command.Parameters.Add(ProjectionRebuild.Bigint("event_position", eventPosition));
                 command.Parameters.Add(new NpgsqlParameter<string?>("error", NpgsqlDbType.Text) { TypedValue = error });
                 command.Parameters.Add(new NpgsqlParameter<bool>("in_rebuild", inRebuild));
-                command.Parameters.Add(ProjectionRunner.Text("skipped_by", by));
+                command.Parameters.Add(ProjectionRebuild.Text("skipped_by", by));
                 batch.BatchCommands.Add(command);
             }
 
@@ -206,14 +206,14 @@ public sealed class ProjectionAdmin
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (await ProjectionRunner.ExecuteAsync(connection, transaction, sql, cancellationToken, ProjectionRunner.Text("name", name)) != 1) return false;
+        if (await ProjectionRebuild.ExecuteAsync(connection, transaction, sql, cancellationToken, ProjectionRebuild.Text("name", name)) != 1) return false;
         await NotifyAsync(connection, transaction, name, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
 
     private static async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken cancellationToken) =>
-        await ProjectionRunner.ExecuteAsync(connection, transaction, ProjectionSql.Notify, cancellationToken, ProjectionRunner.Text("name", name));
+        await ProjectionRebuild.ExecuteAsync(connection, transaction, ProjectionSql.Notify, cancellationToken, ProjectionRebuild.Text("name", name));
 
     private async Task<IReadOnlyList<ProjectionStatus>> ReadStatusAsync(string? name, CancellationToken cancellationToken)
     {

@@ -29,8 +29,9 @@ public static class ProjectionFaults
         return true;
     }
 
+    // LR001: the batch was computed from tables a rebuild swapped out (RebuildFence); run again, it is computed anew.
     private static bool IsInfrastructure(string sqlState) =>
-        sqlState.StartsWith("40", StringComparison.Ordinal) || sqlState.StartsWith("53", StringComparison.Ordinal)
+        sqlState == RebuildFence.SwappedSqlState || sqlState.StartsWith("40", StringComparison.Ordinal) || sqlState.StartsWith("53", StringComparison.Ordinal)
         || sqlState.StartsWith("57P", StringComparison.Ordinal) || sqlState.StartsWith("08", StringComparison.Ordinal);
 }
 

@@ -70,6 +70,7 @@ public sealed partial class ProjectionRebuild
     private static readonly string Lock = Read("projection_rebuild_lock.sql");
     private static readonly string Current = Read("projection_rebuild_current.sql");
     private static readonly string Events = Read("projection_rebuild_events.sql");
+    private static readonly string HasSkips = Read("projection_rebuild_has_skips.sql");
     private static readonly string Advance = Read("projection_rebuild_advance.sql");
     private static readonly string Gap = Read("projection_rebuild_remaining.sql");
     private static readonly string SwapProgression = Read("projection_rebuild_swap_progression.sql");
@@ -213,7 +214,10 @@ public sealed partial class ProjectionRebuild
         /// <summary>Creates the shadow tables and fills them: a bulk replay, or nothing (replay batches from the start).</summary>
         private async Task<bool> BeginAsync(NpgsqlConnection connection, RebuildState state, CancellationToken cancellationToken)
         {
-            var bulk = Options.BulkReplay ? _projection as IBulkRebuildProjection : null;
+            // A bulk replay reads the whole store itself, so it cannot leave out the events an operator skipped for this
+            // read model; replay batches do (projection_rebuild_events.sql), so the rebuilt model equals the live one.
+            var skips = await ScalarAsync<bool>(connection, null, HasSkips, cancellationToken, Text("name", Name));
+            var bulk = Options.BulkReplay && !skips ? _projection as IBulkRebuildProjection : null;
             await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             {
                 foreach (var table in _tables)
@@ -356,7 +360,7 @@ public sealed partial class ProjectionRebuild
             }
 
             var live = state.LivePosition;
-            var events = shadow < live ? await ReadEventsAsync(connection, transaction, shadow, live, Options.BatchSize, cancellationToken) : [];
+            var events = shadow < live ? await ReadEventsAsync(connection, transaction, Name, shadow, live, Options.BatchSize, cancellationToken) : [];
             if (events.Count > 0)
             {
                 if (await ApplyCatchingAsync(connection, transaction, events, cancellationToken) is not null)
@@ -420,7 +424,7 @@ public sealed partial class ProjectionRebuild
             var applied = 0;
             while (shadow < live)
             {
-                var events = await ReadEventsAsync(connection, transaction, shadow, live, Options.BatchSize, cancellationToken);
+                var events = await ReadEventsAsync(connection, transaction, Name, shadow, live, Options.BatchSize, cancellationToken);
                 if (events.Count == 0) break;
                 if (await ApplyCatchingAsync(connection, transaction, events, cancellationToken) is not null)
                 {
@@ -509,9 +513,10 @@ public sealed partial class ProjectionRebuild
         private NpgsqlParameter Attempt() => new NpgsqlParameter<Guid>("attempt", _attempt);
 
         private static async Task<IReadOnlyList<RecordedEvent>> ReadEventsAsync(
-            NpgsqlConnection connection, NpgsqlTransaction transaction, long after, long upTo, int maxCount, CancellationToken cancellationToken)
+            NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long after, long upTo, int maxCount, CancellationToken cancellationToken)
         {
             await using var command = new NpgsqlCommand(Events, connection, transaction);
+            command.Parameters.Add(Text("name", name));
             command.Parameters.Add(Bigint("after_position", after));
             command.Parameters.Add(Bigint("up_to", upTo));
             command.Parameters.Add(Bigint("max_count", maxCount));
@@ -562,7 +567,7 @@ public sealed partial class ProjectionRebuild
 
     internal static NpgsqlParameter Bigint(string name, long value) => new NpgsqlParameter<long>(name, NpgsqlDbType.Bigint) { TypedValue = value };
 
-    private static async Task<int> ExecuteAsync(
+    internal static async Task<int> ExecuteAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, CancellationToken cancellationToken, params NpgsqlParameter[] parameters)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);

@@ -5,69 +5,6 @@ using Npgsql;
 
 namespace Ledger.ReadModels.Tests.Support;
 
-/// <summary>
-/// One node running the real <see cref="ProjectionDaemon"/> over the three read models, on a data source of its own whose
-/// application name identifies its sessions (so a test can kill them as a crash or a network cut would).
-/// </summary>
-internal sealed class DaemonNode : IAsyncDisposable
-{
-    private readonly CancellationTokenSource _stop = new();
-
-    private DaemonNode(string nodeId, NpgsqlDataSource dataSource, ProjectionDaemon daemon)
-    {
-        NodeId = nodeId;
-        DataSource = dataSource;
-        Daemon = daemon;
-        Running = daemon.RunAsync(_stop.Token);
-    }
-
-    public string NodeId { get; }
-    public string ApplicationName => ApplicationNameOf(NodeId);
-    public NpgsqlDataSource DataSource { get; }
-    public ProjectionDaemon Daemon { get; }
-    public Task Running { get; }
-
-    public static string ApplicationNameOf(string nodeId) => "read-models-daemon-" + nodeId;
-
-    public static DaemonNode Start(
-        string connectionString, string nodeId, Action<ProjectionDaemonOptions>? configure = null, IReadOnlyList<IProjection>? projections = null)
-    {
-        var dataSource = EventStoreDataSource.Create(connectionString, ApplicationNameOf(nodeId));
-        var options = new ProjectionDaemonOptions
-        {
-            NodeId = nodeId,
-            BatchSize = 100,
-            RebuildBatchSize = 500,
-            PollInterval = TimeSpan.FromMilliseconds(200),
-            OwnershipInterval = TimeSpan.FromMilliseconds(250),
-            NodeTimeout = TimeSpan.FromSeconds(3),
-            // Longer than a few ownership intervals: a node whose sessions were killed stays away long enough for the
-            // others to notice and take its projections, rather than racing them to take its own back.
-            RetryDelay = TimeSpan.FromSeconds(1),
-        };
-        configure?.Invoke(options);
-        return new DaemonNode(nodeId, dataSource, new ProjectionDaemon(dataSource, projections ?? ProjectedHistory.Projections(), options));
-    }
-
-    /// <summary>Ends every session of this node on the server, as a crash or a network cut would.</summary>
-    public async Task<long> KillConnectionsAsync(NpgsqlDataSource admin)
-    {
-        await using var command = admin.CreateCommand(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = @app and datname = current_database()");
-        command.Parameters.Add(new NpgsqlParameter<string>("app", ApplicationName));
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    /// <summary>Stops the daemon cleanly (cancel, then await its run) and closes its data source.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        await Running;
-        await DataSource.DisposeAsync();
-        _stop.Dispose();
-    }
-}
-
 internal static class Eventually
 {
     /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon trails the commits.</summary>

@@ -1,0 +1,80 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ledger.EventStore.Projections;
+
+/// <summary>
+/// The node's share of rebuilds: at each wake-up of its <see cref="ProjectionSupervisor"/> (an operator's request is a
+/// notification; the slow poll catches one missed), it runs <see cref="ProjectionRebuild.RunIfRequestedAsync"/> for the
+/// read model on a task of its own, unless one is still running here. Every node does this: the rebuild's advisory lock
+/// lets one of them work, and when that node goes, the next wake-up elsewhere carries on from the shadow position.
+/// </summary>
+internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyncDisposable
+{
+    private readonly ProjectionRebuild _rebuild;
+    private readonly IReadOnlyDictionary<string, IProjection> _projections;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<string, Task> _running = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public RebuildMaintenance(ProjectionRebuild rebuild, IEnumerable<IProjection> projections, ILogger logger)
+    {
+        _rebuild = rebuild;
+        _projections = projections.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        _logger = logger;
+    }
+
+    public Task RunAsync(ProjectionWakeUp wakeUp, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(wakeUp);
+        if (!_projections.TryGetValue(wakeUp.Name, out var projection)) return Task.CompletedTask;
+        lock (_lock)
+        {
+            if (_stopping.IsCancellationRequested) return Task.CompletedTask;
+            if (_running.TryGetValue(wakeUp.Name, out var running) && !running.IsCompleted) return Task.CompletedTask;
+            // A rebuild takes minutes; the supervisor's loop, which also restarts retried shards, must not wait for it.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _running[wakeUp.Name] = Task.Run(() => RunOneAsync(projection), CancellationToken.None);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task RunOneAsync(IProjection projection)
+    {
+        try
+        {
+            if (await _rebuild.RunIfRequestedAsync(projection, _stopping.Token)) LogSwapped(_logger, projection.Name);
+        }
+        catch (Exception) when (_stopping.IsCancellationRequested)
+        {
+            // The node is stopping: the rebuild lock goes with the session, and another node carries on.
+        }
+        catch (Exception e)
+        {
+            // An infrastructure error: the next wake-up (here or on another node) carries on from the shadow position.
+            LogInterrupted(_logger, e, projection.Name);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Task[] running;
+        lock (_lock)
+        {
+            _stopping.Cancel();
+            running = [.. _running.Values];
+        }
+
+        await Task.WhenAll(running);
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: the rebuild swapped its new tables in on this node.")]
+    private static partial void LogSwapped(ILogger logger, string projection);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: the rebuild on this node was interrupted; the next wake-up carries on from where it stood.")]
+    private static partial void LogInterrupted(ILogger logger, Exception exception, string projection);
+}

@@ -1,7 +1,0 @@
--- Before each write of a bulk replay: locks the checkpoint row (as a batch does) and checks the attempt is still the
--- current one, recording its progress. 0 rows: the rebuild was restarted, cancelled or failed; the write must not land.
-update ledger.projection_checkpoints
-set rebuild_events_done = @events_done, updated_at = now()
-where name = @name
-  and rebuild_requested_at is not null and rebuild_started_at = @started_at and shadow_position is null
-  and status = 'running';

@@ -1,1 +1,0 @@
-update ledger.projection_checkpoints set owner_node = @node_id, owner_since = now() where name = @name;
