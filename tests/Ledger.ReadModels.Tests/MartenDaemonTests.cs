@@ -170,7 +170,8 @@ internal static class MartenDaemon
 
     public static EventStore.EventStore Store(NpgsqlDataSource dataSource, params IProjection[] projections)
     {
-        var options = new EventStoreOptions { EventTypes = UnitEvents.StoredNamesByType, LoggerFactory = Log };
+        // These tests drive rebuilds themselves (RebuildTests): the store's own share of rebuilds would race them.
+        var options = new EventStoreOptions { EventTypes = UnitEvents.StoredNamesByType, LoggerFactory = Log, RunsRebuilds = false };
         foreach (var projection in projections) options.AsyncProjections.Add(projection);
         var store = new EventStore.EventStore(dataSource, options);
         // The store awaits the start when it is disposed; a failing start shows there and in the log.

@@ -231,6 +231,8 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         {
             var admin = new ProjectionAdmin(writer.DataSource);
             await Eventually.HoldsAsync(async () => (await admin.GetStatusAsync("shared", Ct))?.State == ProjectionState.Failed, "the projection has failed");
+            // The row says failed before the batch throws; Marten logs the throw after: wait for the log, not just the row.
+            await Eventually.HoldsAsync(() => Task.FromResult(nodes.Keys.Any(n => log.Logged<ProjectionFailedException>(n))), "Marten has logged the failed batch");
             var leader = nodes.Keys.Single(n => log.Logged<ProjectionFailedException>(n));
             var follower = nodes.Keys.Single(n => n != leader);
 
