@@ -28,14 +28,7 @@ public sealed class MartenDaemonTests(MartenDaemonHistory history) : IClassFixtu
     [MemberData(nameof(FactoryThroughputTests.FactoriesAndBuckets), MemberType = typeof(FactoryThroughputTests))]
     public async Task Throughput_per_bucket_equals_the_in_memory_fold_of_the_history(string factoryId, CalendarBucket bucket)
     {
-        InMemoryFactoryRegistry.Seeded.TryFind(factoryId, out var factory);
-        var from = new DateOnly(2024, 5, 15);
-        var to = new DateOnly(2025, 10, 9);
-
-        var rows = await FactoryThroughputQuery.GetAsync(history.DataSource, factory!, from, to, bucket, Ct);
-
-        Assert.Equal(history.Reference.Throughput(factory!, from, to, bucket), rows);
-        Assert.True(rows.Sum(r => r.UnitsBuilt) > 1000, "the history is large enough to mean something");
+        await FactoryThroughputTests.AssertEqualsTheFoldAsync(history.DataSource, history.Reference, factoryId, bucket);
     }
 
     [Fact]
