@@ -25,6 +25,50 @@ public sealed class MigrationTests(DatabaseFixture database) : IClassFixture<Dat
     }
 
     [Fact]
+    public async Task The_own_daemons_positions_are_handed_to_martens_daemon_so_the_read_models_carry_on_where_they_stood()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = db.CreateDataSource();
+        var migrations = EventStoreSchema.Migrations.Load();
+        var handOver = migrations.Single(m => m.Name == "own_daemon_removed");
+        // A ledger of the release before: every migration up to the hand-over (in the schema the migrator creates), its own
+        // daemon's rows in place.
+        await using (var schema = dataSource.CreateCommand("create schema ledger"))
+        {
+            await schema.ExecuteNonQueryAsync(Ct);
+        }
+
+        foreach (var migration in migrations.Where(m => m.Version < handOver.Version))
+        {
+            await using var step = dataSource.CreateCommand(migration.Sql);
+            await step.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using (var seed = dataSource.CreateCommand("""
+            insert into ledger.projection_checkpoints (name, position) values ('kept', 41), ('fresh', 0), ('raced', 7);
+            insert into ledger.projection_nodes (node_id) values ('old-node');
+            -- A shard Marten already moved (say a node of the new release ran first) keeps Marten's position.
+            insert into ledger.mt_event_progression (name, last_seq_id) values ('raced:All', 12);
+            """))
+        {
+            await seed.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using (var step = dataSource.CreateCommand(handOver.Sql))
+        {
+            await step.ExecuteNonQueryAsync(Ct);
+        }
+
+        Assert.Equal(41, await CountAsync(dataSource, "select last_seq_id from ledger.mt_event_progression where name = 'kept:All'"));
+        Assert.Equal(0, await CountAsync(dataSource, "select count(*) from ledger.mt_event_progression where name = 'fresh:All'"));
+        Assert.Equal(12, await CountAsync(dataSource, "select last_seq_id from ledger.mt_event_progression where name = 'raced:All'"));
+        Assert.Equal(3, await CountAsync(dataSource, "select count(*) from ledger.projection_checkpoints"));
+        Assert.Equal(0, await CountAsync(dataSource,
+            "select count(*) from information_schema.columns where table_schema = 'ledger' and table_name = 'projection_checkpoints' and column_name = 'position'"));
+        Assert.Equal(0, await CountAsync(dataSource, "select count(*) from information_schema.tables where table_schema = 'ledger' and table_name = 'projection_nodes'"));
+    }
+
+    [Fact]
     public async Task Nodes_starting_at_once_migrate_without_racing()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
