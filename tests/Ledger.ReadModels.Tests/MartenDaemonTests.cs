@@ -146,10 +146,10 @@ internal sealed class WitnessProjection : IProjection
 /// <summary>Helpers for a store running Marten's daemon over FactoryThroughput and the witness.</summary>
 internal static class MartenDaemon
 {
-    public const string ThroughputShard = FactoryThroughputProjection.ProjectionName + ":All";
-    public const string MilestonesShard = MilestonesProjection.ProjectionName + ":All";
-    public const string DeploymentsShard = DeploymentsProjection.ProjectionName + ":All";
-    public const string WitnessShard = "daemon-witness:All";
+    public static readonly string ThroughputShard = MartenSetup.ShardName(FactoryThroughputProjection.ProjectionName);
+    public static readonly string MilestonesShard = MartenSetup.ShardName(MilestonesProjection.ProjectionName);
+    public static readonly string DeploymentsShard = MartenSetup.ShardName(DeploymentsProjection.ProjectionName);
+    public static readonly string WitnessShard = MartenSetup.ShardName("daemon-witness");
 
     /// <summary>What Marten's coordinator and daemon logged at warning and above, to explain a shard that stopped.</summary>
     public static readonly WarningLog Log = new();

@@ -370,7 +370,7 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
         var feed = await DaemonChecks.ReadWholeFeedAsync(store, dataSource);
         foreach (var projection in projections)
         {
-            await MartenDaemon.WaitForAsync(dataSource, ProjectionRebuild.ShardOf(projection.Name), feed[^1].Position, Ct);
+            await MartenDaemon.WaitForAsync(dataSource, MartenSetup.ShardName(projection.Name), feed[^1].Position, Ct);
         }
 
         return feed;

@@ -94,9 +94,6 @@ public sealed partial class ProjectionRebuild
         _logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>The shard of Marten's daemon that runs <paramref name="projectionName"/> (its progression row's name).</summary>
-    public static string ShardOf(string projectionName) => projectionName + ":All";
-
     /// <summary>
     /// If a rebuild of <paramref name="projection"/> is requested and no other node is running it, runs it to the end
     /// (the swap) or until <paramref name="cancellationToken"/> stops it (another call carries on later). Returns whether
@@ -154,7 +151,7 @@ public sealed partial class ProjectionRebuild
 
         private string Name => _projection.Name;
 
-        private string Shard => ShardOf(Name);
+        private string Shard => MartenSetup.ShardName(Name);
 
         private NpgsqlDataSource DataSource => _owner._dataSource;
 
