@@ -67,6 +67,9 @@ internal static class RunCommand
                     // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
                     // content root's): a line per request would bury the progress of the demo history and the URLs.
                     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+                    // Marten's daemon logs every batch it applies at Information (a line a few milliseconds apart while
+                    // the demo history is projected).
+                    builder.Logging.AddFilter("Marten", LogLevel.Warning);
                 });
                 await app.StartAsync(cancellationToken);
                 try
