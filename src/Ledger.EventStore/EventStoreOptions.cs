@@ -76,8 +76,10 @@ public sealed class EventStoreOptions
     public IReadOnlyDictionary<Type, string> EventTypes { get; set; } = new Dictionary<Type, string>();
 
     /// <summary>
-    /// Whether this store runs Marten's high-water detection, which moves the feed's head (on by default: every node
-    /// does, so the feed advances wherever a store runs; a one-shot tool that only reads stored history can turn it off).
+    /// Whether this store runs Marten's high-water detection, which moves the feed's head (on by default, so the feed
+    /// advances wherever a store runs; a one-shot tool that only reads stored history can turn it off). A store with
+    /// <see cref="AsyncProjections"/> never runs it itself: the daemon started by
+    /// <see cref="EventStore.StartProjectionsAsync"/> runs its own high-water agent, which its shards follow.
     /// </summary>
     public bool DetectHighWater { get; set; } = true;
 
