@@ -2,6 +2,7 @@ using Ledger.Api.Access;
 using Ledger.Api.Dashboard;
 using Ledger.Api.Features;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.Messaging;
 
 namespace Ledger.Api;
 
@@ -14,6 +15,7 @@ public static class LedgerApp
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
         builder.AddLedgerServiceDefaults();
+        builder.AddLedgerMessaging();
         builder.Services.AddLedgerFeatures();
 
         var app = builder.Build();
@@ -21,6 +23,7 @@ public static class LedgerApp
         var api = app.MapGroup("/api/v1");
         api.MapWhoAmI();
         api.MapLedgerFeatures();
+        app.MapLedgerCommands();
         app.MapDashboard();
         return app;
     }

@@ -70,6 +70,8 @@ internal static class RunCommand
                     // Marten's daemon logs every batch it applies at Information (a line a few milliseconds apart while
                     // the demo history is projected).
                     builder.Logging.AddFilter("Marten", LogLevel.Warning);
+                    // Wolverine's start-up and node-agent lines, likewise.
+                    builder.Logging.AddFilter("Wolverine", LogLevel.Warning);
                 });
                 await app.StartAsync(cancellationToken);
                 try

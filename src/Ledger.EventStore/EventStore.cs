@@ -29,6 +29,7 @@ public sealed class EventStore : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
     private readonly DocumentStore _marten;
+    private readonly bool _ownsMarten;
     private readonly MartenEvents _martenEvents;
     private readonly AppendPipeline _pipeline;
     private readonly EventStoreMetrics _metrics;
@@ -40,22 +41,27 @@ public sealed class EventStore : IAsyncDisposable
     private readonly Projections.ProjectionSupervisor? _supervisor;
     private readonly Projections.RebuildMaintenance? _rebuilds;
 
-    /// <summary>Creates the store. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
+    /// <summary>Creates the store on a Marten store of its own. Apply <see cref="EventStoreSchema.Migrations"/> first.</summary>
     public EventStore(NpgsqlDataSource dataSource, EventStoreOptions? options = null)
+        : this(dataSource, options ?? new EventStoreOptions(), marten: null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the store on a Marten store that the host built and owns (the service registers it with <c>AddMarten</c>, so
+    /// that Wolverine's Marten integration finds it), configured by <see cref="ConfigureMarten"/> with the same options.
+    /// </summary>
+    public EventStore(NpgsqlDataSource dataSource, EventStoreOptions options, IDocumentStore marten)
+        : this(dataSource, options, (DocumentStore)(marten ?? throw new ArgumentNullException(nameof(marten))))
+    {
+    }
+
+    private EventStore(NpgsqlDataSource dataSource, EventStoreOptions options, DocumentStore? marten)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
-        Options = options ?? new EventStoreOptions();
-        _marten = DocumentStore.For(o =>
-        {
-            MartenSetup.Configure(o, dataSource, Options.EventTypes);
-            foreach (var projection in Options.InlineProjections) o.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
-            foreach (var projection in Options.AsyncProjections)
-            {
-                o.Projections.Add(
-                    new Projections.MartenSqlProjection(projection, dataSource, Options.NodeId, Options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>()),
-                    JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
-            }
-        });
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        _ownsMarten = marten is null;
+        _marten = marten ?? DocumentStore.For(o => ConfigureMarten(o, dataSource, Options));
         if (Options.AsyncProjections.Count > 0)
         {
             // What AddMarten(...).AddAsyncDaemon(HotCold) registers as a hosted service, owned by the store instead, so
@@ -96,6 +102,24 @@ public sealed class EventStore : IAsyncDisposable
             _metrics.BatchCommitted(requests, events);
             BatchCommitted?.Invoke(requests, events);
         };
+    }
+
+    /// <summary>
+    /// Configures Marten for this store: <see cref="MartenSetup.Configure"/>, then the inline projections and the
+    /// asynchronous read models of <paramref name="options"/> (each run through <see cref="Projections.MartenSqlProjection"/>).
+    /// </summary>
+    public static void ConfigureMarten(StoreOptions marten, NpgsqlDataSource dataSource, EventStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(marten);
+        ArgumentNullException.ThrowIfNull(options);
+        MartenSetup.Configure(marten, dataSource, options.EventTypes);
+        foreach (var projection in options.InlineProjections) marten.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
+        foreach (var projection in options.AsyncProjections)
+        {
+            marten.Projections.Add(
+                new Projections.MartenSqlProjection(projection, dataSource, options.NodeId, options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>()),
+                JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
+        }
     }
 
     /// <summary>The options the store runs with.</summary>
@@ -430,7 +454,7 @@ public sealed class EventStore : IAsyncDisposable
         }
 
         _stopping.Dispose();
-        _marten.Dispose();
+        if (_ownsMarten) _marten.Dispose();
         _metrics.Dispose();
     }
 }

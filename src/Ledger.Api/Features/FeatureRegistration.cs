@@ -36,8 +36,11 @@ public static class FeatureRegistration
                 foreach (var projection in sp.GetRequiredService<IReadOnlyList<IProjection>>()) options.AsyncProjections.Add(projection);
             }
 
-            return new EventStore.EventStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), options);
+            return options;
         });
+        // On the Marten store the host registers (ServiceDefaults/Messaging), configured from the options above.
+        services.AddSingleton(sp => new EventStore.EventStore(
+            sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<EventStoreOptions>(), sp.GetRequiredService<Marten.IDocumentStore>()));
         services.AddSingleton<UnitStatusQuery>();
         services.AddSingleton(sp => new ProjectionAdmin(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Freshness>();
@@ -49,7 +52,7 @@ public static class FeatureRegistration
         services.AddHostedService<ProjectionDaemonService>();
         services.AddSingleton<IdempotencyKeys>();
         services.AddHostedService<IdempotencyKeyPurger>();
-        services.AddSingleton<UnitEventWriter>();
+        services.AddSingleton<FluentValidation.IValidator<RecordEvents>, RecordEventsValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Ledger:Audit").Get<AuditSealerOptions>() ?? new AuditSealerOptions());
         services.AddSingleton(sp => new LedgerAudit(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         services.AddHostedService<AuditSealerService>();
@@ -59,7 +62,6 @@ public static class FeatureRegistration
     public static RouteGroupBuilder MapLedgerFeatures(this RouteGroupBuilder api)
     {
         api.MapFactories();
-        api.MapRecordEvents();
         api.MapUnitStatus();
         api.MapFactoryReports();
         api.MapDeployments();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Ledger.Api.ServiceDefaults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Ledger.Api.Http;
@@ -8,8 +9,19 @@ namespace Ledger.Api.Http;
 /// A response as bytes and a few headers: what the write endpoints answer and what an Idempotency-Key keeps, so that a
 /// retried request gets exactly the original answer back.
 /// </summary>
-internal sealed record LedgerResponse(int Status, string ContentType, string Body, string? ETag = null, string? Location = null) : IResult
+/// <remarks>
+/// An endpoint returning it declares its responses itself (<c>Produces</c>, <c>ProducesProblem</c>): as an
+/// <see cref="IEndpointMetadataProvider"/> that adds nothing, it keeps Wolverine.Http from advertising a 200 and a 404
+/// that the write endpoints never answer.
+/// </remarks>
+public sealed record LedgerResponse(int Status, string ContentType, string Body, string? ETag = null, string? Location = null)
+    : IResult, IEndpointMetadataProvider
 {
+    /// <inheritdoc/>
+    public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder)
+    {
+    }
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static LedgerResponse Created<T>(T body, string? location, long? version) =>

@@ -14,7 +14,7 @@ namespace Ledger.Api.Idempotency;
 /// nothing; the same key with another request is refused (422); a retry while the first is still being processed is
 /// told to wait (409). Keys are scoped to the API key that sent them and kept for <see cref="Retention"/>.
 /// </summary>
-internal sealed class IdempotencyKeys(NpgsqlDataSource dataSource)
+public sealed class IdempotencyKeys(NpgsqlDataSource dataSource)
 {
     public const string HeaderName = "Idempotency-Key";
     public const int MaxKeyLength = 255;
@@ -88,11 +88,13 @@ internal sealed class IdempotencyKeys(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Keeps the answer for retries. 5xx answers and 409 version-conflict (other writers kept changing the unit) are not
-    /// kept: both tell the sender to retry, so the key is released and a retry with the same key runs again.
+    /// kept: both tell the sender to retry, so the key is released and a retry with the same key runs again. Nor is 400:
+    /// an invalid request never held its key (the command's validator answers it before anything is read), so the fixed
+    /// request may use the same key.
     /// </summary>
     public async Task CompleteAsync(ApiKeyCaller caller, string key, LedgerResponse response, CancellationToken cancellationToken)
     {
-        if (response.Status >= 500 || response.Status == StatusCodes.Status409Conflict)
+        if (response.Status >= 500 || response.Status is StatusCodes.Status409Conflict or StatusCodes.Status400BadRequest)
         {
             await ReleaseAsync(caller, key);
             return;

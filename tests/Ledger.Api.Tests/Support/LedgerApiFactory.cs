@@ -15,6 +15,10 @@ public sealed class LedgerApiFactory(
     string connectionString, string? bootstrapAdminKey = null, bool withRoleProbe = false, IReadOnlyDictionary<string, string?>? settings = null)
     : WebApplicationFactory<Program>
 {
+    // Program ends in RunJasperFxCommands, which under a test host would otherwise hand back without starting it
+    // (CRITTER-STACK.md: every route 404s).
+    static LedgerApiFactory() => JasperFx.CommandLine.JasperFxEnvironment.AutoStartHost = true;
+
     /// <summary>The node's key store, for creating keys of any role in a test.</summary>
     public ApiKeyStore Keys => Services.GetRequiredService<ApiKeyStore>();
 

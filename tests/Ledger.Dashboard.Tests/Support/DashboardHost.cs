@@ -16,6 +16,10 @@ namespace Ledger.Dashboard.Tests.Support;
 /// </summary>
 internal sealed class DashboardHost : WebApplicationFactory<Program>
 {
+    // Program ends in RunJasperFxCommands, which under a test host would otherwise hand back without starting it
+    // (CRITTER-STACK.md: every route 404s).
+    static DashboardHost() => JasperFx.CommandLine.JasperFxEnvironment.AutoStartHost = true;
+
     private readonly string connectionString;
     private readonly TimeProvider? clock;
 

@@ -25,9 +25,9 @@ public static class LedgerMetrics
 
     internal static IEndpointConventionBuilder MapLedgerMetrics(this WebApplication app)
     {
-        // Made now rather than at the first append or scrape, so their instruments are exported from the start.
-        app.Services.GetService<Ledger.EventStore.EventStore>();
-        app.Services.GetRequiredService<ProjectionMetrics>();
+        // The store and ProjectionMetrics, whose instruments must be exported from the start, are made when the host starts
+        // (the migration step and the sampler depend on them), not here: building the app has no side effects, so that
+        // `codegen write` and `db-dump` run without a database (docs/decisions/0007, Q3).
         var port = app.Configuration.GetValue<int?>(PortSetting);
         return app.MapPrometheusScrapingEndpoint(Path, meterProvider: null, configureBranchedPipeline: pipeline =>
             {

@@ -2,32 +2,44 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ledger.Production.Units;
-using Ledger.Production.Units.Validation;
 
 namespace Ledger.Api.Features.Units.RecordEvents;
 
-/// <summary>One event of a request, read and validated: <c>{"eventId"?, "type", "occurredAt", "data"}</c> (plus <c>serial</c> in a batch).</summary>
+/// <summary>
+/// One event of a request, read: <c>{"eventId"?, "type", "occurredAt", "data"}</c> (plus <c>serial</c> in a batch). Its
+/// data is checked afterwards, with the whole command (<see cref="RecordEventsValidator"/>).
+/// </summary>
 /// <param name="Index">Its place in the request, for error messages.</param>
+/// <param name="Path">Where it is in the request body (<c>""</c>, <c>[2]</c>, <c>events[537]</c>), for error messages.</param>
 /// <param name="Serial">The unit.</param>
 /// <param name="EventId">The sender's id for it, if given.</param>
 /// <param name="Type">Which event it is.</param>
 /// <param name="Event">Its data.</param>
 /// <param name="OccurredAt">When it happened, per the sender.</param>
-internal sealed record ProposedEvent(int Index, Serial Serial, Guid? EventId, UnitEventType Type, IUnitEvent Event, DateTimeOffset OccurredAt)
+public sealed record ProposedEvent(int Index, string Path, Serial Serial, Guid? EventId, UnitEventType Type, IUnitEvent Event, DateTimeOffset OccurredAt)
 {
     public OccurredEvent Occurred => new(Event, OccurredAt);
 }
 
+/// <summary>The data of an event whose other fields could not all be read.</summary>
+/// <param name="Path">Where the event is in the request body.</param>
+/// <param name="Event">Its data.</param>
+public sealed record PartlyReadEvent(string Path, IUnitEvent Event);
+
 /// <summary>
-/// Reads the event objects of a request and collects every problem by field path (<c>events[3].data.nameplateKwh</c>),
-/// so a line engineer sees all that is wrong at once.
+/// Reads the event objects of a request and collects every problem of shape by field path (<c>events[3].occurredAt</c>):
+/// the command carries them to its validator, which adds what it finds in the data, so a line engineer sees all that is
+/// wrong at once.
 /// </summary>
 internal sealed partial class EventEnvelopeReader
 {
-    private static readonly UnitEventValidator Validator = new();
     private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+    private readonly List<PartlyReadEvent> _partlyRead = [];
 
     public bool HasErrors => _errors.Count > 0;
+
+    /// <summary>The data of events that could not be read in full, for the validator.</summary>
+    public IReadOnlyList<PartlyReadEvent> PartlyRead => _partlyRead;
 
     public IDictionary<string, string[]> Errors => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
 
@@ -62,8 +74,14 @@ internal sealed partial class EventEnvelopeReader
         var type = ReadType(element, at("type"));
         IUnitEvent? data = null;
         if (type is not null) data = ReadData(element, type, at("data"));
-        if (_errors.Count > errorsBefore || unit is null || type is null || data is null || occurredAt is null) return null;
-        return new ProposedEvent(index, unit.Value, eventId, type, data, occurredAt.Value);
+        if (_errors.Count > errorsBefore || unit is null || type is null || data is null || occurredAt is null)
+        {
+            // Its data is still checked, so that the answer names every field that is wrong, not only those read first.
+            if (data is not null) _partlyRead.Add(new PartlyReadEvent(path, data));
+            return null;
+        }
+
+        return new ProposedEvent(index, path, unit.Value, eventId, type, data, occurredAt.Value);
     }
 
     private static readonly string[] UnitFields = ["eventId", "type", "occurredAt", "data"];
@@ -130,10 +148,9 @@ internal sealed partial class EventEnvelopeReader
             return null;
         }
 
-        IUnitEvent data;
         try
         {
-            data = type.Deserialize(value);
+            return type.Deserialize(value);
         }
         catch (JsonException e)
         {
@@ -142,10 +159,6 @@ internal sealed partial class EventEnvelopeReader
             Add(field, ShapeMessage(e));
             return null;
         }
-
-        var result = Validator.Validate(data);
-        foreach (var failure in result.Errors) Add($"{path}.{failure.PropertyName}", failure.ErrorMessage);
-        return result.IsValid ? data : null;
     }
 
     private static string ShapeMessage(JsonException e)
