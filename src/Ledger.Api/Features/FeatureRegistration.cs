@@ -51,7 +51,8 @@ public static class FeatureRegistration
         // After the migration step (service defaults) and the registry's first load: hosted services start in order.
         services.AddHostedService<ProjectionDaemonService>();
         services.AddSingleton<IdempotencyKeys>();
-        services.AddHostedService<IdempotencyKeyPurger>();
+        // After Wolverine (ServiceDefaults/Messaging), whose inbox keeps the schedule.
+        services.AddHostedService<PurgeScheduler>();
         services.AddSingleton<FluentValidation.IValidator<RecordEvents>, RecordEventsValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Ledger:Audit").Get<AuditSealerOptions>() ?? new AuditSealerOptions());
         services.AddSingleton(sp => new LedgerAudit(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));

@@ -132,25 +132,3 @@ public sealed class IdempotencyKeys(NpgsqlDataSource dataSource)
 
     private static string Read(string file) => SqlResources.Read(typeof(IdempotencyKeys).Assembly, file);
 }
-
-/// <summary>Forgets Idempotency-Keys past their retention, hourly, on every node (the delete is idempotent).</summary>
-internal sealed class IdempotencyKeyPurger(IdempotencyKeys keys, ILogger<IdempotencyKeyPurger> logger) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromHours(1));
-        do
-        {
-            try
-            {
-                var purged = await keys.PurgeAsync(stoppingToken);
-                if (purged > 0) logger.LogInformation("Purged {Count} idempotency keys older than {Retention}", purged, IdempotencyKeys.Retention);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException)
-            {
-                logger.LogWarning(e, "Could not purge idempotency keys; trying again in an hour");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
-}

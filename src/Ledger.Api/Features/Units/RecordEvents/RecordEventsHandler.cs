@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Ledger.Api.Access;
 using Ledger.Api.ServiceDefaults;
 using Ledger.Api.ServiceDefaults.Messaging;
@@ -194,11 +192,7 @@ public sealed class RecordEventsHandler(EventStore.EventStore store, IFactoryReg
     private static Guid NewEventId(RecordEvents command, int index)
     {
         if (command.IdempotencyKey is null) return Guid.CreateVersion7();
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"ledger-event-id\n{command.Caller.KeyId:D}\n{command.IdempotencyKey}\n{index}"));
-        var bytes = hash.AsSpan(0, 16).ToArray();
-        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80); // version 8: custom, name-based
-        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 9562 variant
-        return new Guid(bytes, bigEndian: true);
+        return NameBasedId.From("ledger-event-id", command.Caller.KeyId.ToString("D"), command.IdempotencyKey, index.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 }
 
