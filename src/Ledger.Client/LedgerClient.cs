@@ -307,6 +307,54 @@ public sealed class LedgerClient
         }
     }
 
+    // ---- Dead letters (admin keys) ----
+
+    /// <summary>
+    /// The messages the ledger gave up on after their retries, newest first (<c>GET /api/v1/dead-letters</c>; admin).
+    /// </summary>
+    /// <param name="messageType">Only this message type (<c>ledger.unit-shipped.v1</c>); all when null.</param>
+    /// <param name="limit">Page size, 1 to 500; the ledger's default (100) when null.</param>
+    /// <param name="page">Page number from 0.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page, and how many match in all.</returns>
+    public async Task<DeadLetterPage> GetDeadLettersAsync(string? messageType = null, int? limit = null, int page = 0, CancellationToken cancellationToken = default)
+    {
+        var q = new Query().Add("messageType", messageType).Add("limit", limit).Add("page", page);
+        return (await _transport.GetAsync<DeadLetterPage>("api/v1/dead-letters" + q, null, cancellationToken)).Value!;
+    }
+
+    /// <summary>Marks dead letters for replay (<c>POST /api/v1/dead-letters/replay</c>; admin).</summary>
+    /// <param name="ids">The dead letters' ids (1 to 1,000).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The ids marked for replay, and those that are not dead letters.</returns>
+    public async Task<DeadLettersReplayed> ReplayDeadLettersAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var body = Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("ids");
+            foreach (var id in ids) w.WriteStringValue(id);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+        using var response = await _transport.SendAsync(HttpMethod.Post, "api/v1/dead-letters/replay",
+            request => request.Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue(JsonMediaType) } },
+            cancellationToken);
+        return await Transport.ReadAsync<DeadLettersReplayed>(response, cancellationToken);
+    }
+
+    /// <summary>Deletes a dead letter: it will not be delivered (<c>DELETE /api/v1/dead-letters/{id}</c>; admin).</summary>
+    /// <param name="id">The dead letter's id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The dead letter as it was.</returns>
+    /// <exception cref="LedgerProblemException">No dead letter has that id (404), among others.</exception>
+    public async Task<DeadLetter> DiscardDeadLetterAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        using var response = await _transport.SendAsync(HttpMethod.Delete, $"api/v1/dead-letters/{id}", null, cancellationToken);
+        return await Transport.ReadAsync<DeadLetter>(response, cancellationToken);
+    }
+
     /// <summary>A query string built from the parameters that have values, each escaped.</summary>
     private sealed class Query
     {

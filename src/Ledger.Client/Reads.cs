@@ -337,3 +337,25 @@ public sealed record ProjectionStatus(
     string Name, string State, long Position, string Cursor, long LagEvents, double LagSeconds, string? OwnerNode,
     DateTimeOffset? OwnerSince, ProjectionFailure? Failure, ProjectionRebuild? Rebuild, DateTimeOffset? LastRebuildFinishedAt,
     DateTimeOffset UpdatedAt);
+
+/// <summary>A message the ledger gave up on after its retries (<c>GET /api/v1/dead-letters</c>).</summary>
+/// <param name="Id">Its id: the message id (for an integration event, the recorded event's id).</param>
+/// <param name="MessageType">Its message type name.</param>
+/// <param name="Destination">Where it was going.</param>
+/// <param name="SentAt">When it was first sent.</param>
+/// <param name="ExceptionType">The last failure's exception type.</param>
+/// <param name="ExceptionMessage">The last failure's message.</param>
+/// <param name="Replayable">Whether it is marked for replay.</param>
+public sealed record DeadLetter(
+    Guid Id, string MessageType, string? Destination, DateTimeOffset SentAt, string ExceptionType, string ExceptionMessage, bool Replayable);
+
+/// <summary>A page of dead letters, newest first.</summary>
+/// <param name="Total">How many match in all.</param>
+/// <param name="Page">This page's number, from 0.</param>
+/// <param name="DeadLetters">The page.</param>
+public sealed record DeadLetterPage(int Total, int Page, IReadOnlyList<DeadLetter> DeadLetters);
+
+/// <summary>What a replay did.</summary>
+/// <param name="Replaying">The ids marked for replay.</param>
+/// <param name="NotFound">The ids that are not dead letters.</param>
+public sealed record DeadLettersReplayed(IReadOnlyList<Guid> Replaying, IReadOnlyList<Guid> NotFound);

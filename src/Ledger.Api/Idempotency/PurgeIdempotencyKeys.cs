@@ -4,7 +4,9 @@ using Ledger.Api.ServiceDefaults.Messaging;
 using Wolverine;
 using Wolverine.Attributes;
 using Wolverine.Persistence.Durability;
+using Wolverine.ErrorHandling;
 using Wolverine.Runtime;
+using Wolverine.Runtime.Handlers;
 
 namespace Ledger.Api.Idempotency;
 
@@ -36,6 +38,13 @@ public sealed record PurgeIdempotencyKeys(DateTimeOffset Due) : IHasMessageId
 /// <summary>Runs <see cref="PurgeIdempotencyKeys"/> and schedules the next run.</summary>
 public static partial class PurgeIdempotencyKeysHandler
 {
+    /// <summary>A run that keeps failing (the database away for longer than the retries) is a dead letter, replayable by admins.</summary>
+    public static void Configure(HandlerChain chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        chain.OnAnyException().RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)).Then.MoveToErrorQueue();
+    }
+
     public static async Task HandleAsync(
         PurgeIdempotencyKeys run, IdempotencyKeys keys, IWolverineRuntime runtime, TimeProvider time, ILogger<PurgeIdempotencyKeys> logger,
         CancellationToken cancellationToken)

@@ -1,23 +1,10 @@
 using Ledger.EventStore;
 using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
+using Ledger.Testing;
 using Npgsql;
 
 namespace Ledger.ReadModels.Tests.Support;
-
-internal static class Eventually
-{
-    /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon trails the commits.</summary>
-    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting until {what}.");
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
-    }
-}
 
 /// <summary>The read models run by the daemon, checked against the store and the in-memory <see cref="Reference"/>.</summary>
 internal static class DaemonChecks

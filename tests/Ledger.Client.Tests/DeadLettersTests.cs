@@ -1,0 +1,95 @@
+using System.Net;
+using Ledger.Api.Access;
+using Ledger.Api.Idempotency;
+using Ledger.Api.Tests.Support;
+using Ledger.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Wolverine;
+
+namespace Ledger.Client.Tests;
+
+/// <summary>
+/// Messages Wolverine gives up on are dead letters that admins list, replay and discard over HTTP (and the CLI, which
+/// calls the same endpoints through the client).
+/// </summary>
+public sealed class DeadLettersTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>, IAsyncLifetime
+{
+    private readonly LedgerApiFactory _api = new(database.ConnectionString);
+    private LedgerClient _admin = null!;
+    private HttpClient _http = null!;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        _http = _api.CreateClient();
+        _admin = new LedgerClient(_http, new LedgerClientOptions { ApiKey = await _api.CreateKeyAsync(LedgerRole.Admin), Retry = LedgerRetryOptions.None });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_run_that_keeps_failing_becomes_a_dead_letter_and_is_handled_once_replayed_after_the_cause_is_fixed()
+    {
+        // A purge run whose table is gone fails on every retry.
+        await ExecuteAsync("alter table ledger.idempotency_keys rename to idempotency_keys_away");
+        var run = new PurgeIdempotencyKeys(new DateTimeOffset(2001, 1, 1, 3, 0, 0, TimeSpan.Zero));
+        using (var scope = _api.Services.CreateScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IMessageBus>().PublishAsync(run);
+        }
+
+        DeadLetter? letter = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            letter = (await _admin.GetDeadLettersAsync("ledger.purge-idempotency-keys", cancellationToken: Ct)).DeadLetters.SingleOrDefault();
+            return letter is not null;
+        }, "the run is a dead letter", TimeSpan.FromSeconds(90));
+        Assert.Equal(run.MessageId, letter!.Id);
+        Assert.Contains("idempotency_keys", letter.ExceptionMessage, StringComparison.Ordinal);
+        Assert.False(letter.Replayable);
+
+        await ExecuteAsync("alter table ledger.idempotency_keys_away rename to idempotency_keys");
+        var replayed = await _admin.ReplayDeadLettersAsync([run.MessageId, Guid.NewGuid()], Ct);
+        Assert.Equal([run.MessageId], replayed.Replaying);
+        Assert.Single(replayed.NotFound);
+
+        await Eventually.HoldsAsync(async () => await HandledAsync(run.MessageId), "the replayed run is handled", TimeSpan.FromSeconds(90));
+        Assert.Empty((await _admin.GetDeadLettersAsync("ledger.purge-idempotency-keys", cancellationToken: Ct)).DeadLetters);
+    }
+
+    [Fact]
+    public async Task Discarding_an_unknown_dead_letter_is_404_and_a_bad_replay_body_is_400()
+    {
+        var missing = await Assert.ThrowsAsync<LedgerProblemException>(() => _admin.DiscardDeadLetterAsync(Guid.NewGuid(), Ct));
+        Assert.Equal(404, missing.Problem.Status);
+        var invalid = await Assert.ThrowsAsync<LedgerProblemException>(() => _admin.ReplayDeadLettersAsync([], Ct));
+        Assert.Equal(400, invalid.Problem.Status);
+    }
+
+    [Fact]
+    public async Task Only_admins_see_dead_letters()
+    {
+        using var reporting = _api.CreateClient(await _api.CreateKeyAsync(LedgerRole.Auditor));
+        using var response = await reporting.GetAsync("/api/v1/dead-letters", Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var db = database.CreateDataSource();
+        await using var command = db.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    private async Task<bool> HandledAsync(Guid id)
+    {
+        await using var db = database.CreateDataSource();
+        await using var command = db.CreateCommand("select count(*) from ledger.wolverine_incoming_envelopes where id = $1 and status = 'Handled'");
+        command.Parameters.AddWithValue(id);
+        return (long)(await command.ExecuteScalarAsync(Ct))! == 1;
+    }
+}
