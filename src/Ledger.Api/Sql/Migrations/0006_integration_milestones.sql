@@ -39,7 +39,7 @@ create table if not exists ledger.integration_milestones (
 );
 
 -- Moves the counts a batch read from what it read to what it counted. A count that moved in between (a second node's batch
--- over the same range, which Marten's guarded progression update should already have refused) fails the whole batch
+-- that committed first: Marten's guarded progression update does not refuse the stale one, 9.62.0) fails the whole batch
 -- instead of counting a build twice; 40001 marks it as a conflict to retry, which then reads the new count.
 create or replace function ledger.integration_milestones_count(factory_ids text[], expected bigint[], counted bigint[])
 returns void

@@ -28,9 +28,12 @@ internal sealed record MilestoneSettings(long Every = 1000);
 /// the messages are sent only after that commit.</para>
 /// <para>Once per milestone: state is read as committed by earlier batches (a shard's batches are serial) and the batch
 /// folded in memory, as the read models do. Every counted build is kept by feed position, so a range handed over again
-/// (a retried batch, a rewound progression) counts nothing twice; the counts move by compare-and-set and a milestone is a
-/// primary key, so a stale owner's batch that raced a new owner's (which Marten's guarded progression update already
-/// refuses) fails whole, messages included. The read models' rebuilds never touch this shard or its tables.</para>
+/// (a retried batch, a rewound progression) counts nothing twice. Marten's guarded progression update does not stop a
+/// stale owner's batch (9.62.0 commits it although the update matches no row: RebuildTests, and
+/// MilestonesNodesTests without the checks below delivered the milestone twice), so the batch guards itself: its builds'
+/// positions are a primary key, the counts move by compare-and-set and a milestone is a primary key. A batch that lands
+/// after another node applied its range fails whole (23505 or 40001), its messages with it, and its retry finds the range
+/// counted. The read models' rebuilds never touch this shard or its tables.</para>
 /// <para>Which unit: the one ranked nth by (occurredAt, position), as the milestones read model ranks, among the builds
 /// recorded up to the one that took the factory to n. A build recorded later with an earlier occurredAt can change the read
 /// model's answer afterwards; the message, already published, stays as it was (docs/integration-events-milestones.md).</para>
