@@ -112,6 +112,9 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         Assert.Equal(Expected(builds, every), before);
         var position = await ProgressionAsync(data);
 
+        // The subscription is not a read model: the operators' levers do not reach it.
+        using var refused = await admin.PostAsync(new Uri($"/api/v1/projections/{MilestoneSubscription.Name}/rebuild", UriKind.Relative), null, Ct);
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         using var rebuild = await admin.PostAsync(new Uri("/api/v1/projections/milestones/rebuild", UriKind.Relative), null, Ct);
         Assert.Equal(HttpStatusCode.Accepted, rebuild.StatusCode);
         await WaitForRebuildAsync(admin, "milestones");
