@@ -147,6 +147,8 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
     public void The_message_id_is_a_name_based_uuid_of_factory_and_milestone()
     {
         var id = FactoryMilestoneReached.IdOf("shanghai", 1000);
+        // Pinned: consumers deduplicate by it, so it never changes (docs/integration-events-milestones.md shows it).
+        Assert.Equal(new Guid("d61811ef-a26f-50a9-9c96-88e7befad451"), id);
         Assert.Equal(id, new FactoryMilestoneReached("shanghai", 1000, "SHA-1", Day, Day, Guid.NewGuid()).MessageId);
         Assert.Equal(5, id.Version);
         Assert.NotEqual(id, FactoryMilestoneReached.IdOf("shanghai", 2000));
@@ -154,6 +156,16 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         // RFC 9562's own example of a version 5 UUID (appendix A.4): "www.example.com" in the DNS namespace.
         Assert.Equal(new Guid("2ed6657d-e927-568b-95e1-2665a8aea6a2"),
             FactoryMilestoneReached.NameBased(new Guid("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "www.example.com"));
+    }
+
+    [Fact]
+    public void The_message_carries_the_documented_fields()
+    {
+        var message = new FactoryMilestoneReached("shanghai", 1000, "SHA-2025-001000", Day, Day.AddSeconds(2), Guid.CreateVersion7());
+        using var json = JsonDocument.Parse(JsonSerializer.Serialize(message));
+        Assert.Equal(["eventId", "factoryId", "messageId", "milestone", "occurredAt", "recordedAt", "serial"],
+            json.RootElement.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(message, JsonSerializer.Deserialize<FactoryMilestoneReached>(json.RootElement.GetRawText()));
     }
 
     internal static async Task WaitForRebuildAsync(HttpClient admin, string name)
