@@ -1,6 +1,7 @@
 using Ledger.Api.Features.Audit;
 using Ledger.Api.Features.Factories;
 using Ledger.Api.Features.History;
+using Ledger.Api.Features.Integration.Milestones;
 using Ledger.Api.Features.Units;
 using Ledger.Api.Features.Units.RecordEvents;
 using Ledger.Api.Idempotency;
@@ -57,6 +58,7 @@ public static class FeatureRegistration
         services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Ledger:Audit").Get<AuditSealerOptions>() ?? new AuditSealerOptions());
         services.AddSingleton(sp => new LedgerAudit(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         services.AddHostedService<AuditSealerService>();
+        services.AddMilestoneAnnouncements();
         return services;
     }
 
