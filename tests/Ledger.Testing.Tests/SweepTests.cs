@@ -51,6 +51,33 @@ public sealed class SweepTests
         Assert.False(await OwnedContainers.ExistsAsync(id, Ct));
     }
 
+    [Fact]
+    public async Task The_broker_of_a_test_run_that_died_is_removed()
+    {
+        var deadPid = await PidOfAProcessThatHasExitedAsync();
+        await using var abandoned = await RabbitMqBroker.StartNewAsync(new TestRunOwner(deadPid, DateTime.UtcNow), Ct);
+
+        await OwnedContainers.SweepAbandonedAsync(TimeSpan.Zero, Ct);
+
+        Assert.False(await OwnedContainers.ExistsAsync(abandoned.Id, Ct));
+    }
+
+    [Fact]
+    public async Task Disposing_a_broker_removes_it_and_its_data()
+    {
+        var broker = await RabbitMqBroker.StartNewAsync(Ct);
+        var id = broker.Id;
+        var volumes = await Containers.VolumesAsync(id);
+
+        await broker.DisposeAsync();
+
+        Assert.False(await OwnedContainers.ExistsAsync(id, Ct));
+        foreach (var volume in volumes)
+        {
+            Assert.False(await Containers.VolumeExistsAsync(volume), $"The broker's volume {volume} was left behind.");
+        }
+    }
+
     static async Task<int> PidOfAProcessThatHasExitedAsync()
     {
         using var process = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;

@@ -8,7 +8,7 @@ using DotNet.Testcontainers.Configurations;
 namespace Ledger.Testing;
 
 /// <summary>
-/// The bookkeeping every container the tests start shares (<see cref="PostgresContainer"/>, <c>RabbitMqBroker</c>):
+/// The bookkeeping every container the tests start shares (<see cref="PostgresContainer"/>, <see cref="RabbitMqBroker"/>):
 /// a label naming the test process that owns it, removal of the live ones when the process exits or is sent SIGTERM or
 /// SIGHUP, and a sweep of the ones whose process died. Testcontainers' own reaper would do this, but its image cannot be
 /// pulled everywhere.
