@@ -26,7 +26,7 @@ public sealed class SharedServerTests(DatabaseFixture database, PostgresServerFi
         if (Environment.GetEnvironmentVariable(PostgresServer.ExternalServerVariable) is null)
         {
             Assert.NotNull(server.Container);
-            Assert.True(await PostgresContainer.ExistsAsync(server.Container.Id, TestContext.Current.CancellationToken));
+            Assert.True(await OwnedContainers.ExistsAsync(server.Container.Id, TestContext.Current.CancellationToken));
         }
     }
 

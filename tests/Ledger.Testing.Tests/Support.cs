@@ -61,3 +61,38 @@ internal static class Eventually
         }
     }
 }
+
+internal static class Containers
+{
+    /// <summary>The exit code of a container that has stopped, as <c>docker inspect</c> shows it.</summary>
+    public static async Task<long> ExitCodeAsync(string id)
+    {
+        using var client = OwnedContainers.DockerClient();
+        var inspected = await client.Containers.InspectContainerAsync(id, TestContext.Current.CancellationToken);
+        var state = inspected.State ?? throw new InvalidOperationException($"Docker reports no state for container {id}.");
+        Assert.False(state.Running, $"Container {id} is still running.");
+        return state.ExitCode;
+    }
+
+    /// <summary>The names of the Docker volumes a container mounts (its data, for an image that declares a VOLUME).</summary>
+    public static async Task<IReadOnlyList<string>> VolumesAsync(string id)
+    {
+        using var client = OwnedContainers.DockerClient();
+        var inspected = await client.Containers.InspectContainerAsync(id, TestContext.Current.CancellationToken);
+        return [.. inspected.Mounts.Where(m => m.Type == "volume" && m.Name is not null).Select(m => m.Name!)];
+    }
+
+    public static async Task<bool> VolumeExistsAsync(string name)
+    {
+        using var client = OwnedContainers.DockerClient();
+        try
+        {
+            await client.Volumes.InspectAsync(name, TestContext.Current.CancellationToken);
+            return true;
+        }
+        catch (Docker.DotNet.DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+}

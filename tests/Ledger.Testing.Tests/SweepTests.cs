@@ -12,10 +12,10 @@ public sealed class SweepTests
         var deadPid = await PidOfAProcessThatHasExitedAsync();
         await using var abandoned = await PostgresContainer.StartAsync(new TestRunOwner(deadPid, DateTime.UtcNow), Ct);
 
-        await PostgresContainer.SweepAbandonedAsync(Ct);
+        await OwnedContainers.SweepAbandonedAsync(TimeSpan.Zero, Ct);
 
         // Another test process starting now may have swept it first; either way it must be gone.
-        Assert.False(await PostgresContainer.ExistsAsync(abandoned.Id, Ct));
+        Assert.False(await OwnedContainers.ExistsAsync(abandoned.Id, Ct));
     }
 
     [Fact]
@@ -24,9 +24,9 @@ public sealed class SweepTests
         var differentStart = TestRunOwner.Current.StartedUtc - TimeSpan.FromHours(1);
         await using var abandoned = await PostgresContainer.StartAsync(new TestRunOwner(Environment.ProcessId, differentStart), Ct);
 
-        await PostgresContainer.SweepAbandonedAsync(Ct);
+        await OwnedContainers.SweepAbandonedAsync(TimeSpan.Zero, Ct);
 
-        Assert.False(await PostgresContainer.ExistsAsync(abandoned.Id, Ct));
+        Assert.False(await OwnedContainers.ExistsAsync(abandoned.Id, Ct));
     }
 
     [Fact]
@@ -34,9 +34,9 @@ public sealed class SweepTests
     {
         await using var live = await PostgresContainer.StartAsync(Ct);
 
-        await PostgresContainer.SweepAbandonedAsync(Ct);
+        await OwnedContainers.SweepAbandonedAsync(TimeSpan.Zero, Ct);
 
-        Assert.True(await PostgresContainer.ExistsAsync(live.Id, Ct));
+        Assert.True(await OwnedContainers.ExistsAsync(live.Id, Ct));
         Assert.Equal(1, await Sql.ScalarAsync<int>(live.ConnectionString(), "select 1"));
     }
 
@@ -48,7 +48,34 @@ public sealed class SweepTests
 
         await container.DisposeAsync();
 
-        Assert.False(await PostgresContainer.ExistsAsync(id, Ct));
+        Assert.False(await OwnedContainers.ExistsAsync(id, Ct));
+    }
+
+    [Fact]
+    public async Task The_broker_of_a_test_run_that_died_is_removed()
+    {
+        var deadPid = await PidOfAProcessThatHasExitedAsync();
+        await using var abandoned = await RabbitMqBroker.StartNewAsync(new TestRunOwner(deadPid, DateTime.UtcNow), Ct);
+
+        await OwnedContainers.SweepAbandonedAsync(TimeSpan.Zero, Ct);
+
+        Assert.False(await OwnedContainers.ExistsAsync(abandoned.Id, Ct));
+    }
+
+    [Fact]
+    public async Task Disposing_a_broker_removes_it_and_its_data()
+    {
+        var broker = await RabbitMqBroker.StartNewAsync(Ct);
+        var id = broker.Id;
+        var volumes = await Containers.VolumesAsync(id);
+
+        await broker.DisposeAsync();
+
+        Assert.False(await OwnedContainers.ExistsAsync(id, Ct));
+        foreach (var volume in volumes)
+        {
+            Assert.False(await Containers.VolumeExistsAsync(volume), $"The broker's volume {volume} was left behind.");
+        }
     }
 
     static async Task<int> PidOfAProcessThatHasExitedAsync()

@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using Docker.DotNet.Models;
-using DotNet.Testcontainers.Configurations;
 using Npgsql;
 using Testcontainers.PostgreSql;
 
@@ -32,9 +26,6 @@ public sealed class PostgresContainer : IAsyncDisposable
     /// <summary>The superuser the container is created with.</summary>
     public const string Superuser = "postgres";
 
-    /// <summary>The label that ties a container to the test process that started it, for the sweep.</summary>
-    internal const string OwnerLabel = "org.ledger.test-run";
-
     const int ServerPort = 5432;
 
     /// <summary>
@@ -51,26 +42,8 @@ public sealed class PostgresContainer : IAsyncDisposable
         "-c", "max_connections=400",
     ];
 
-    static readonly ConcurrentDictionary<PostgresContainer, byte> Live = new();
-    static readonly Lazy<Task> FirstSweep = new(() => Task.Run(() => SweepAbandonedAsync(CancellationToken.None)));
-
-    // Kept so that the handlers stay registered for the life of the process.
-    static readonly PosixSignalRegistration[] TerminationHandlers;
-
     readonly PostgreSqlContainer container;
     readonly string password;
-
-    static PostgresContainer()
-    {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveAllLive();
-        // The runtime does not raise ProcessExit for a process ended by a signal: a test run sent SIGTERM (as a CI timeout
-        // does) would leave its container running. After these handlers the signal goes on to end the process as before.
-        TerminationHandlers =
-        [
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => RemoveAllLive()),
-            PosixSignalRegistration.Create(PosixSignal.SIGHUP, _ => RemoveAllLive()),
-        ];
-    }
 
     PostgresContainer(PostgreSqlContainer container, string password, int port)
     {
@@ -104,33 +77,31 @@ public sealed class PostgresContainer : IAsyncDisposable
     /// <summary>Starts a container labelled as another test run's (for the sweep's tests).</summary>
     internal static async Task<PostgresContainer> StartAsync(TestRunOwner owner, CancellationToken cancellationToken)
     {
-        await FirstSweep.Value.WaitAsync(cancellationToken);
+        await OwnedContainers.FirstSweepAsync(cancellationToken);
 
         var password = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
-        // A fixed host port rather than Docker's pick: Docker picks anew at every start, and a restarted server must be
-        // where the services under test were told it is. Another process may take the free port before Docker binds
-        // it, so the start is tried again on a fresh one.
+        // A fixed host port, so that a restarted server is where the services under test were told it is.
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort();
+            var port = OwnedContainers.FreePort();
             var container = new PostgreSqlBuilder(Image)
                 .WithUsername(Superuser)
                 .WithPassword(password)
                 .WithDatabase("postgres")
                 .WithPortBinding(port, ServerPort)
                 .WithCommand(TestSettings)
-                .WithLabel(OwnerLabel, owner.ToString())
+                .WithLabel(OwnedContainers.OwnerLabel, owner.ToString())
                 // The default 64 MB /dev/shm is too small for parallel queries of 400 connections.
                 .WithCreateParameterModifier(parameters => parameters.HostConfig!.ShmSize = 256L * 1024 * 1024)
                 .Build();
             var started = new PostgresContainer(container, password, port);
-            Live.TryAdd(started, 0);
+            OwnedContainers.Track(started);
             try
             {
                 await container.StartAsync(cancellationToken);
                 return started;
             }
-            catch (Exception e) when (attempt < 3 && IsPortTaken(e))
+            catch (Exception e) when (attempt < 3 && OwnedContainers.IsPortTaken(e))
             {
                 await started.DisposeAsync();
             }
@@ -187,90 +158,9 @@ public sealed class PostgresContainer : IAsyncDisposable
     /// <returns>A task that completes once the container is gone.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (Live.TryRemove(this, out _))
+        if (OwnedContainers.Untrack(this))
         {
             await container.DisposeAsync();
-        }
-    }
-
-    /// <summary>
-    /// Removes the containers whose test process is gone (killed, crashed, or stopped in a debugger), so a run that died
-    /// leaves nothing behind. Testcontainers' own reaper would do this, but its image cannot be pulled everywhere.
-    /// </summary>
-    /// <param name="cancellationToken">Cancels the sweep.</param>
-    /// <returns>How many containers were removed.</returns>
-    internal static async Task<int> SweepAbandonedAsync(CancellationToken cancellationToken)
-    {
-        using var client = DockerClient();
-        var containers = await client.Containers.ListContainersAsync(
-            new ContainersListParameters
-            {
-                All = true,
-                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [OwnerLabel] = true } },
-            },
-            cancellationToken);
-        var swept = 0;
-        // A container being removed at this moment may be listed without its labels.
-        foreach (var abandoned in containers.Where(c => c.Labels?.TryGetValue(OwnerLabel, out var label) == true
-            && (TestRunOwner.Parse(label) is not { } owner || !owner.IsAlive())))
-        {
-            try
-            {
-                await client.Containers.RemoveContainerAsync(abandoned.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
-                swept++;
-            }
-            catch (Docker.DotNet.DockerContainerNotFoundException)
-            {
-                // Another test process's sweep removed it at the same moment.
-            }
-        }
-
-        return swept;
-    }
-
-    /// <summary>Whether Docker still has a container with this id, running or not.</summary>
-    internal static async Task<bool> ExistsAsync(string id, CancellationToken cancellationToken)
-    {
-        using var client = DockerClient();
-        try
-        {
-            await client.Containers.InspectContainerAsync(id, cancellationToken);
-            return true;
-        }
-        catch (Docker.DotNet.DockerContainerNotFoundException)
-        {
-            return false;
-        }
-    }
-
-    static Docker.DotNet.DockerClient DockerClient() =>
-        TestcontainersSettings.OS.DockerEndpointAuthConfig.GetDockerClientBuilder(Guid.Empty).Build();
-
-    static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    static bool IsPortTaken(Exception e) =>
-        e.ToString().Contains("address already in use", StringComparison.OrdinalIgnoreCase)
-        || e.ToString().Contains("port is already allocated", StringComparison.OrdinalIgnoreCase);
-
-    static void RemoveAllLive()
-    {
-        foreach (var live in Live.Keys)
-        {
-            try
-            {
-                // ProcessExit has no async context to return to, and nothing after it would run the cleanup.
-                live.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
-#pragma warning disable CA1031 // An exception escaping ProcessExit would hide the test results; the next run's sweep retries.
-            catch (Exception)
-#pragma warning restore CA1031
-            {
-            }
         }
     }
 }
