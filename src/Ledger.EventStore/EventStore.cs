@@ -35,7 +35,7 @@ public sealed class EventStore : IAsyncDisposable
     private readonly EventStoreMetrics _metrics;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _highWater;
-    private readonly global::Marten.Events.Daemon.Coordination.ProjectionCoordinator? _coordinator;
+    private readonly Projections.OwnershipCoordinator? _coordinator;
     private readonly Lock _startLock = new();
     private Task? _coordinatorStarted;
     private readonly Projections.ProjectionSupervisor? _supervisor;
@@ -65,9 +65,9 @@ public sealed class EventStore : IAsyncDisposable
         if (Options.AsyncProjections.Count > 0)
         {
             // What AddMarten(...).AddAsyncDaemon(HotCold) registers as a hosted service, owned by the store instead, so
-            // that one store per process holds the events, the projections and their daemon (MartenSetup: HotCold).
-            _coordinator = new global::Marten.Events.Daemon.Coordination.ProjectionCoordinator(
-                _marten, Options.LoggerFactory.CreateLogger<global::Marten.Events.Daemon.Coordination.ProjectionCoordinator>());
+            // that one store per process holds the events, the projections and their daemon (MartenSetup: HotCold), with
+            // ownership locks that a frozen node loses (OwnershipCoordinator, issue 13).
+            _coordinator = new Projections.OwnershipCoordinator(_marten, dataSource, Options.LoggerFactory);
             // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md); started with the daemon.
             var coordinator = _coordinator;
             List<Projections.IProjectionMaintenance> maintenance = [.. Options.ProjectionMaintenance];
@@ -80,7 +80,7 @@ public sealed class EventStore : IAsyncDisposable
             }
 
             _supervisor = new Projections.ProjectionSupervisor(
-                dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, maintenance,
+                dataSource, [.. Options.AsyncProjections.Select(p => p.Name)], coordinator.DaemonForMainDatabase, coordinator.Owns, maintenance,
                 Options.LoggerFactory.CreateLogger<Projections.ProjectionSupervisor>());
         }
 

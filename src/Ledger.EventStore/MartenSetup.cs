@@ -36,6 +36,23 @@ public static class MartenSetup
         JasperFx.Events.Daemon.ProjectionLockIds.Compute(SchemaName, new JasperFx.Events.Projections.ShardName(projectionName), new StoreOptions().Projections.DaemonLockId);
 
     /// <summary>
+    /// How long the session holding a node's ownership locks may stay silent before PostgreSQL ends it, releasing the
+    /// locks (its <c>idle_session_timeout</c>; issue 13): a frozen owner's read models move to another node this long after
+    /// its last heartbeat, plus up to one <see cref="LeadershipPolling"/>. Five heartbeats, so that a node that is merely
+    /// slow (a GC pause, a starved thread pool on a busy host) keeps them.
+    /// </summary>
+    public static readonly TimeSpan OwnershipTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the session holding a node's ownership locks is sent a query (<c>select 1</c>).</summary>
+    public static readonly TimeSpan OwnershipHeartbeat = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often each node's coordinator tries to take the read models it does not own (Marten's default is 5 s): with
+    /// <see cref="OwnershipTimeout"/> it bounds a frozen owner's handover at about 7.5 s, under the 10 s of issue 13.
+    /// </summary>
+    public static readonly TimeSpan LeadershipPolling = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// Configures <paramref name="options"/> for the ledger's event store on <paramref name="dataSource"/>.
     /// </summary>
     /// <param name="options">Marten's options, e.g. from <c>AddMarten(options => ...)</c> or <c>DocumentStore.For</c>.</param>
@@ -92,9 +109,10 @@ public static class MartenSetup
         projections.SkipStaleGapsDespiteLiveTransactionsAfter = null;
         projections.StaleSequenceThreshold = TimeSpan.FromMilliseconds(500);
         // Every node runs the daemon; one at a time owns each projection, on a session-scoped advisory lock (above), and
-        // another takes over when its process dies (0006, Q8). LeadershipPollingTime stays at its default (5 s) until a
-        // handover is measured with our projections.
+        // another takes over when its process dies (0006, Q8) or stops answering: the store's coordinator holds the locks
+        // on a session that PostgreSQL ends after OwnershipTimeout of silence (Projections.OwnershipLock, issue 13).
         projections.AsyncMode = JasperFx.Events.Daemon.DaemonMode.HotCold;
+        projections.LeadershipPollingTime = (int)LeadershipPolling.TotalMilliseconds;
     }
 
     /// <summary>

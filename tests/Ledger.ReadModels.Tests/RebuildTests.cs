@@ -330,11 +330,13 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
-    public async Task Marten_lets_a_batch_with_writes_commit_although_its_progression_was_moved_under_it()
+    public async Task A_batch_whose_progression_was_moved_under_it_is_refused_by_the_progress_fence_and_the_shard_goes_on_from_the_moved_progression()
     {
-        // What RebuildFence exists for, checked against Marten itself (9.62.0): the guard on a batch's progression update
-        // (where last_seq_id = floor) does not stop a batch that holds our writes, although the update matches no row.
-        // Should Marten ever reject the stale batch, this fails and the fence can be revisited.
+        // Marten 9.62.0's guard on a batch's progression update (where last_seq_id = floor) does not stop a batch that
+        // holds our writes, although the update matches no row: this test showed it (the stale batch's absolute write
+        // replaced the moved total) until every batch ended with the progress fence (migration 0011, issue 13), and
+        // NodeFreezeTests met it as a resumed node's batch counted twice. Now the stale batch fails (LR002), Marten runs
+        // the shard again from the moved progression, and the next event counts on from the moved total.
         await using var db = await database.CreateDatabaseAsync(Ct);
         await using var dataSource = await MigratedAsync(db, "rebuild-marten-guard");
         await ExecuteAsync(dataSource, GatedCounter.Create);
@@ -357,12 +359,13 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
         }
 
         counter.OpenGate();
+        await BuildAsync(store, "AFTER");
 
-        // Had Marten refused the stale batch, the total would stay 100 (or go on from it). It ends at 3 + 3: the stale
-        // batch's absolute write replaced the moved value, and the daemon went on from its own idea of its progression.
-        await Eventually.HoldsAsync(async () => await ScalarAsync<long>(dataSource, "select n from public.gated_counts where k = 'all'") == 6,
-            $"the stale batch (it read {stale.Read} for {stale.Count} events) landed over the moved total, and the rest followed it", Deadline);
-        Assert.DoesNotContain(counter.Batches, b => b.Read == 100);
+        // Had the stale batch committed, its absolute write (3 + 3) would have replaced the moved total, and the next
+        // event would count on from 6.
+        await Eventually.HoldsAsync(async () => await ScalarAsync<long>(dataSource, "select n from public.gated_counts where k = 'all'") == 101,
+            $"the stale batch (it read {stale.Read} for {stale.Count} events) was refused and the next event counted on from the moved total", Deadline);
+        Assert.Contains(counter.Batches, b => b.Read == 100);
     }
 
     private static async Task<IReadOnlyList<RecordedEvent>> CaughtUpAsync(EventStore.EventStore store, NpgsqlDataSource dataSource, IEnumerable<IProjection> projections)

@@ -1,10 +1,5 @@
 using System.Diagnostics;
-using Ledger.EventStore;
-using Ledger.Production.Factories;
-using Ledger.ReadModels;
-using Ledger.ReadModels.Tests.Support;
 using Ledger.Reliability.Tests.Support;
-using Npgsql;
 
 namespace Ledger.Reliability.Tests;
 
@@ -71,7 +66,7 @@ public sealed class NodeLossTests
         var verdict = LedgerCheck.Compare(ingest.Recorder, await LedgerCheck.ReadEventsAsync(cluster.Superuser), serial => serial.Contains("-N1-", StringComparison.Ordinal));
         await LedgerCheck.CaughtUpAsync(a == victim ? b : a, TimeSpan.FromMinutes(2));
         var after = await Ownership.SettledAsync(cluster.Superuser, survivors, TimeSpan.FromSeconds(60));
-        var mismatches = await ReadModelsAgainstTheReferenceAsync(cluster.Superuser);
+        var mismatches = await LedgerCheck.ReadModelsAgainstTheReferenceAsync(cluster.Superuser);
 
         summary.Add("service nodes", nodes.Length);
         summary.Add("owners when the owner was killed", string.Join("; ", owners.Select(o => $"{o.Name}@{o.HolderNode}")));
@@ -90,59 +85,5 @@ public sealed class NodeLossTests
         verdict.AssertHolds();
         Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
         Assert.DoesNotContain(ingest.Recorder.Attempts, x => x.Status == 500);
-    }
-
-    /// <summary>
-    /// Every question the read models answer, asked of the tables the daemons kept, against <see cref="Reference"/>: an
-    /// in-memory fold of the whole feed that shares no code with the projections. Their totals also equal the feed's, so
-    /// an event applied twice or skipped shows.
-    /// </summary>
-    private static async Task<List<string>> ReadModelsAgainstTheReferenceAsync(NpgsqlDataSource superuser)
-    {
-        await using var store = new EventStore.EventStore(superuser);
-        // The feed ends at the high-water mark: wait until it shows every committed event, so the reference is the whole
-        // history (the projections, caught up, have applied all of it).
-        await store.WaitForFeedAsync(await store.GetHeadPositionAsync(Ct), Ct);
-        var feed = new List<RecordedEvent>();
-        var cursor = FeedCursor.Start;
-        for (var page = await store.ReadFeedAsync(cursor, 5000, cancellationToken: Ct); page.Events.Count > 0; page = await store.ReadFeedAsync(cursor, 5000, cancellationToken: Ct))
-        {
-            feed.AddRange(page.Events);
-            cursor = page.Next;
-        }
-
-        var reference = Reference.Of(feed);
-        var mismatches = new List<string>();
-        void Compare<T>(string question, IReadOnlyList<T> expected, IReadOnlyList<T> actual)
-        {
-            if (!expected.SequenceEqual(actual)) mismatches.Add($"{question}: expected {expected.Count} rows, the read model has {actual.Count} (first difference: " +
-                $"{expected.Zip(actual).Where(p => !Equals(p.First, p.Second)).Select(p => $"{p.First} vs {p.Second}").FirstOrDefault() ?? "in length"})");
-        }
-
-        var (from, to) = (new DateOnly(2025, 2, 1), new DateOnly(2025, 12, 31));
-        long built = 0;
-        foreach (var factory in new[] { FactorySeed.Lathrop, FactorySeed.Shanghai })
-        {
-            foreach (var bucket in new[] { CalendarBucket.Day, CalendarBucket.Month })
-            {
-                var rows = await FactoryThroughputQuery.GetAsync(superuser, factory, from, to, bucket, Ct);
-                Compare($"{factory.Id} throughput by {bucket}", reference.Throughput(factory, from, to, bucket), rows);
-                if (bucket == CalendarBucket.Day) built += rows.Sum(r => r.UnitsBuilt);
-            }
-        }
-
-        var builtInFeed = feed.Count(e => e.Type == Production.Units.UnitEvents.UnitBuilt.StoredName);
-        if (built != builtInFeed) mismatches.Add($"units built: the read model counts {built}, the feed holds {builtInFeed}");
-        Compare("unit milestones", reference.UnitMilestones(), await MilestonesQuery.GetUnitMilestonesAsync(superuser, cancellationToken: Ct));
-        Compare("first shipments", reference.FirstShipments(), await MilestonesQuery.GetFirstShipmentsAsync(superuser, cancellationToken: Ct));
-        foreach (var grouping in new[] { DeploymentGrouping.Region, DeploymentGrouping.Country, DeploymentGrouping.Site })
-        {
-            Compare($"deployments by {grouping}", reference.Deployments(grouping, CalendarBucket.Quarter, from, to, null),
-                await DeploymentsQuery.GetAsync(superuser, grouping, CalendarBucket.Quarter, from, to, cancellationToken: Ct));
-            Compare($"in transit by {grouping}", reference.InTransitNow(grouping, null),
-                await DeploymentsQuery.GetInTransitAsync(superuser, grouping, cancellationToken: Ct));
-        }
-
-        return mismatches;
     }
 }

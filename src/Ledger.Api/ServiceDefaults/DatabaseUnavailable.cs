@@ -37,7 +37,10 @@ internal sealed class DatabaseUnavailable(IProblemDetailsService problems, ILogg
     {
         PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)      // connection exceptions
                                 || pg.SqlState.StartsWith("53", StringComparison.Ordinal)   // insufficient resources
-                                || pg.SqlState is "57P01" or "57P02" or "57P03",           // shutting down, starting up
+                                || pg.SqlState is "57P01" or "57P02" or "57P03"            // shutting down, starting up
+                                // The server ended the session after it idled in a transaction past the timeout (this
+                                // node was frozen or starved: issue 13): the transaction was rolled back, a retry is safe.
+                                || pg.SqlState is "25P03",
         NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is SocketException or TimeoutException or IOException,
         TimeoutException or SocketException => true,
         _ => exception.InnerException is { } inner && IsUnavailable(inner),

@@ -55,6 +55,7 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     private long _lastFloor = -1;
 
     private static readonly (string Sql, string[] Names) OwnerClaim = PositionalSql.From(ProjectionSql.OwnerClaim);
+    private static readonly (string Sql, string[] Names) ProgressFence = PositionalSql.From(ProjectionSql.ProgressFence);
 
     /// <summary>Runs <paramref name="projection"/> on Marten's daemon.</summary>
     /// <param name="projection">The read model.</param>
@@ -104,6 +105,10 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
 
             operations.QueueSqlCommand(OwnerClaim.Sql, [.. OwnerClaim.Names.Select(n => (object)(n == "name" ? Projection.Name : _nodeId))]);
             if (recorded.Count > 0) await ApplyRecordedAsync(operations, connection, transaction, recorded, cancellation);
+            // Last, after Marten's progression update (first in the batch) and our writes: the batch commits only if that
+            // update matched, i.e. no other node applied these events meanwhile. Marten's own guard lets such a batch
+            // commit (migration 0011; ProjectionFaults treats the failure as infrastructure, Marten runs the shard again).
+            operations.QueueSqlCommand(ProgressFence.Sql, [.. ProgressFence.Names.Select(_ => (object)MartenSetup.ShardName(Projection.Name))]);
             await transaction.CommitAsync(cancellation);
         }
         finally

@@ -11,6 +11,12 @@ namespace Ledger.EventStore.Projections;
 public static class ProjectionFaults
 {
     /// <summary>
+    /// The SQL state of the progress fence's error (migration 0011): another batch, of another node, moved the shard's
+    /// progression before this one committed. Not a fault of the projection.
+    /// </summary>
+    public const string MovedOnSqlState = "LR002";
+
+    /// <summary>
     /// Whether <paramref name="exception"/>, thrown while applying events on <paramref name="connection"/>, is the
     /// projection's own fault. A broken or closed connection, a cancelled apply, a serialization failure or deadlock (class
     /// 40), lack of resources (53), operator intervention such as <c>pg_terminate_backend</c> (57P), a connection error (08)
@@ -30,8 +36,9 @@ public static class ProjectionFaults
     }
 
     // LR001: the batch was computed from tables a rebuild swapped out (RebuildFence); run again, it is computed anew.
+    // LR002: another node moved the shard's progression first (migration 0011); run again from there, if this node owns it.
     private static bool IsInfrastructure(string sqlState) =>
-        sqlState == RebuildFence.SwappedSqlState || sqlState.StartsWith("40", StringComparison.Ordinal) || sqlState.StartsWith("53", StringComparison.Ordinal)
+        sqlState == RebuildFence.SwappedSqlState || sqlState == MovedOnSqlState || sqlState.StartsWith("40", StringComparison.Ordinal) || sqlState.StartsWith("53", StringComparison.Ordinal)
         || sqlState.StartsWith("57P", StringComparison.Ordinal) || sqlState.StartsWith("08", StringComparison.Ordinal);
 }
 

@@ -15,6 +15,7 @@ internal static class ProjectionSql
     public static readonly string Notify = Read("projection_notify.sql");
     public static readonly string ApplyState = Read("projection_apply_state.sql");
     public static readonly string OwnerClaim = Read("projection_owner_claim.sql");
+    public static readonly string ProgressFence = Read("projection_progress_fence.sql");
     public static readonly string RecordFailure = Read("projection_record_failure.sql");
     public static readonly string RowsEnsure = Read("projection_rows_ensure.sql");
 

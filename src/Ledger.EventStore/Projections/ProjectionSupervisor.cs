@@ -22,8 +22,8 @@ public interface IProjectionMaintenance
 /// <param name="Name">The read model (<see cref="IProjection.Name"/>).</param>
 /// <param name="ShardName">Its shard in Marten's daemon (<c>name:All</c>).</param>
 /// <param name="Daemon">This node's Marten daemon, or null while the store's coordinator has none yet.</param>
-/// <param name="RunsHere">Whether this node's daemon has an agent for the shard (running or paused): in HotCold, only the
-/// node holding the daemon's lock does.</param>
+/// <param name="RunsHere">Whether this node holds the shard's HotCold ownership lock, so that its daemon runs the shard
+/// here (or starts it again at once).</param>
 /// <param name="Notified">True when an operator's action on this read model woke the supervisor, false for the poll.</param>
 public sealed record ProjectionWakeUp(string Name, string ShardName, IProjectionDaemon? Daemon, bool RunsHere, bool Notified);
 
@@ -32,9 +32,10 @@ public sealed record ProjectionWakeUp(string Name, string ShardName, IProjection
 /// (<see cref="ProjectionAdmin"/>: retry, skip, rebuild requests). It makes sure each has its row in
 /// <c>ledger.projection_checkpoints</c> (so the status lists it before its first batch), listens on <c>ledger_projections</c> on a connection
 /// of its own (reconnecting when it is lost) and polls slowly as a backstop for a notification missed while it was
-/// disconnected. On each wake-up it runs the <see cref="IProjectionMaintenance"/> hooks and restarts, where this node's
-/// daemon holds it paused, the shard of every read model whose row says running again: a retried or skipped read model
-/// continues at once, instead of at Marten's next health check.
+/// disconnected. On each wake-up it runs the <see cref="IProjectionMaintenance"/> hooks and restarts, where this node owns
+/// it and its agent is paused or stopped, the shard of every read model whose row says running again: a retried or
+/// skipped read model continues at once, instead of at Marten's next health check. Where this node does not own a shard
+/// it removes an idle agent left behind, so that nothing starts it again beside the owner.
 /// </summary>
 public sealed partial class ProjectionSupervisor : IAsyncDisposable
 {
@@ -44,6 +45,7 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private readonly IReadOnlyList<string> _projections;
     private readonly Func<IProjectionDaemon?> _daemon;
+    private readonly Func<string, bool> _owns;
     private readonly IReadOnlyList<IProjectionMaintenance> _maintenance;
     private readonly ILogger _logger;
     private readonly TimeSpan _pollInterval;
@@ -54,16 +56,18 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
     /// <param name="dataSource">The process's data source.</param>
     /// <param name="projections">The read models this node's store runs.</param>
     /// <param name="daemon">This node's Marten daemon, or null while there is none yet.</param>
+    /// <param name="owns">Whether this node holds a read model's ownership lock now (by name).</param>
     /// <param name="maintenance">The hooks to run per read model on each wake-up.</param>
     /// <param name="logger">Where it logs.</param>
     /// <param name="pollInterval">The backstop poll (default 15 s).</param>
     public ProjectionSupervisor(
-        NpgsqlDataSource dataSource, IReadOnlyList<string> projections, Func<IProjectionDaemon?> daemon,
+        NpgsqlDataSource dataSource, IReadOnlyList<string> projections, Func<IProjectionDaemon?> daemon, Func<string, bool> owns,
         IReadOnlyList<IProjectionMaintenance> maintenance, ILogger logger, TimeSpan? pollInterval = null)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
         _projections = projections ?? throw new ArgumentNullException(nameof(projections));
         _daemon = daemon ?? throw new ArgumentNullException(nameof(daemon));
+        _owns = owns ?? throw new ArgumentNullException(nameof(owns));
         _maintenance = maintenance ?? throw new ArgumentNullException(nameof(maintenance));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _pollInterval = pollInterval ?? TimeSpan.FromSeconds(15);
@@ -150,8 +154,9 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
         foreach (var name in names)
         {
             var shard = MartenSetup.ShardName(name);
-            var status = daemon?.StatusFor(shard) ?? AgentStatus.Stopped;
-            var wakeUp = new ProjectionWakeUp(name, shard, daemon, daemon?.CurrentAgents().Any(a => a.Name.Identity == shard) == true, notified);
+            var owns = _owns(name);
+            var agent = daemon?.CurrentAgents().FirstOrDefault(a => a.Name.Identity == shard);
+            var wakeUp = new ProjectionWakeUp(name, shard, daemon, owns, notified);
             foreach (var maintenance in _maintenance)
             {
                 try
@@ -164,9 +169,32 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
                 }
             }
 
-            if (daemon is null || status != AgentStatus.Paused || failed.Contains(name)) continue;
+            if (daemon is null || agent is null || agent.Status == AgentStatus.Running) continue;
+            if (!owns)
+            {
+                // Left here when this node lost the lock (frozen past the ownership timeout, or cut off): paused by a failed
+                // batch, or stopped by Marten's progression guard on meeting the new owner's progress. Marten's coordinator
+                // stops only running agents where it lost the lock; removing this one keeps anything from restarting it
+                // beside the owner (issue 13).
+                try
+                {
+                    await daemon.StopAgentAsync(shard);
+                    LogRemoved(_logger, name, agent.Status);
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    LogRemoveFailed(_logger, e, name);
+                }
+
+                continue;
+            }
+
+            if (failed.Contains(name)) continue;
             try
             {
+                // Paused: after a failed batch. Stopped: the progression guard refused a batch because another node had
+                // moved the read model on (a previous owner's last batch, committed after this node took over); Marten's
+                // coordinator restarts only paused agents, so without this the read model would stand still here.
                 await daemon.StartAgentAsync(shard, cancellationToken);
                 LogRestarted(_logger, name, notified);
             }
@@ -211,9 +239,15 @@ public sealed partial class ProjectionSupervisor : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Projection maintenance {Maintenance} failed for {Projection}; it runs again at the next wake-up.")]
     private static partial void LogMaintenanceFailed(ILogger logger, Exception exception, string maintenance, string projection);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: restarted its paused shard (operator action: {Notified}).")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: restarted its paused or stopped shard (operator action: {Notified}).")]
     private static partial void LogRestarted(ILogger logger, string projection, bool notified);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: restarting its paused shard failed.")]
     private static partial void LogRestartFailed(ILogger logger, Exception exception, string projection);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: removed its {Status} agent, left here after this node lost the projection's lock.")]
+    private static partial void LogRemoved(ILogger logger, string projection, AgentStatus status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: removing the agent left after this node lost the projection's lock failed.")]
+    private static partial void LogRemoveFailed(ILogger logger, Exception exception, string projection);
 }

@@ -12,7 +12,8 @@ namespace Ledger.EventStore.Projections;
 /// <para>The swap renames the shadow tables into place while the daemon may hold a batch it computed from the old ones;
 /// its queued writes wait for the swap's locks and then, by name, land in the new tables. Marten's guard on its
 /// progression update (<c>where last_seq_id = floor</c>) does not stop it: in Marten 9.62.0 a batch holding our writes
-/// commits although that update matched no row (measured: <c>RebuildTests.Marten_lets_a_batch_with_writes_commit…</c>).</para>
+/// commits although that update matched no row (measured by RebuildTests before the progress fence of migration 0011,
+/// which now also refuses such a batch when the progression moved; the swap leaves it in place, hence this fence).</para>
 /// <para>So the batch reads the table generation first, in one statement before any read of the tables, and queues
 /// <c>ledger.projection_fence</c> last, after its writes (Marten runs its progression update first, then these). The
 /// fence takes a share lock on the checkpoint row the swap updates: a batch that waited for the swap sees the new

@@ -76,14 +76,27 @@ internal sealed class ChildProcess : IAsyncDisposable
         Write($"--- {DateTimeOffset.UtcNow:O} killed (SIGKILL)");
     }
 
+    /// <summary>
+    /// SIGSTOP: the process stops where it is, as under a long GC pause, a hung VM or a debugger; the kernel keeps its
+    /// sockets open and acknowledges what arrives, so nothing outside it can tell from TCP alone.
+    /// </summary>
+    public async Task FreezeAsync()
+    {
+        await SignalAsync("STOP");
+        Write($"--- {DateTimeOffset.UtcNow:O} frozen (SIGSTOP)");
+    }
+
+    /// <summary>SIGCONT: a frozen process runs on from where it stopped, its timers all overdue.</summary>
+    public async Task ResumeAsync()
+    {
+        await SignalAsync("CONT");
+        Write($"--- {DateTimeOffset.UtcNow:O} resumed (SIGCONT)");
+    }
+
     /// <summary>SIGTERM, as an orchestrator stops a node; waits for the exit (then kills it after <paramref name="grace"/>).</summary>
     public async Task TerminateAsync(TimeSpan grace)
     {
-        if (!_process.HasExited)
-        {
-            using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", _process.Id.ToString(CultureInfo.InvariantCulture) } })!;
-            await kill.WaitForExitAsync();
-        }
+        await SignalAsync("TERM");
 
         using var timeout = new CancellationTokenSource(grace);
         try
@@ -98,6 +111,14 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process.HasExited) return;
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, _process.Id.ToString(CultureInfo.InvariantCulture) } })!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0 && !_process.HasExited) throw new InvalidOperationException($"kill -{signal} {_process.Id} exited with {kill.ExitCode}");
+    }
 
     public async ValueTask DisposeAsync()
     {

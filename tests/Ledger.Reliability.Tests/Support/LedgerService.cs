@@ -121,7 +121,29 @@ internal sealed class LedgerService : IAsyncDisposable
     /// <summary>SIGTERM: the node shuts down gracefully (what a rolling deployment does).</summary>
     public async Task StopAsync()
     {
-        if (_process is not null) await _process.TerminateAsync(TimeSpan.FromSeconds(30));
+        if (_process is null) return;
+        // A frozen process would only act on SIGTERM once resumed.
+        await ResumeAsync();
+        await _process.TerminateAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Whether the node is stopped by <see cref="FreezeAsync"/>.</summary>
+    public bool IsFrozen { get; private set; }
+
+    /// <summary>SIGSTOP of the node: it keeps its connections (to the database and its clients) but does nothing at all.</summary>
+    public async Task FreezeAsync()
+    {
+        if (_process is null) throw new InvalidOperationException($"{NodeId} is not running.");
+        await _process.FreezeAsync();
+        IsFrozen = true;
+    }
+
+    /// <summary>SIGCONT of a frozen node; nothing when it is not frozen.</summary>
+    public async Task ResumeAsync()
+    {
+        if (_process is null || !IsFrozen) return;
+        await _process.ResumeAsync();
+        IsFrozen = false;
     }
 
     /// <summary>A client sending <paramref name="key"/> as its Bearer token; requests that hang are cut after <paramref name="timeout"/>.</summary>

@@ -1,0 +1,113 @@
+using JasperFx.Core;
+using JasperFx.Events.Daemon;
+using JasperFx.Events.Projections;
+using Marten;
+using Marten.Events.Daemon.Coordination;
+using Marten.Storage;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Polly;
+
+namespace Ledger.EventStore.Projections;
+
+/// <summary>
+/// Marten's HotCold coordination (JasperFx's leadership loop and per-shard distributor, as Marten's own
+/// <see cref="ProjectionCoordinator"/> builds them) with one difference: the shards' advisory locks are
+/// <see cref="OwnershipLock"/>'s, whose session PostgreSQL ends when the node stops answering, so a frozen owner hands its
+/// read models over as a dead one does (issue 13). The lock keys are Marten's, so <see cref="MartenSetup.OwnershipLockKey"/>
+/// still names the owner in <c>pg_locks</c>, and a node of an older release on the same database still excludes this one.
+/// </summary>
+/// <remarks>
+/// Marten builds its distributor and lock in private code (<c>ProjectionCoordinator.BuildDistributor</c> in 9.62.0) with
+/// no option for the lock's session, hence this subclass of the same base. Daemons still come from Marten's coordinator
+/// (its daemon cache; it is never started, so it takes no lock).
+/// </remarks>
+internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDisposable
+{
+    private readonly DocumentStore _store;
+    private readonly OwnershipLock _lock;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggers;
+    private readonly Lock _daemonGate = new();
+    private ProjectionCoordinator _daemons;
+    private IProjectionDaemon? _daemon;
+
+    public OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, ILoggerFactory loggers)
+        : this(store, new OwnershipLock(dataSource, loggers.CreateLogger<OwnershipLock>()), loggers)
+    {
+    }
+
+    private OwnershipCoordinator(DocumentStore store, OwnershipLock ownershipLock, ILoggerFactory loggers)
+        : base(
+            new SingleTenantProjectionDistributor(
+                () => (IProjectionDatabase)store.Storage.Database,
+                () => store.Options.Projections.AllShards().Select(s => s.Name),
+                _ => ownershipLock,
+                (database, names, lockId) => new ProjectionSet(lockId, (MartenDatabase)database, names),
+                store.Options.Events.DatabaseSchemaName,
+                store.Options.Projections.DaemonLockId),
+            loggers.CreateLogger<ProjectionCoordinator>(),
+            // Marten's own pipeline is internal; a start that fails is logged, its lock released, and tried again at the
+            // next poll, which is soon enough (MartenSetup: LeadershipPollingTime).
+            ResiliencePipeline.Empty,
+            store.Options.Events.TimeProvider,
+            store.Options.Projections.LeadershipPollingTime.Milliseconds(),
+            store.Options.Projections.AgentPauseTime,
+            store.Options.Projections.HealthCheckPollingTime)
+    {
+        _store = store;
+        _lock = ownershipLock;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<ProjectionCoordinator>();
+        _daemons = new ProjectionCoordinator(store, loggers.CreateLogger<ProjectionCoordinator>());
+    }
+
+    /// <summary>
+    /// Whether this node holds <paramref name="projectionName"/>'s lock now, by a session that answered within the
+    /// timeout: only then may its shard run here.
+    /// </summary>
+    public bool Owns(string projectionName) => _lock.HasLock(
+        ProjectionLockIds.Compute(_store.Options.Events.DatabaseSchemaName, new ShardName(projectionName), _store.Options.Projections.DaemonLockId));
+
+    public override IProjectionDaemon DaemonForMainDatabase()
+    {
+        lock (_daemonGate) return _daemon ??= _daemons.DaemonForMainDatabase();
+    }
+
+    public override ValueTask<IProjectionDaemon> DaemonForDatabase(string databaseIdentifier) => ValueTask.FromResult(DaemonForMainDatabase());
+
+    public override ValueTask<IReadOnlyList<IProjectionDaemon>> AllDaemonsAsync() => ValueTask.FromResult<IReadOnlyList<IProjectionDaemon>>([DaemonForMainDatabase()]);
+
+    protected override IProjectionDaemon ResolveDaemon(IProjectionSet set) => DaemonForMainDatabase();
+
+    protected override IReadOnlyList<IProjectionDaemon> ResolvedDaemons()
+    {
+        lock (_daemonGate) return _daemon is null ? [] : [_daemon];
+    }
+
+    /// <summary>The base has disposed the daemon (on stop): a later start builds a fresh one from a fresh cache.</summary>
+    protected override void ClearResolvedDaemons()
+    {
+        lock (_daemonGate)
+        {
+            _daemon = null;
+            _daemons = new ProjectionCoordinator(_store, _loggers.CreateLogger<ProjectionCoordinator>());
+        }
+    }
+
+    /// <summary>Stops the leadership loop and the agents, then ends the lock's session (which releases every lock; the base's
+    /// stop has usually done so already).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync(CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Error while stopping the projection coordinator");
+        }
+
+        await _lock.DisposeAsync();
+    }
+}
