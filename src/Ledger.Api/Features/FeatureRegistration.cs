@@ -1,6 +1,7 @@
 using Ledger.Api.Features.Audit;
 using Ledger.Api.Features.Factories;
 using Ledger.Api.Features.History;
+using Ledger.Api.Features.Integration;
 using Ledger.Api.Features.Units;
 using Ledger.Api.Features.Units.RecordEvents;
 using Ledger.Api.Idempotency;
@@ -56,6 +57,7 @@ public static class FeatureRegistration
         services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Ledger:Audit").Get<AuditSealerOptions>() ?? new AuditSealerOptions());
         services.AddSingleton(sp => new LedgerAudit(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         services.AddHostedService<AuditSealerService>();
+        services.AddIntegrationEvents();
         return services;
     }
 
@@ -68,6 +70,7 @@ public static class FeatureRegistration
         api.MapProjections();
         api.MapHistory();
         api.MapAudit();
+        api.MapIntegrationEvents();
         return api;
     }
 }
