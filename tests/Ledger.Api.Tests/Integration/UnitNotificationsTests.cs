@@ -203,6 +203,47 @@ public sealed class UnitNotificationsTests(DatabaseFixture database) : IClassFix
     }
 
     [Fact]
+    public async Task Upgrading_a_ledger_with_history_announces_only_what_is_recorded_afterwards()
+    {
+        // A ledger of the release before: history recorded, then migration 0005 and the journal taken away again.
+        await using var ledger = await database.CreateDatabaseAsync(Ct);
+        await using (var old = new LedgerApiFactory(ledger.ConnectionString, settings: new Dictionary<string, string?> { ["Ledger:Projections:RunDaemon"] = "false" }))
+        {
+            using var line = old.CreateClient(await old.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+            using var response = await line.SendAsync(LineEvents.Post($"/api/v1/units/{LineEvents.NewSerial("U")}/events", new JsonArray(LineEvents.Built(), LineEvents.Tested(), LineEvents.Shipped())), Ct);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        await using var db = NpgsqlDataSource.Create(ledger.ConnectionString);
+        await using (var downgrade = db.CreateCommand("""
+            delete from ledger.migrations where module = 'ledger-api' and version = 5;
+            drop table ledger.integration_events;
+            delete from ledger.mt_event_progression where name = 'integration:All';
+            """))
+        {
+            await downgrade.ExecuteNonQueryAsync(Ct);
+        }
+
+        // The new release migrates, and its subscription starts at the head it found.
+        await using var upgraded = new LedgerApiFactory(ledger.ConnectionString);
+        using var lathrop = upgraded.CreateClient(await upgraded.CreateKeyAsync(LedgerRole.Line, "lathrop"));
+        var after = LineEvents.NewSerial("U");
+        using (var response = await lathrop.SendAsync(LineEvents.Post($"/api/v1/units/{after}/events", new JsonArray(LineEvents.Built(), LineEvents.Tested(), LineEvents.Shipped())), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        var clock = Stopwatch.StartNew();
+        await using var journal = db.CreateCommand("select string_agg(body->>'serial', ',' order by seq) from ledger.integration_events");
+        while (await journal.ExecuteScalarAsync(Ct) is not string && clock.Elapsed < Patience) await Task.Delay(50, Ct);
+        // Had the subscription started below the old shipment, it would have published that first (same batch or an
+        // earlier one); the local queue may journal it a moment after the new one.
+        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+
+        Assert.Equal(after, (string?)await journal.ExecuteScalarAsync(Ct));
+    }
+
+    [Fact]
     public void Every_integration_event_type_has_exactly_one_route_to_the_journal_queue()
     {
         var runtime = _api.Services.GetRequiredService<IWolverineRuntime>();

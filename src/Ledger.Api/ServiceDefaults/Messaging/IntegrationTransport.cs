@@ -57,6 +57,9 @@ public static class IntegrationTransport
                 // (docs/decisions/0007, Q5).
                 rule.ToLocalQueue(JournalQueue);
             });
+            // One message at a time, so the journal keeps the order the subscription published in (feed order); in
+            // parallel, a unit's delivery was free to be journaled before its shipment.
+            options.LocalQueue(JournalQueue).Sequential();
             return;
         }
 
