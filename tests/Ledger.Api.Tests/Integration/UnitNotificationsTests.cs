@@ -142,7 +142,7 @@ public sealed class UnitNotificationsTests(DatabaseFixture database) : IClassFix
             """);
         ids.Parameters.AddWithValue("serials", serials);
         Assert.Equal((long)units, await ids.ExecuteScalarAsync(Ct));
-        TestContext.Current.SendDiagnosticMessage($"{units} shipments in one batch: journaled {elapsed.TotalSeconds:F2} s after the request was sent.");
+        TestContext.Current.TestOutputHelper?.WriteLine($"{units} shipments in one batch: journaled {elapsed.TotalSeconds:F2} s after the request was sent.");
     }
 
     [Fact]
