@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Ledger.Api;
 using Ledger.Api.Access;
 using Ledger.Api.ServiceDefaults;
+using Ledger.Api.ServiceDefaults.Messaging;
 using Ledger.Cli.Demo;
 using Ledger.Client;
 using Ledger.EventStore;
@@ -32,11 +33,16 @@ internal static class RunCommand
         {
             Description = "Leave an empty ledger empty: do not seed the demo history.",
         };
+        var rabbitMq = new Option<string?>("--rabbitmq")
+        {
+            Description = "Publish integration events to this RabbitMQ broker (amqp://user:password@host:5672/), exchange ledger.integration, instead of the local journal (docs/integration-events.md).",
+        };
         var command = new Command("run", "Run the ledger service on its embedded local PostgreSQL (or on ConnectionStrings__Ledger); seed the demo history into an empty ledger.")
         {
             dataDirectory,
             urls,
             noDemo,
+            rabbitMq,
         };
         command.SetAction(async (parse, invocationToken) =>
         {
@@ -64,6 +70,7 @@ internal static class RunCommand
                     builder.Configuration["ConnectionStrings:Ledger"] = database.ConnectionString;
                     builder.Configuration[$"ConnectionStrings:{DatabaseRoles.MigrationsConnectionStringName}"] = database.MigrationsConnectionString;
                     builder.WebHost.UseUrls(listen);
+                    if (parse.GetValue(rabbitMq) is { Length: > 0 } broker) builder.Configuration[IntegrationTransport.RabbitMqSetting] = broker;
                     // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
                     // content root's): a line per request would bury the progress of the demo history and the URLs.
                     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -108,6 +115,9 @@ internal static class RunCommand
                     Console.WriteLine($"  Swagger UI  {baseUrl}/swagger");
                     Console.WriteLine($"  dashboard   {baseUrl}/dashboard");
                     Console.WriteLine($"  health      {baseUrl}/health/live");
+                    Console.WriteLine(IntegrationTransport.BrokerUri(app.Configuration) is { } broker
+                        ? $"  integration events  RabbitMQ exchange {IntegrationTransport.Exchange} on {broker.Authority}"
+                        : $"  integration events  {baseUrl}/api/v1/integration-events (the local journal; --rabbitmq sends them to a broker)");
                     Console.WriteLine($"  admin key   {adminKey}");
                     Console.WriteLine("              (a new demo-admin key each start; the previous one is revoked. `ledger keys create` makes more.)");
                     Console.WriteLine();

@@ -1,6 +1,7 @@
 using Ledger.Api.Features.Audit;
 using Ledger.Api.Features.Factories;
 using Ledger.Api.Features.History;
+using Ledger.Api.Features.Integration;
 using Ledger.Api.Features.Integration.Milestones;
 using Ledger.Api.Features.Units;
 using Ledger.Api.Features.Units.RecordEvents;
@@ -58,6 +59,7 @@ public static class FeatureRegistration
         services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Ledger:Audit").Get<AuditSealerOptions>() ?? new AuditSealerOptions());
         services.AddSingleton(sp => new LedgerAudit(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         services.AddHostedService<AuditSealerService>();
+        services.AddIntegrationEvents();
         services.AddMilestoneAnnouncements();
         return services;
     }
@@ -71,6 +73,7 @@ public static class FeatureRegistration
         api.MapProjections();
         api.MapHistory();
         api.MapAudit();
+        api.MapIntegrationEvents();
         return api;
     }
 }

@@ -51,7 +51,7 @@ public sealed class MilestonesNodesTests(DatabaseFixture database) : IClassFixtu
             await SettleAsync(data, deliveries, builds[^1].Position, expected.Count);
 
             Assert.Equal(expected, await AnnouncedAsync(data));
-            Assert.Equal(AsMessages(expected), Received(deliveries));
+            Assert.Equal(AsMessages(expected), await ReceivedAsync(deliveries));
         }
         finally
         {
@@ -96,7 +96,7 @@ public sealed class MilestonesNodesTests(DatabaseFixture database) : IClassFixtu
         await PostBuildsAsync(line, "shanghai", [.. Enumerable.Range(6, 5).Select(h => Day.AddHours(h))]);
         var builds = await StoredBuildsAsync(data);
         await SettleAsync(data, deliveries, builds[^1].Position, 1);
-        Assert.Equal(Expected(builds, every).Where(e => e.Milestone == 10), Received(deliveries).Select(m =>
+        Assert.Equal(Expected(builds, every).Where(e => e.Milestone == 10), (await ReceivedAsync(deliveries)).Select(m =>
             new Announced(m.FactoryId, m.Milestone, m.MessageId, m.Serial, m.OccurredAt, m.EventId, m.RecordedAt)));
         Assert.Equal(10L, await ScalarAsync<long>(data, "select builds from ledger.integration_milestone_counts where factory_id = 'shanghai'"));
         Assert.Null(await ScalarAsync<Guid?>(data, "select message_id from ledger.integration_milestones where factory_id = 'shanghai' and milestone = 5"));
@@ -134,7 +134,7 @@ public sealed class MilestonesNodesTests(DatabaseFixture database) : IClassFixtu
         var builds = await StoredBuildsAsync(data);
         await SettleAsync(data, deliveries, builds[^1].Position, 1);
         var expected = Expected(builds, 1000, firstMilestone: 3000);
-        Assert.Equal(AsMessages(expected), Received(deliveries));
+        Assert.Equal(AsMessages(expected), await ReceivedAsync(deliveries));
         Assert.Equal(expected, (await AnnouncedAsync(data)).Where(a => a.Milestone == 3000));
     }
 

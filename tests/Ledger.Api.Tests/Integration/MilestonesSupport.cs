@@ -9,30 +9,24 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using Wolverine;
 
 namespace Ledger.Api.Tests.Integration;
 
 /// <summary>
-/// One node of the service for the milestone tests: the API over a test database, with <see cref="FactoryMilestoneReached"/>
-/// routed to a durable local queue of the test's own (the service's routing is another slice's). The queue has no handler,
-/// so Wolverine hands every message it delivers to the <see cref="Deliveries"/> the test shares between its nodes.
+/// One node of the service for the milestone tests: the API over a test database, with the milestone interval the test
+/// chooses. <see cref="FactoryMilestoneReached"/> goes where every integration event goes without a broker: the durable
+/// local queue whose handler keeps the journal, which <see cref="Deliveries"/> reads.
 /// </summary>
 internal sealed class MilestoneNode : IAsyncDisposable
 {
-    public const string ProbeQueue = "milestones-probe";
-
     private readonly LedgerApiFactory _api;
 
     public MilestoneNode(string connectionString, long every, Deliveries deliveries)
     {
+        ArgumentNullException.ThrowIfNull(deliveries);
+        deliveries.Watch(connectionString);
         _api = new LedgerApiFactory(connectionString);
-        Factory = _api.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
-        {
-            services.AddSingleton(new MilestoneSettings(every));
-            services.AddSingleton<IMissingHandler>(deliveries);
-            services.ConfigureWolverine(options => options.PublishMessage<FactoryMilestoneReached>().ToLocalQueue(ProbeQueue));
-        }));
+        Factory = _api.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddSingleton(new MilestoneSettings(every))));
     }
 
     public WebApplicationFactory<Program> Factory { get; }
@@ -52,43 +46,35 @@ internal sealed class MilestoneNode : IAsyncDisposable
     public async ValueTask DisposeAsync() => await _api.DisposeAsync();
 }
 
-/// <summary>Every FactoryMilestoneReached a node's probe queue delivered, in the order delivered; one entry per delivery.</summary>
-internal sealed class Deliveries : IMissingHandler
+/// <summary>
+/// Every FactoryMilestoneReached delivered to the journal (<c>ledger.integration_events</c>), one entry per delivery: the
+/// journal keeps a message once by its id, which is the envelope's, and counts redeliveries.
+/// </summary>
+internal sealed class Deliveries
 {
-    private readonly Lock _gate = new();
-    private readonly List<FactoryMilestoneReached> _messages = [];
-    private readonly List<Guid> _envelopeIds = [];
+    private string? _connectionString;
 
-    public List<FactoryMilestoneReached> Messages
-    {
-        get
-        {
-            lock (_gate) return [.. _messages];
-        }
-    }
+    public void Watch(string connectionString) => _connectionString ??= connectionString;
 
-    /// <summary>The envelope ids, which the message's own id must be (MessageIdIsIntegrationId), in order.</summary>
-    public List<Guid> EnvelopeIds
-    {
-        get
-        {
-            lock (_gate) return [.. _envelopeIds.Order()];
-        }
-    }
+    public async Task<List<FactoryMilestoneReached>> MessagesAsync() => [.. (await ReadAsync()).SelectMany(d => Enumerable.Repeat(d.Message, d.Count))];
 
-    public ValueTask HandleAsync(IEnvelopeLifecycle context, Wolverine.Runtime.IWolverineRuntime root)
+    /// <summary>The envelope ids, which the message's own id must be (MessageIdFromBody), in order, once per delivery.</summary>
+    public async Task<List<Guid>> EnvelopeIdsAsync() => [.. (await ReadAsync()).SelectMany(d => Enumerable.Repeat(d.Id, d.Count)).Order()];
+
+    private async Task<List<(Guid Id, int Count, FactoryMilestoneReached Message)>> ReadAsync()
     {
-        ArgumentNullException.ThrowIfNull(context);
-        if (context.Envelope?.Message is FactoryMilestoneReached message)
+        if (_connectionString is null) return [];
+        await using var dataSource = NpgsqlDataSource.Create(_connectionString);
+        await using var command = dataSource.CreateCommand(
+            "select message_id, deliveries, body::text from ledger.integration_events where type = 'ledger.factory-milestone-reached.v1' order by seq");
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        var rows = new List<(Guid, int, FactoryMilestoneReached)>();
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
         {
-            lock (_gate)
-            {
-                _messages.Add(message);
-                _envelopeIds.Add(context.Envelope.Id);
-            }
+            rows.Add((reader.GetGuid(0), reader.GetInt32(1), System.Text.Json.JsonSerializer.Deserialize<FactoryMilestoneReached>(reader.GetString(2))!));
         }
 
-        return ValueTask.CompletedTask;
+        return rows;
     }
 }
 
@@ -159,8 +145,8 @@ internal static class Milestones
         [.. announced.Select(a => new FactoryMilestoneReached(a.FactoryId, a.Milestone, a.Serial!, a.OccurredAt!.Value, a.RecordedAt!.Value, a.EventId!.Value))];
 
     /// <summary>What <paramref name="deliveries"/> received, ordered like <see cref="Expected"/>.</summary>
-    public static List<FactoryMilestoneReached> Received(Deliveries deliveries) =>
-        [.. deliveries.Messages.OrderBy(m => m.FactoryId, StringComparer.Ordinal).ThenBy(m => m.Milestone)];
+    public static async Task<List<FactoryMilestoneReached>> ReceivedAsync(Deliveries deliveries) =>
+        [.. (await deliveries.MessagesAsync()).OrderBy(m => m.FactoryId, StringComparer.Ordinal).ThenBy(m => m.Milestone)];
 
     /// <summary>The announcements recorded, by factory and milestone.</summary>
     public static async Task<List<Announced>> AnnouncedAsync(NpgsqlDataSource dataSource)
@@ -200,13 +186,13 @@ internal static class Milestones
         deadline.CancelAfter(timeout ?? TimeSpan.FromMinutes(3));
         try
         {
-            while (await ProgressionAsync(dataSource) < position || deliveries.Messages.Count < messages)
+            while (await ProgressionAsync(dataSource) < position || (await deliveries.MessagesAsync()).Count < messages)
                 await Task.Delay(200, deadline.Token);
         }
         catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
         {
             Assert.Fail($"The subscription stands at {await ProgressionAsync(dataSource)} (waiting for {position}); " +
-                        $"{deliveries.Messages.Count} of {messages} messages delivered.");
+                        $"{(await deliveries.MessagesAsync()).Count} of {messages} messages delivered.");
         }
 
         await Task.Delay(TimeSpan.FromSeconds(2), Ct);

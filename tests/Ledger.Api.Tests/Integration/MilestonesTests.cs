@@ -52,8 +52,8 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         await SettleAsync(data, deliveries, builds[^1].Position, expected.Count);
 
         Assert.Equal(expected, await AnnouncedAsync(data));
-        Assert.Equal(AsMessages(expected), Received(deliveries));
-        Assert.Equal(expected.Select(e => e.MessageId!.Value).Order(), deliveries.EnvelopeIds);
+        Assert.Equal(AsMessages(expected), await ReceivedAsync(deliveries));
+        Assert.Equal(expected.Select(e => e.MessageId!.Value).Order(), await deliveries.EnvelopeIdsAsync());
         // The ranking matters here: some milestone's unit is not the build that reached it.
         Assert.Contains(expected, e => builds.Single(b => b.EventId == e.EventId).Serial != e.Serial);
         foreach (var line in lines.Values) line.Dispose();
@@ -73,7 +73,7 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         // and the unit ranked 5th is the last of the four.
         var first = await PostBuildsAsync(line, "shanghai", [.. Enumerable.Range(1, 4).Select(h => Day.AddHours(h))]);
         await SettleAsync(data, deliveries, (await StoredBuildsAsync(data))[^1].Position, 0);
-        Assert.Empty(deliveries.Messages);
+        Assert.Empty(await deliveries.MessagesAsync());
         var late = await PostBuildsAsync(line, "shanghai", [Day]);
         var builds = await StoredBuildsAsync(data);
         await SettleAsync(data, deliveries, builds[^1].Position, 1);
@@ -83,13 +83,13 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         Assert.Equal(Day.AddHours(4), announced.OccurredAt);
         Assert.Equal(builds.Single(b => b.Serial == late[0]).EventId, announced.EventId);
         Assert.Equal(Expected(builds, every), [announced]);
-        Assert.Equal(AsMessages([announced]), Received(deliveries));
+        Assert.Equal(AsMessages([announced]), await ReceivedAsync(deliveries));
 
         // Two more builds from even earlier: the read model's 5th unit moves, the milestone was announced and stays so.
         await PostBuildsAsync(line, "shanghai", [Day.AddHours(-2), Day.AddHours(-1)]);
         builds = await StoredBuildsAsync(data);
         await SettleAsync(data, deliveries, builds[^1].Position, 1);
-        Assert.Equal([FactoryMilestoneReached.IdOf("shanghai", 5)], deliveries.EnvelopeIds);
+        Assert.Equal([FactoryMilestoneReached.IdOf("shanghai", 5)], await deliveries.EnvelopeIdsAsync());
         Assert.Equal([announced], await AnnouncedAsync(data));
         // Ranked today, the 5th unit is another one (what the milestones read model now shows); the message stays as sent.
         Assert.Equal(first[1], builds.OrderBy(b => b.OccurredAt).ThenBy(b => b.Position).ElementAt(4).Serial);
@@ -122,7 +122,7 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         await SettleAsync(data, deliveries, position, 2);
         Assert.Equal(position, await ProgressionAsync(data));
         Assert.Equal(before, await AnnouncedAsync(data));
-        Assert.Equal(AsMessages(before), Received(deliveries));
+        Assert.Equal(AsMessages(before), await ReceivedAsync(deliveries));
 
         // Still counting where it was: the next 30 builds make the 150th, announced once.
         await PostBuildsAsync(line, "lathrop", [.. Enumerable.Range(0, 30).Select(i => Day.AddHours(5).AddMinutes(i))]);
@@ -131,8 +131,8 @@ public sealed class MilestonesTests(DatabaseFixture database) : IClassFixture<Da
         var after = Expected(builds, every);
         Assert.Equal(3, after.Count);
         Assert.Equal(after, await AnnouncedAsync(data));
-        Assert.Equal(AsMessages(after), Received(deliveries));
-        Assert.Equal(after.Select(a => a.MessageId!.Value).Order(), deliveries.EnvelopeIds);
+        Assert.Equal(AsMessages(after), await ReceivedAsync(deliveries));
+        Assert.Equal(after.Select(a => a.MessageId!.Value).Order(), await deliveries.EnvelopeIdsAsync());
     }
 
     [Fact]

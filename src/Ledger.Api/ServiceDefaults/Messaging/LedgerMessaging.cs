@@ -47,6 +47,7 @@ public static class LedgerMessaging
             options.Policies.AutoApplyTransactions();
             options.Policies.UseDurableLocalQueues();
             options.Policies.Add<CommandValidationPolicy>();
+            IntegrationTransport.Configure(options, IntegrationTransport.BrokerUri(builder.Configuration));
         });
         services.AddWolverineHttp();
         return builder;

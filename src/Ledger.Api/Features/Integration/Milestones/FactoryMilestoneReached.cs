@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Serialization;
+using Ledger.Api.ServiceDefaults.Messaging;
 using Wolverine.Attributes;
 
 namespace Ledger.Api.Features.Integration.Milestones;
@@ -18,7 +19,7 @@ namespace Ledger.Api.Features.Integration.Milestones;
 /// <param name="RecordedAt">When the ledger recorded the build that took the factory past the milestone.</param>
 /// <param name="EventId">The event id of that build.</param>
 [MessageIdentity("ledger.factory-milestone-reached.v1")]
-[MessageIdIsIntegrationId]
+[MessageIdFromBody]
 public sealed record FactoryMilestoneReached(
     [property: JsonPropertyName("factoryId")] string FactoryId,
     [property: JsonPropertyName("milestone")] long Milestone,

@@ -1,0 +1,83 @@
+using Ledger.Api.Features.Integration;
+using Wolverine;
+using Wolverine.RabbitMQ;
+
+namespace Ledger.Api.ServiceDefaults.Messaging;
+
+/// <summary>
+/// Where integration events go (docs/integration-events.md, "Transports"): every <see cref="IIntegrationEvent"/> type of
+/// this assembly gets exactly one route. With <c>Ledger:RabbitMq</c> set, the RabbitMQ exchange <see cref="Exchange"/>
+/// (fanout: consumers bind their own queues) through the durable outbox with publisher confirms; without it, the durable
+/// local queue <see cref="JournalQueue"/>, whose handler keeps the journal (<c>ledger.integration_events</c>).
+/// </summary>
+public static class IntegrationTransport
+{
+    /// <summary>The configuration key of the broker's amqp:// URI.</summary>
+    public const string RabbitMqSetting = "Ledger:RabbitMq";
+
+    /// <summary>The RabbitMQ exchange every integration event is published to.</summary>
+    public const string Exchange = "ledger.integration";
+
+    /// <summary>The durable local queue integration events go to without a broker.</summary>
+    public const string JournalQueue = "integration-journal";
+
+    /// <summary>
+    /// Every integration event type, found in this assembly rather than listed, so a new one (FactoryMilestoneReached)
+    /// cannot be forgotten in the routing.
+    /// </summary>
+    public static IReadOnlyList<Type> MessageTypes { get; } =
+    [
+        .. typeof(IIntegrationEvent).Assembly.GetTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false } && t.IsAssignableTo(typeof(IIntegrationEvent)))
+            .OrderBy(t => t.FullName, StringComparer.Ordinal),
+    ];
+
+    /// <summary>The broker's URI from <paramref name="configuration"/>, or null for the local journal.</summary>
+    /// <exception cref="InvalidOperationException">It is set but is not an absolute amqp:// or amqps:// URI.</exception>
+    public static Uri? BrokerUri(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var text = configuration[RabbitMqSetting];
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        if (Uri.TryCreate(text.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps") return uri;
+        throw new InvalidOperationException($"{RabbitMqSetting} must be an amqp:// or amqps:// URI (for example amqp://user:password@127.0.0.1:5672/).");
+    }
+
+    /// <summary>Routes every integration event type, to the broker when <paramref name="broker"/> is given.</summary>
+    public static void Configure(WolverineOptions options, Uri? broker)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (broker is null)
+        {
+            options.Publish(rule =>
+            {
+                foreach (var type in MessageTypes) rule.Message(type);
+                // Durable, as every local queue here (LedgerMessaging: UseDurableLocalQueues): a notification stays in the
+                // inbox (wolverine_incoming_envelopes) until it is journaled, so a crash before that loses nothing
+                // (docs/decisions/0007, Q5).
+                rule.ToLocalQueue(JournalQueue);
+            });
+            // One message at a time, so the journal keeps the order the subscription published in (feed order); in
+            // parallel, a unit's delivery was free to be journaled before its shipment.
+            options.LocalQueue(JournalQueue).Sequential();
+            return;
+        }
+
+        options.UseRabbitMq(broker)
+            .AutoProvision()
+            // Without confirms the sender treats a written publish as sent and deletes the outbox row: 47 of 19,850
+            // notifications were lost when the broker was killed (docs/decisions/0007, "RabbitMQ"). With them, none.
+            .ConfigureChannelCreation(channel =>
+            {
+                channel.PublisherConfirmationsEnabled = true;
+                channel.PublisherConfirmationTrackingEnabled = true;
+            });
+        options.Publish(rule =>
+        {
+            foreach (var type in MessageTypes) rule.Message(type);
+            // One exchange, one route per type: the envelope tables key on the message id alone, so a second route would
+            // store one id twice and fail the subscription's batch (0007). Consumers fan out by binding their own queues.
+            rule.ToRabbitExchange(Exchange, exchange => exchange.ExchangeType = ExchangeType.Fanout).UseDurableOutbox();
+        });
+    }
+}

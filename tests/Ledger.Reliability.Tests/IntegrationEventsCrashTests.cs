@@ -1,0 +1,108 @@
+using System.Globalization;
+using Ledger.Reliability.Tests.Support;
+using Npgsql;
+
+namespace Ledger.Reliability.Tests;
+
+/// <summary>
+/// kill -9 of the service while line systems post: every recorded UnitShipped, UnitDelivered and UnitCommissioned still
+/// reaches the local transport's journal after the restarts (the integration subscription resumes from its progression,
+/// the durable local queue from its inbox), and nothing that was not recorded is announced. Redeliveries are allowed by
+/// the at-least-once contract: counted and reported, not failed.
+/// </summary>
+public sealed class IntegrationEventsCrashTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Killing_the_service_under_ingest_loses_no_notification_of_a_recorded_event()
+    {
+        var summary = new RunSummary("integration-events-kill");
+        await using var cluster = await ReliabilityCluster.StartAsync(Ct);
+        await using var node = await LedgerService.StartAsync(cluster, "node-a", LedgerService.NewAdminKey(), summary.Test, cancellationToken: Ct);
+        var ingest = new Ingest([node], await Keys.LineKeysAsync(cluster.Superuser), tag: "N1",
+            ReliabilityMode.Writers, ReliabilityMode.UnitsPerWriter, seed: 8201);
+
+        using var stop = new CancellationTokenSource();
+        var running = ingest.RunAsync(stop.Token, Ct);
+        var random = new Random(8201);
+        DateTimeOffset? firstKill = null;
+        for (var kill = 1; kill <= ReliabilityMode.ServiceKills; kill++)
+        {
+            var target = ingest.EventsAcknowledged + 300 + random.Next(300);
+            await Eventually.HoldsAsync(() => Task.FromResult(ingest.EventsAcknowledged >= target || running.IsCompleted),
+                $"{target} events are acknowledged before kill {kill}", TimeSpan.FromMinutes(3));
+            Assert.False(running.IsCompleted, "the writers still had work when the kill came (raise UnitsPerWriter)");
+            await Task.Delay(random.Next(150), Ct);
+
+            firstKill ??= DateTimeOffset.UtcNow;
+            await node.KillAsync();
+            await node.StartAsync(Ct);
+        }
+
+        var afterLast = ingest.EventsAcknowledged + 100;
+        await Eventually.HoldsAsync(() => Task.FromResult(ingest.EventsAcknowledged >= afterLast || running.IsCompleted),
+            "writers go on after the last restart", TimeSpan.FromMinutes(3));
+        await stop.CancelAsync();
+        await running;
+
+        await Eventually.HoldsAsync(async () => (await CountAsync(cluster.Superuser, Sql.Missing)) == 0,
+            "every recorded shipment, delivery and commissioning is journaled", TimeSpan.FromMinutes(3));
+
+        var announced = await CountAsync(cluster.Superuser, Sql.Announced);
+        var phantoms = await CountAsync(cluster.Superuser, Sql.Phantoms);
+        var redelivered = await CountAsync(cluster.Superuser, Sql.Redelivered);
+        var extraDeliveries = await CountAsync(cluster.Superuser, Sql.ExtraDeliveries);
+        var deadLetters = await CountAsync(cluster.Superuser, "select count(*) from ledger.wolverine_dead_letters");
+        summary.Add("kills (SIGKILL under ingest)", ReliabilityMode.ServiceKills);
+        ingest.Recorder.AddTo(summary);
+        summary.Add("recorded shipments, deliveries, commissionings", announced);
+        summary.Add("of them not journaled", await CountAsync(cluster.Superuser, Sql.Missing));
+        summary.Add("journaled notifications of no recorded event", phantoms);
+        summary.Add("notifications received more than once (allowed: at least once)", redelivered);
+        summary.Add("extra receipts in all", extraDeliveries);
+        summary.Add("dead letters", deadLetters);
+        summary.Add("record-to-journal delay before the first kill, p50 / p99 / max", await DelayAsync(cluster.Superuser, firstKill!.Value));
+        summary.Publish();
+
+        Assert.True(announced > 0, "the ingest recorded shipments, deliveries and commissionings");
+        Assert.Equal(0L, phantoms);
+        Assert.Equal(0L, deadLetters);
+    }
+
+    private static class Sql
+    {
+        private const string Ours = "e.stream_id like '%-N1-%' and e.type in ('unit-shipped.v1', 'unit-delivered.v1', 'unit-commissioned.v1')";
+        public const string Announced = $"select count(*) from ledger.events e where {Ours}";
+        public const string Missing = $"select count(*) from ledger.events e where {Ours} and not exists (select 1 from ledger.integration_events j where j.message_id = e.event_id)";
+        public const string Phantoms = "select count(*) from ledger.integration_events j where not exists (select 1 from ledger.events e where e.event_id = j.message_id)";
+        public const string Redelivered = "select count(*) from ledger.integration_events where deliveries > 1";
+        public const string ExtraDeliveries = "select coalesce(sum(deliveries - 1), 0) from ledger.integration_events";
+    }
+
+    private static async Task<long> CountAsync(NpgsqlDataSource superuser, string sql)
+    {
+        await using var command = superuser.CreateCommand(sql);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(Ct), CultureInfo.InvariantCulture);
+    }
+
+    // From the event's commit (recorded_at, the database clock) to its first receipt in the journal (the same clock): the
+    // subscription's polling, the outbox, the local queue and the journal insert, under the writers' load.
+    private static async Task<string> DelayAsync(NpgsqlDataSource superuser, DateTimeOffset before)
+    {
+        await using var command = superuser.CreateCommand("""
+            select count(*),
+                   percentile_cont(0.5) within group (order by extract(epoch from j.received_at - e.recorded_at)),
+                   percentile_cont(0.99) within group (order by extract(epoch from j.received_at - e.recorded_at)),
+                   max(extract(epoch from j.received_at - e.recorded_at))
+            from ledger.integration_events j join ledger.events e on e.event_id = j.message_id
+            where e.recorded_at < @before
+            """);
+        command.Parameters.AddWithValue("before", before);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        await reader.ReadAsync(Ct);
+        if (reader.GetInt64(0) == 0) return "no events before the first kill";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{reader.GetDouble(1):0.000} s / {reader.GetDouble(2):0.000} s / {reader.GetDecimal(3):0.000} s over {reader.GetInt64(0)} notifications");
+    }
+}
