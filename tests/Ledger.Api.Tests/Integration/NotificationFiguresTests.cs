@@ -60,7 +60,7 @@ public sealed class NotificationFiguresTests(DatabaseFixture database) : IClassF
         if (!daemon) return (Units * 3 / ingest.TotalSeconds, "");
 
         await using var db = NpgsqlDataSource.Create(connectionString);
-        await using var count = db.CreateCommand("select count(*), coalesce(max(deliveries), 0) from ledger.integration_events where body->>'serial' = any(@s)");
+        await using var count = db.CreateCommand("select count(*), coalesce(max(deliveries), 0) from ledger.integration_events where type = 'ledger.unit-shipped.v1' and body->>'serial' = any(@s)");
         count.Parameters.AddWithValue("s", serials);
         long journaled;
         int maxDeliveries;
