@@ -1,4 +1,4 @@
--- FactoryMilestoneReached (issue 13; docs/integration-events-milestones.md): the state of the Wolverine subscription
+-- FactoryMilestoneReached (issue 13; docs/integration-events.md): the state of the Wolverine subscription
 -- integration-milestones, which announces each factory's 1,000th, 2,000th, ... unit exactly once. These tables belong to
 -- the subscription alone: the read models' rebuilds never touch them (the milestones read model keeps its own tables), so
 -- a rebuild announces nothing again.

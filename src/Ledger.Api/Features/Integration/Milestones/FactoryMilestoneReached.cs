@@ -8,7 +8,7 @@ namespace Ledger.Api.Features.Integration.Milestones;
 
 /// <summary>
 /// A factory's ranked builds passed a multiple of 1,000 units (the Shanghai 1,000th-unit moment; docs/domain.md,
-/// docs/integration-events-milestones.md). Published once per factory and milestone by the <c>integration-milestones</c>
+/// docs/integration-events.md). Published once per factory and milestone by the <c>integration-milestones</c>
 /// subscription (<see cref="MilestoneSubscription"/>); its <see cref="MessageId"/> depends only on the factory and the
 /// milestone, so even a republication carries the same id.
 /// </summary>

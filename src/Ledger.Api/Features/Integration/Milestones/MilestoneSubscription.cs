@@ -36,7 +36,7 @@ internal sealed record MilestoneSettings(long Every = 1000);
 /// counted. The read models' rebuilds never touch this shard or its tables.</para>
 /// <para>Which unit: the one ranked nth by (occurredAt, position), as the milestones read model ranks, among the builds
 /// recorded up to the one that took the factory to n. A build recorded later with an earlier occurredAt can change the read
-/// model's answer afterwards; the message, already published, stays as it was (docs/integration-events-milestones.md).</para>
+/// model's answer afterwards; the message, already published, stays as it was (docs/integration-events.md).</para>
 /// </remarks>
 internal sealed class MilestoneSubscription : BatchSubscription
 {
