@@ -4,9 +4,10 @@ using Npgsql;
 namespace Ledger.Reliability.Tests.Support;
 
 /// <summary>
-/// Temporary evidence for the kill -9 notification loss: superuser triggers log every change of Wolverine's inbox rows and
-/// of the integration subscription's progression, with the transaction that made it, so a missing notification can be
-/// traced to the batch that moved the progression past its event and to what that batch stored.
+/// Evidence for a failure of <see cref="IntegrationEventsCrashTests"/>: superuser triggers log every change of Wolverine's
+/// inbox rows and of the integration subscription's progression, with the transaction that made it, so a missing
+/// notification can be traced to the batch that moved the progression past its event and to what became of its envelope
+/// (how the 2026-12-06 loss was found: docs/integration-events.md, "Delivery guarantees").
 /// </summary>
 internal static class Diagnostics
 {
