@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Wolverine;
 using Wolverine.Runtime;
 using Wolverine.Runtime.Routing;
+using Wolverine.Util;
 
 namespace Ledger.Api.Tests.Integration;
 
@@ -31,6 +32,23 @@ public sealed class IntegrationTransportTests(DatabaseFixture database) : IClass
         {
             var route = Assert.IsType<MessageRoute>(Assert.Single(runtime.RoutingFor(type).Routes));
             Assert.Equal(new Uri($"rabbitmq://exchange/{IntegrationTransport.Exchange}"), route.Uri);
+        });
+    }
+
+    [Fact]
+    public async Task Without_a_broker_every_integration_event_type_is_known_by_its_wire_name()
+    {
+        // What the inbox recovery of a crashed node's messages reads them back by (Wolverine's HandlerPipeline): an unknown
+        // name is "no handler", which marks the message handled without journaling it.
+        await using var api = new LedgerApiFactory(database.ConnectionString);
+        _ = api.CreateClient();
+        var runtime = api.Services.GetRequiredService<IWolverineRuntime>();
+
+        Assert.NotEmpty(IntegrationTransport.MessageTypes);
+        Assert.All(IntegrationTransport.MessageTypes, type =>
+        {
+            Assert.True(Assert.IsType<WolverineRuntime>(runtime).Handlers.TryFindMessageType(type.ToMessageTypeName(), out var found), type.ToMessageTypeName());
+            Assert.Equal(type, found);
         });
     }
 

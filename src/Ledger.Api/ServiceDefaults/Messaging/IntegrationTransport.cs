@@ -60,6 +60,12 @@ public static class IntegrationTransport
             // One message at a time, so the journal keeps the order the subscription published in (feed order); in
             // parallel, a unit's delivery was free to be journaled before its shipment.
             options.LocalQueue(JournalQueue).Sequential();
+            // The journal's handler takes IIntegrationEvent, so Wolverine knows the wire names (ledger.unit-shipped.v1, ...)
+            // of no concrete type. A message published in this process carries its object and never needs the name, but one
+            // recovered from the inbox after a crash is read back by it: unknown, it went to Wolverine's "no handler" path,
+            // which marks it Handled without running the handler. That lost every notification still in a killed node's
+            // inbox (docs/integration-events.md, "Delivery guarantees").
+            foreach (var type in MessageTypes) options.RegisterMessageType(type);
             return;
         }
 

@@ -59,8 +59,7 @@ public sealed class UnitNotificationsSubscription : BatchSubscription
             var notification = UnitNotifications.Map(recorded, stream)
                 ?? throw new InvalidOperationException($"Event {e.Id} of {e.StreamKey} ({recorded.Type}) maps to no notification.");
             // A publish that finds no route is dropped without an error, and the progression would then move past the
-            // event for good: fail the batch instead, so the daemon retries it. (Not the cause of the open problem in
-            // docs/integration-events.md: with this check the long kill -9 run still lost notifications.)
+            // event for good: fail the batch instead, so the daemon retries it.
             if (bus.PreviewSubscriptions(notification).Count == 0)
             {
                 throw new InvalidOperationException($"No route for {notification.GetType().Name} yet: the batch with event {e.Id} is retried.");
