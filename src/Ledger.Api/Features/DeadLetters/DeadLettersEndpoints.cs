@@ -127,13 +127,12 @@ public static class ReplayDeadLettersEndpoint
         }
 
         var letters = runtime.Storage.DeadLetters;
-        var found = new List<Guid>();
-        var missing = new List<Guid>();
-        foreach (var id in ids.Distinct())
-        {
-            (await letters.DeadLetterEnvelopeByIdAsync(id) is null ? missing : found).Add(id);
-        }
-
+        var distinct = ids.Distinct().ToArray();
+        // One query for all of them, not one per id (up to 1,000).
+        var existing = (await letters.QueryAsync(new DeadLetterEnvelopeQuery(distinct) { PageSize = distinct.Length }, cancellationToken))
+            .Envelopes.Select(e => e.Id).ToHashSet();
+        var found = distinct.Where(existing.Contains).ToList();
+        var missing = distinct.Where(id => !existing.Contains(id)).ToList();
         if (found.Count > 0) await letters.ReplayAsync(new DeadLetterEnvelopeQuery([.. found]), cancellationToken);
         return TypedResults.Accepted("/api/v1/dead-letters", new DeadLettersReplayed(found, missing));
     }
