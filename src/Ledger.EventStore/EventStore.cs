@@ -84,7 +84,7 @@ public sealed class EventStore : IAsyncDisposable
                 Options.LoggerFactory.CreateLogger<Projections.ProjectionSupervisor>());
         }
 
-        _martenEvents = new MartenEvents(_marten, Options.EventTypes);
+        _martenEvents = new MartenEvents(_marten, Options.EventTypes, [.. Options.InlineProjections]);
         _pipeline = new AppendPipeline(dataSource, _martenEvents, Options);
         // A store that runs Marten's daemon leaves the detection to the daemon's own high-water agent, which its shards
         // follow: a second detector on the same node doubled the work and held the read models' lag at a p99 of 1.4-1.7 s
@@ -105,15 +105,13 @@ public sealed class EventStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Configures Marten for this store: <see cref="MartenSetup.Configure"/>, then the inline projections and the
-    /// asynchronous read models of <paramref name="options"/> (each run through <see cref="Projections.MartenSqlProjection"/>).
+    /// Configures Marten for this store: <see cref="MartenSetup.Configure"/>, then the asynchronous read models of <paramref name="options"/> (each run through <see cref="Projections.MartenSqlProjection"/>).
     /// </summary>
     public static void ConfigureMarten(StoreOptions marten, NpgsqlDataSource dataSource, EventStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(marten);
         ArgumentNullException.ThrowIfNull(options);
         MartenSetup.Configure(marten, dataSource, options.EventTypes);
-        foreach (var projection in options.InlineProjections) marten.Projections.Add(projection, JasperFx.Events.Projections.ProjectionLifecycle.Inline);
         foreach (var projection in options.AsyncProjections)
         {
             marten.Projections.Add(

@@ -22,8 +22,9 @@ public sealed class EventStoreOptions
     public int TransientRetries { get; set; } = 3;
 
     /// <summary>
-    /// Read models updated in the same transaction as the append: Marten inline projections, run by Marten when the store's
-    /// session is saved (before it draws positions), their writes queued into the append's own batch. If one throws, the
+    /// Read models updated in the same transaction as the append: Marten inline projections (<c>IProjection</c>), handed each
+    /// batch's events by the store as Marten hands them over (before positions are drawn, the stream's committed history
+    /// still without them), their writes queued into a Marten session on the append's transaction. If one throws, the
     /// append fails and nothing is stored (when the batch held several requests, each is retried alone so that only the
     /// request whose events made the projection fail is refused). Events arrive as <see cref="RecordedEvent.FromSession"/>
     /// reads them.

@@ -1,4 +1,3 @@
-using JasperFx.Events;
 using Ledger.EventStore.Hashing;
 using Ledger.EventStore.Schema;
 using Marten.Services;
@@ -12,8 +11,8 @@ internal readonly record struct RequestOutcome(PreparedRequest Request, IReadOnl
 
 /// <summary>
 /// Appends a batch of independent requests in one transaction with two round trips: lock the streams and look up their
-/// versions, last hashes and already-stored event ids (our SQL), then append every accepted event through one Marten
-/// session on the same transaction (Marten's quick append). A request refused for its version or its ids is left out
+/// versions, last hashes and already-stored event ids, then insert every accepted event into Marten's tables with one
+/// set-based statement (decision 0008), plus one for what inline projections queued. A request refused for its version or its ids is left out
 /// before Marten sees it: it never aborts the transaction, so it never fails its neighbours, and it draws no sequence
 /// number, so it leaves no hole for the async daemon to wait out (decision 0006, Q1).
 /// </summary>
@@ -77,7 +76,7 @@ internal static class AppendTransaction
 
         if (accepted.Count == 0) return outcomes;
 
-        var recorded = await AppendAsync(transaction, marten, accepted, recordedAt, cancellationToken);
+        var recorded = await AppendAsync(connection, transaction, marten, accepted, recordedAt, cancellationToken);
 
         var positions = recorded.ToDictionary(e => e.EventId);
         foreach (var (r, first, count) in acceptedBy)
@@ -135,7 +134,7 @@ internal static class AppendTransaction
         return command;
     }
 
-    private static NpgsqlParameter<string[]> TextArray(string name, string[] values) =>
+    private static NpgsqlParameter<string?[]> TextArray(string name, string?[] values) =>
         new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = values };
 
     /// <summary>
@@ -180,38 +179,93 @@ internal static class AppendTransaction
     }
 
     /// <summary>
-    /// RT2: one Marten session on the batch's transaction, one quick append per accepted stream with the version the
-    /// stream is at after it (Marten checks it again under its row lock; ours was taken first, so it holds). Marten does
-    /// not commit: the pipeline does, after the inline projections.
+    /// RT2: every accepted event in one set-based insert into Marten's tables, in the batch's transaction (decision 0008).
+    /// Inline projections are handed the events first, as Marten hands them over before its own append: what they read of
+    /// a stream is its committed history without this batch. What they queue runs after the insert, in the same
+    /// transaction (one more round trip when they queued anything). The pipeline commits.
     /// </summary>
     private static async Task<List<RecordedEvent>> AppendAsync(
-        NpgsqlTransaction transaction, MartenEvents marten, List<AcceptedEvent> accepted, DateTimeOffset recordedAt,
-        CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MartenEvents marten, List<AcceptedEvent> accepted,
+        DateTimeOffset recordedAt, CancellationToken cancellationToken)
     {
-        var built = new List<(AcceptedEvent Accepted, IEvent Event)>(accepted.Count);
-        await using (var session = marten.Store.LightweightSession(SessionOptions.ForTransaction(transaction)))
+        await using var session = marten.InlineProjections.Count == 0
+            ? null
+            : marten.Store.LightweightSession(SessionOptions.ForTransaction(transaction));
+        if (session is not null)
         {
-            foreach (var stream in accepted.GroupBy(a => a.StreamId, StringComparer.Ordinal))
-            {
-                var events = stream.Select(a => (Accepted: a, Event: MartenEvents.Build(a.Event, a.Hash, recordedAt))).ToList();
-                session.Events.Append(stream.Key, stream.Last().StreamVersion, events.Select(e => (object)e.Event).ToArray());
-                // Marten names an IEvent by its CLR type when it is appended (EventPayload here): the stored names are ours.
-                foreach (var (a, e) in events) marten.Name(e, a.Event.Source.Type);
-                built.AddRange(events);
-            }
-
-            await session.SaveChangesAsync(cancellationToken);
+            var events = accepted.Select(a => marten.Build(a.Event, a.StreamId, a.StreamVersion, a.Hash, recordedAt)).ToList();
+            foreach (var projection in marten.InlineProjections) await projection.ApplyAsync(session, events, cancellationToken);
         }
 
-        var recorded = new List<RecordedEvent>(built.Count);
-        foreach (var (a, e) in built)
+        var positions = await InsertAsync(connection, transaction, marten, accepted, recordedAt, cancellationToken);
+        if (session is not null) await session.SaveChangesAsync(cancellationToken);
+
+        var recorded = new List<RecordedEvent>(accepted.Count);
+        foreach (var a in accepted)
         {
-            if (e.Sequence <= 0) throw new InvalidOperationException($"Marten returned no position for event {a.Event.EventId}.");
-            recorded.Add(new RecordedEvent(e.Sequence, a.Event.EventId, a.StreamId, a.StreamVersion, a.Event.Source.Type,
+            if (!positions.TryGetValue(a.Event.EventId, out var position))
+                throw new InvalidOperationException($"The insert returned no position for event {a.Event.EventId}.");
+            recorded.Add(new RecordedEvent(position, a.Event.EventId, a.StreamId, a.StreamVersion, a.Event.Source.Type,
                 a.Event.Source.Data, a.Event.MetadataJson, a.Event.OccurredAt, recordedAt, a.Hash));
         }
 
         recorded.Sort(static (x, y) => x.Position.CompareTo(y.Position));
         return recorded;
+    }
+
+    private static async Task<Dictionary<Guid, long>> InsertAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MartenEvents marten, List<AcceptedEvent> accepted,
+        DateTimeOffset recordedAt, CancellationToken cancellationToken)
+    {
+        var streams = new List<(string Id, long Version)>();
+        foreach (var a in accepted)
+        {
+            // A stream's events are consecutive in the batch (one request, one entry per stream): its last one gives its version.
+            if (streams.Count > 0 && string.Equals(streams[^1].Id, a.StreamId, StringComparison.Ordinal)) streams[^1] = (a.StreamId, a.StreamVersion);
+            else streams.Add((a.StreamId, a.StreamVersion));
+        }
+
+        var n = accepted.Count;
+        var (ids, streamIds, versions, data, types, dotNetTypes, correlationIds, causationIds, headers, userNames) =
+            (new Guid[n], new string[n], new long[n], new string[n], new string[n], new string?[n], new string?[n], new string?[n], new string[n], new string?[n]);
+        for (var i = 0; i < n; i++)
+        {
+            var (e, metadata) = (accepted[i].Event, accepted[i].Event.Source.Metadata ?? EventMetadata.None);
+            (ids[i], streamIds[i], versions[i], data[i], types[i]) = (e.EventId, accepted[i].StreamId, accepted[i].StreamVersion, e.Source.Data, e.Source.Type);
+            (dotNetTypes[i], correlationIds[i], causationIds[i], userNames[i]) = (marten.DotNetTypeName(e.Source.Type), metadata.CorrelationId, metadata.CausationId, metadata.Actor);
+            headers[i] = MartenEvents.Headers(accepted[i].Hash, e.MetadataJson, e.OccurredAt);
+        }
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var (upsertStreams, insertEvents, notify) = (AppendCommand(batch, 0), AppendCommand(batch, 1), new NpgsqlBatchCommand(MartenEvents.NotifyAppended));
+        batch.BatchCommands.Add(notify);
+        upsertStreams.Parameters.Add(TextArray("stream_ids", [.. streams.Select(s => s.Id)]));
+        upsertStreams.Parameters.Add(new NpgsqlParameter<long[]>("stream_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. streams.Select(s => s.Version)] });
+        var p = insertEvents.Parameters;
+        p.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = ids });
+        p.Add(TextArray("event_stream_ids", streamIds));
+        p.Add(new NpgsqlParameter<long[]>("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = versions });
+        p.Add(TextArray("data", data));
+        p.Add(TextArray("types", types));
+        p.Add(TextArray("dotnet_types", dotNetTypes));
+        p.Add(TextArray("correlation_ids", correlationIds));
+        p.Add(TextArray("causation_ids", causationIds));
+        p.Add(TextArray("headers", headers));
+        p.Add(TextArray("user_names", userNames));
+        p.Add(new NpgsqlParameter<DateTimeOffset>("recorded_at", NpgsqlDbType.TimestampTz) { TypedValue = recordedAt });
+
+        var positions = new Dictionary<Guid, long>(n);
+        // The reader starts at the first statement that returns rows: the insert's (the streams' upsert and the notification
+        // return none).
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) positions[reader.GetGuid(0)] = reader.GetInt64(1);
+        return positions;
+    }
+
+    private static NpgsqlBatchCommand AppendCommand(NpgsqlBatch batch, int index)
+    {
+        var command = new NpgsqlBatchCommand(Sql.AppendEvents[index]);
+        batch.BatchCommands.Add(command);
+        return command;
     }
 }

@@ -1,42 +1,61 @@
+using System.Text;
 using System.Text.Json;
 using JasperFx.Events;
 using Ledger.EventStore.Hashing;
 using Marten;
+using Marten.Events.Daemon.HighWater;
+using Marten.Events.Projections;
 
 namespace Ledger.EventStore.Appending;
 
 /// <summary>
-/// How the store hands its events to Marten: the payload as the JSON it was given (an <see cref="EventPayload"/>, which
-/// Marten's serializer writes back as parsed), under the ledger's stored type name, with the chain hash, the sender's
-/// occurred-at and the metadata object in Marten's headers (the contract of migration 0006's view).
+/// How the store writes its events in Marten's terms: the payload as the JSON it was given, under the ledger's stored type
+/// name, with the chain hash, the sender's occurred-at and the metadata object in Marten's headers (the contract of
+/// migration 0006's view), and what Marten writes in <c>mt_dotnet_type</c> so its own readers resolve the CLR type.
 /// </summary>
 internal sealed class MartenEvents
 {
     /// <summary>Header names in <c>mt_events.headers</c>.</summary>
     public const string HashHeader = "hash", MetadataHeader = "metadata", OccurredAtHeader = "occurredAt";
 
+    /// <summary>
+    /// What Marten's own append sends when <c>UseListenNotifyForEventAppends</c> is on (its NotifyEventAppendedOperation):
+    /// wakes the async daemon's high-water agent on every node at commit, instead of its polling.
+    /// </summary>
+    public static readonly string NotifyAppended = $"do $$ begin perform pg_notify('{PostgresqlListenWakeup.DefaultChannel}', ''); end $$";
+
     private readonly Dictionary<string, string> _dotNetTypeNames;
 
-    public MartenEvents(IDocumentStore store, IReadOnlyDictionary<Type, string> eventTypes)
+    public MartenEvents(IDocumentStore store, IReadOnlyDictionary<Type, string> eventTypes, IReadOnlyList<IProjection> inlineProjections)
     {
         Store = store;
-        // What Marten itself writes in mt_dotnet_type for a mapped type, so that its own readers (the async daemon) can
-        // resolve the CLR type when the alias alone would not do.
+        InlineProjections = inlineProjections;
         _dotNetTypeNames = eventTypes.ToDictionary(p => p.Value, p => $"{p.Key.FullName}, {p.Key.Assembly.GetName().Name}", StringComparer.Ordinal);
     }
 
     public IDocumentStore Store { get; }
 
+    /// <summary>Projections run in each append's transaction, before its events are inserted (Marten's inline contract).</summary>
+    public IReadOnlyList<IProjection> InlineProjections { get; }
+
     /// <summary>Whether the store knows every stored type name (always, when it was given no type map: a generic store).</summary>
     public bool Knows(string type) => _dotNetTypeNames.Count == 0 || _dotNetTypeNames.ContainsKey(type);
 
-    public static IEvent Build(PreparedEvent e, byte[] hash, DateTimeOffset recordedAt)
+    /// <summary>What Marten writes in <c>mt_dotnet_type</c> for a stored type name (null for a type it was not given).</summary>
+    public string? DotNetTypeName(string type) => _dotNetTypeNames.GetValueOrDefault(type);
+
+    /// <summary>The event as Marten hands an appended event to an inline projection (its position not drawn yet).</summary>
+    public IEvent Build(PreparedEvent e, string streamId, long streamVersion, byte[] hash, DateTimeOffset recordedAt)
     {
         var metadata = e.Source.Metadata ?? EventMetadata.None;
         var built = new Event<EventPayload>(e.Payload)
         {
             Id = e.EventId,
+            StreamKey = streamId,
+            Version = streamVersion,
             Timestamp = recordedAt,
+            EventTypeName = e.Source.Type,
+            DotNetTypeName = DotNetTypeName(e.Source.Type)!,
             UserName = metadata.Actor,
             CorrelationId = metadata.CorrelationId,
             CausationId = metadata.CausationId,
@@ -47,7 +66,27 @@ internal sealed class MartenEvents
         return built;
     }
 
-    /// <summary>An event this store built for a Marten session, in the store's terms (position 0 until Marten has drawn it).</summary>
+    /// <summary>
+    /// The headers object of <c>mt_events</c> (migration 0006's view reads it back): the chain hash as lowercase hex, the
+    /// metadata object as recorded, and occurred-at in the envelope's form.
+    /// </summary>
+    public static string Headers(ReadOnlySpan<byte> hash, string metadataJson, DateTimeOffset occurredAt)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString(HashHeader, Convert.ToHexStringLower(hash));
+            json.WritePropertyName(MetadataHeader);
+            json.WriteRawValue(metadataJson);
+            json.WriteString(OccurredAtHeader, EventHasher.FormatTimestamp(occurredAt));
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    /// <summary>An event this store built for an inline projection, in the store's terms (position 0: not drawn yet).</summary>
     public static RecordedEvent ToRecorded(IEvent e)
     {
         if (e.Data is not EventPayload data || e.GetHeader(HashHeader) is not string hash || e.GetHeader(OccurredAtHeader) is not string occurredAt
@@ -59,15 +98,5 @@ internal sealed class MartenEvents
         return new RecordedEvent(e.Sequence, e.Id, e.StreamKey!, e.Version, e.EventTypeName, data.Json.GetRawText(), metadata.GetRawText(),
             DateTimeOffset.Parse(occurredAt, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal),
             e.Timestamp, Convert.FromHexString(hash));
-    }
-
-    /// <summary>
-    /// Marten names an appended <see cref="IEvent"/> after its CLR type (here <see cref="EventPayload"/>) when it is added
-    /// to the session; the name it stores is read when the session is saved, so it is set back to ours in between.
-    /// </summary>
-    public void Name(IEvent e, string type)
-    {
-        e.EventTypeName = type;
-        e.DotNetTypeName = _dotNetTypeNames.GetValueOrDefault(type)!;
     }
 }

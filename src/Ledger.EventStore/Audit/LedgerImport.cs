@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json;
-using Ledger.EventStore.Hashing;
 using Ledger.EventStore.Schema;
 using Npgsql;
 using NpgsqlTypes;
@@ -198,7 +196,7 @@ public static class LedgerImport
                 await WriteNullableAsync(copy, dotNetTypeNames.GetValueOrDefault(e.Type), cancellationToken);
                 await WriteNullableAsync(copy, metadata.CorrelationId, cancellationToken);
                 await WriteNullableAsync(copy, metadata.CausationId, cancellationToken);
-                await copy.WriteAsync(Headers(e), NpgsqlDbType.Jsonb, cancellationToken);
+                await copy.WriteAsync(Appending.MartenEvents.Headers(e.Hash.Span, e.MetadataJson, e.OccurredAt), NpgsqlDbType.Jsonb, cancellationToken);
                 await WriteNullableAsync(copy, metadata.Actor, cancellationToken);
                 await copy.WriteAsync(false, NpgsqlDbType.Boolean, cancellationToken);
             }
@@ -223,26 +221,6 @@ public static class LedgerImport
         {
             throw new ExportFormatException($"Not importable: the metadata of the event at position {e.Position} is not a metadata object: {error.Message}. Nothing was changed.");
         }
-    }
-
-    /// <summary>
-    /// Marten's headers as the append path writes them (migration 0006's view reads them back): the chain hash as
-    /// lowercase hex, the metadata object as recorded, and occurred-at in the envelope's form.
-    /// </summary>
-    private static string Headers(RecordedEvent e)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("hash", Convert.ToHexStringLower(e.Hash.Span));
-            json.WritePropertyName("metadata");
-            json.WriteRawValue(e.MetadataJson);
-            json.WriteString("occurredAt", EventHasher.FormatTimestamp(e.OccurredAt));
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     private static async Task WriteNullableAsync(NpgsqlBinaryImporter copy, string? value, CancellationToken cancellationToken)

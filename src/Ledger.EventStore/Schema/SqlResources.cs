@@ -46,6 +46,7 @@ public static class SqlStatements
 internal static class Sql
 {
     public static readonly IReadOnlyList<string> AppendLockStreams = SqlStatements.Split(Read("append_lock_streams.sql"));
+    public static readonly IReadOnlyList<string> AppendEvents = SqlStatements.Split(Read("append_events.sql"));
     public static readonly string ReadStream = Read("read_stream.sql");
     public static readonly string ReadStreams = Read("read_streams.sql");
     public static readonly string ReadOneStream = Read("read_one_stream.sql");

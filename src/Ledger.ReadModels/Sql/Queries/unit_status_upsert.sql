@@ -1,6 +1,6 @@
 -- One statement for every unit touched by a batch: each row is the fold of the unit's whole stream, so the upsert is
--- idempotent and order-independent. The row's position is its last event's, looked up by id: inline, Marten runs this
--- after its append statement in the same batch, and hands the projection the events before it has drawn positions.
+-- idempotent and order-independent. The row's position is its last event's, looked up by id: inline, this runs after the
+-- append's insert in the same transaction, and the projection was handed the events before their positions were drawn.
 insert into {ledger.unit_status} as u
     (serial, factory_id, line, model, nameplate_kwh, state, latest_test_result, latest_test_station, latest_measured_kwh,
      latest_round_trip_efficiency, latest_failure_code, shipment_id, carrier, destination_country, destination_region,
