@@ -186,6 +186,53 @@ public sealed class MartenSchemaTests(DatabaseFixture database) : IClassFixture<
         Assert.False(MartenFailures.IsDuplicateEventId(new InvalidOperationException("wrapped", otherUnique)));
     }
 
+    [Fact]
+    public async Task The_store_writes_the_rows_Martens_own_append_writes()
+    {
+        // The store inserts into Marten's tables itself (decision 0008). A Marten upgrade that writes another column, or a
+        // stream row differently, must show up here rather than as rows Marten's readers see differently.
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db);
+        await using var marten = Store(dataSource);
+        await using var ledger = new EventStore(dataSource, new EventStoreOptions { EventTypes = EventTypeNames }, marten);
+        var metadata = new EventMetadata { Actor = "line-7", CorrelationId = "corr-1", CausationId = "cause-1" };
+        var events = new object[] { new UnitAssembled("MP-L1", 3916.5m), new UnitInspected(true, 3901.25m), new UnitInspected(false, 0m) };
+
+        // Both streams are created by their first append and moved on by the next two (a new stream row, then updates).
+        foreach (var e in events)
+        {
+            var data = JsonSerializer.Serialize(e, e.GetType(), new JsonSerializerOptions(JsonSerializerDefaults.Web));
+            await ledger.AppendToStreamAsync("TST-LEDGER", ExpectedVersion.Any,
+                [new EventData(Guid.CreateVersion7(), EventTypeNames[e.GetType()], data, DateTimeOffset.UtcNow, metadata)], Ct);
+            await using var session = marten.LightweightSession();
+            (session.CorrelationId, session.CausationId, session.LastModifiedBy) = (metadata.CorrelationId, metadata.CausationId, metadata.Actor);
+            session.Events.Append("TST-MARTEN", e);
+            await session.SaveChangesAsync(Ct);
+        }
+
+        // Every column but the ones that differ by nature: position, id, stream, recorded-at, and the headers (the ledger's
+        // hash chain; Marten's session writes none).
+        Assert.Equal(await RowsAsync("mt_events", "TST-MARTEN", "version", "seq_id", "id", "stream_id", "timestamp", "headers"),
+            await RowsAsync("mt_events", "TST-LEDGER", "version", "seq_id", "id", "stream_id", "timestamp", "headers"));
+        Assert.Equal(await RowsAsync("mt_streams", "TST-MARTEN", "id", "id", "timestamp", "created"),
+            await RowsAsync("mt_streams", "TST-LEDGER", "id", "id", "timestamp", "created"));
+        await using var query = marten.QuerySession();
+        Assert.Equal(events, (await query.Events.FetchStreamAsync("TST-LEDGER", token: Ct)).Select(e => e.Data));
+
+        async Task<List<string>> RowsAsync(string table, string stream, string order, params string[] except)
+        {
+            var key = table == "mt_events" ? "stream_id" : "id";
+            await using var command = dataSource.CreateCommand(
+                $"select (to_jsonb(t) - @except::text[])::text from ledger.{table} t where {key} = @stream order by {order}");
+            command.Parameters.AddWithValue("except", except);
+            command.Parameters.AddWithValue("stream", stream);
+            var rows = new List<string>();
+            await using var reader = await command.ExecuteReaderAsync(Ct);
+            while (await reader.ReadAsync(Ct)) rows.Add(reader.GetString(0));
+            return rows;
+        }
+    }
+
     private static async Task AppendWithIdAsync(DocumentStore store, string stream, Guid eventId)
     {
         await using var session = store.LightweightSession();
