@@ -142,7 +142,7 @@ internal sealed class BenchmarkRun(
         // Before the queries and the rebuild, so that neither competes with the journal's catch-up nor it with them.
         var announced = JournalCatchUp.AnnouncedEventTypes.Sum(t => ingest.EventMix.GetValueOrDefault(t));
         Log($"integration events: waiting for the journal to hold all {announced:N0} unit notifications ({journalAtLoadEnd.Journaled:N0} when the load ended)");
-        var journal = await Phase("journal catches up", () => JournalCatchUp.WaitAsync(ledgerConnection, announced, journalAtLoadEnd,
+        var journal = await Phase(JournalCatchUp.PhaseName, () => JournalCatchUp.WaitAsync(ledgerConnection, announced, journalAtLoadEnd,
             TimeSpan.FromMinutes(settings.JournalMinutes), cancellationToken));
         if (!journal.Finished)
             notes.Add($"The journal held {journal.Journaled:N0} of {journal.Expected:N0} unit notifications after {settings.JournalMinutes} minutes; figure 9 is a lower bound.");

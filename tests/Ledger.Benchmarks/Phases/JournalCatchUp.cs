@@ -36,6 +36,9 @@ internal sealed record JournalDelays(double P50, double P99, double Max);
 /// </summary>
 internal static class JournalCatchUp
 {
+    /// <summary>The run's phase (its CPU seconds) that waits for the journal.</summary>
+    public const string PhaseName = "journal catches up";
+
     /// <summary>The message types of the unit notifications (docs/integration-events.md); milestones are not counted.</summary>
     private static readonly string[] UnitNotificationTypes = ["ledger.unit-shipped.v1", "ledger.unit-delivered.v1", "ledger.unit-commissioned.v1"];
 

@@ -113,8 +113,20 @@ internal sealed record BenchmarkReport(
                 ? $"{N(Journal.Expected)} notifications; {N(Journal.Backlog)} behind at the load's end, all {F(Journal.SecondsAfterLoad, 1)} s after it"
                 : $"{N(Journal.Journaled)} of {N(Journal.Expected)} notifications {F(Journal.SecondsAfterLoad, 0)} s after the load ({N(Journal.Backlog)} behind at its end)") +
             $", {N(Journal.PerSecond)}/s meanwhile; commit-to-journal p50 / p99 {F(Journal.DelaySeconds.P50, 2)} / {F(Journal.DelaySeconds.P99, 2)} s; " +
-            $"{N(Journal.Redeliveries)} redelivered", null, null, "reported", null));
+            $"{N(Journal.Redeliveries)} redelivered{JournalCpu()}", null, null, "reported", null));
         return figures;
+
+        // What journaling one notification cost with no load running: the service's and PostgreSQL's CPU in the wait,
+        // each divided by the notifications journaled since the load ended (the read models' drain, a second or two, is
+        // in the count but not the CPU: under 1 % at the journal's rate). The journal's rate on a busy machine moves with
+        // the neighbours; this far less.
+        string JournalCpu()
+        {
+            var journaled = Journal.Journaled - Journal.AtLoadEnd;
+            return CpuSecondsByPhase.TryGetValue(JournalCatchUp.PhaseName, out var cpu) && journaled > 0
+                ? $"; CPU {N(cpu.Service * 1e6 / journaled)} + {N(cpu.Postgres * 1e6 / journaled)} us per notification (service + PostgreSQL)"
+                : "";
+        }
 
         static Figure Marten1(string id, string measure, MartenRate rate, string rawId, double raw) => new(id, measure,
             $"{N(rate.EventsPerSecond)} events/s (PostgreSQL CPU {N(rate.PostgresMicrosecondsPerEvent)} us/event, client " +
