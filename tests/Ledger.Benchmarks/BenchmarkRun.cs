@@ -12,7 +12,9 @@ namespace Ledger.Benchmarks;
 /// One benchmark run, in this order: the raw PostgreSQL baselines and the bare-Marten baselines (before the service
 /// exists, so nothing competes with them); the service started; the store filled to 10k events and the queries timed; filled further by batch ingest;
 /// the measured batch ingest, which brings it to the large size (1M in full mode); single-event ingest with the
-/// projection lag sampled; the queries timed again; every read model rebuilt; the service's memory read.
+/// projection lag sampled; the service's peak memory during the two ingests read; the integration events' journal waited
+/// for; the queries timed again; every read model rebuilt; the service's memory read; the service stopped and started
+/// again a few times on the filled store, each start timed to ready.
 /// </summary>
 internal sealed class BenchmarkRun(
     BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment, bool rebuildOnly = false)
@@ -97,8 +99,17 @@ internal sealed class BenchmarkRun(
         // builds and tests, which are cheaper (a new unit has no history to read).
         Log($"HTTP batch ingest: {settings.BatchEvents:N0} events, {BenchmarkSettings.EventsPerBatchRequest} per request, {BenchmarkSettings.BatchConnections} connections");
         var beforeBatch = default(AllocationSnapshot);
+        // P6 is the peak during the two ingests, so the high-water mark of start-up and the fill is set aside here.
+        var peakBeforeIngest = service.PeakRssMegabytes;
+        var peakReset = false;
         var batch = await Phase("batch ingest", () => ingest.BatchAsync(settings.BatchEvents, prepareBodies: true,
-            onStart: async () => beforeBatch = await service.ReadAllocationsAsync(cancellationToken), cancellationToken));
+            onStart: async () =>
+            {
+                peakReset = service.ResetPeakRss();
+                beforeBatch = await service.ReadAllocationsAsync(cancellationToken);
+            }, cancellationToken));
+        if (!peakReset)
+            notes.Add("The kernel did not reset the service's VmHWM (/proc/<pid>/clear_refs): figure 7a is its peak since start, fill included.");
         CountEvents("batch ingest", batch.Events);
         await Phase("batch: read models catch up", () => CatchUpAsync("after batch ingest"));
         var afterBatch = await service.ReadAllocationsAsync(cancellationToken);
@@ -106,7 +117,7 @@ internal sealed class BenchmarkRun(
 
         Log($"HTTP single-event ingest: {BenchmarkSettings.SingleConnections} connections, {settings.WarmupSeconds} s warm-up + {settings.SingleSeconds} s; lag sampled meanwhile");
         var beforeSingle = (Events: ingest.Acknowledged, Allocations: await service.ReadAllocationsAsync(cancellationToken));
-        var (single, lag, drain) = await Phase("single-event ingest", async () =>
+        var (single, lag, drain, journalAtLoadEnd) = await Phase("single-event ingest", async () =>
         {
             using var stopSampling = new CancellationTokenSource();
             var sampling = Task.Run(async () =>
@@ -115,18 +126,32 @@ internal sealed class BenchmarkRun(
                 return await Projections.SampleLagAsync(ledgerConnection, TimeSpan.FromMilliseconds(200), stopSampling.Token);
             }, cancellationToken);
             var result = await ingest.SingleAsync(TimeSpan.FromSeconds(settings.WarmupSeconds), TimeSpan.FromSeconds(settings.SingleSeconds), cancellationToken);
+            var journalMark = await JournalCatchUp.MarkAsync(ledgerConnection, cancellationToken);
             await stopSampling.CancelAsync();
             var sampled = await sampling;
             var drained = await CatchUpAsync("after single-event ingest") ?? double.NaN;
-            return (result, sampled, drained);
+            return (result, sampled, drained, journalMark);
         });
         var afterSingle = (Events: ingest.Acknowledged, Allocations: await service.ReadAllocationsAsync(cancellationToken));
+        var peakDuringIngest = service.PeakRssMegabytes;
         CountEvents("single-event ingest", afterSingle.Events - beforeSingle.Events);
         Log($"  {single.EventsPerSecond:N0} events/s; p50 {single.LatencyMs.P50:F1} ms, p95 {single.LatencyMs.P95:F1} ms, p99 {single.LatencyMs.P99:F1} ms; " +
             $"lag p50 {lag.Seconds.P50:F2} s, p99 {lag.Seconds.P99:F2} s; drained in {drain:F1} s");
 
-        var storeEvents = await CountEventsAsync(ledgerConnection, cancellationToken);
         Log($"events acknowledged by type: {string.Join(", ", ingest.EventMix.Select(m => $"{m.Key} {m.Value:N0}"))}");
+        // Before the queries and the rebuild, so that neither competes with the journal's catch-up nor it with them.
+        var announced = JournalCatchUp.AnnouncedEventTypes.Sum(t => ingest.EventMix.GetValueOrDefault(t));
+        Log($"integration events: waiting for the journal to hold all {announced:N0} unit notifications ({journalAtLoadEnd.Journaled:N0} when the load ended)");
+        var journal = await Phase(JournalCatchUp.PhaseName, () => JournalCatchUp.WaitAsync(ledgerConnection, announced, journalAtLoadEnd,
+            TimeSpan.FromMinutes(settings.JournalMinutes), cancellationToken));
+        if (!journal.Finished)
+            notes.Add($"The journal held {journal.Journaled:N0} of {journal.Expected:N0} unit notifications after {settings.JournalMinutes} minutes; figure 9 is a lower bound.");
+        else if (journal.Journaled > journal.Expected)
+            notes.Add($"The journal holds {journal.Journaled:N0} unit notifications but the run posted {journal.Expected:N0} shipments, deliveries and commissionings.");
+        Log($"  {journal.Journaled:N0} journaled {journal.SecondsAfterLoad:F1} s after the load ended, {journal.PerSecond:N0}/s meanwhile; " +
+            $"commit-to-journal p50 {journal.DelaySeconds.P50:F2} s, p99 {journal.DelaySeconds.P99:F2} s; {journal.Redeliveries:N0} redeliveries");
+
+        var storeEvents = await CountEventsAsync(ledgerConnection, cancellationToken);
         if (storeEvents != ingest.Acknowledged)
             notes.Add($"The store holds {storeEvents:N0} events but {ingest.Acknowledged:N0} were acknowledged.");
         Log($"queries at {storeEvents:N0} events");
@@ -138,16 +163,21 @@ internal sealed class BenchmarkRun(
         Log($"  {rebuild.EventsPerSecond:N0} events/s in {rebuild.Seconds:F1} s ({string.Join(", ", rebuild.SecondsByProjection.Select(p => $"{p.Key} {p.Value} s"))})");
 
         var atEnd = await service.ReadAllocationsAsync(cancellationToken);
-        var memory = new MemoryResult(service.PeakRssMegabytes, service.RssMegabytes,
+        var memory = new MemoryResult(peakDuringIngest, Math.Max(peakBeforeIngest, service.PeakRssMegabytes), service.RssMegabytes,
             (afterBatch.AllocatedBytes - beforeBatch.AllocatedBytes) / (double)batch.Events,
             (afterSingle.Allocations.AllocatedBytes - beforeSingle.Allocations.AllocatedBytes) / (double)(afterSingle.Events - beforeSingle.Events),
             atEnd);
+        // P7 last: every other figure is taken from the process the run started, which stops here.
+        Log($"stopping the service; starting it {settings.Starts} times on the filled store, each timed to its first 200 from /health/ready");
+        await service.StopAsync();
+        var starts = await StartToReady.RunAsync(service.Launch, settings.Starts, Log, cancellationToken);
+
         if (ingest.ErrorCount > 0)
             notes.Add($"{ingest.ErrorCount:N0} requests were refused (see errorSamples in the JSON): the ingest figures count only acknowledged events.");
 
         var report = new BenchmarkReport(settings.Mode, startedAt, _clock.Elapsed.TotalSeconds,
             await DescribeMachineAsync(ledgerConnection, loadAtStart, cancellationToken), rawResults, martenResults, batch, single, lag, drain,
-            queriesSmall, queriesLarge, rebuild, memory, _cpu, ingest.EventMix, notes);
+            queriesSmall, queriesLarge, rebuild, memory, journal, starts, _cpu, ingest.EventMix, notes);
         await File.WriteAllTextAsync(Path.Combine(runDirectory, "benchmark.json"), report.ToJson(), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(runDirectory, "benchmark.md"), report.ToMarkdown(), cancellationToken);
         Console.WriteLine();

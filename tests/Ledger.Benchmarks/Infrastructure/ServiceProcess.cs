@@ -10,6 +10,10 @@ namespace Ledger.Benchmarks.Infrastructure;
 /// <summary>What the service process had allocated and collected at one moment (see <see cref="StartupHook"/>).</summary>
 internal readonly record struct AllocationSnapshot(long AllocatedBytes, int Gen0, int Gen1, int Gen2);
 
+/// <summary>How to start the service: its database, the run's directory (logs, the probe's socket), extra environment, the admin key.</summary>
+internal sealed record ServiceLaunch(
+    string ConnectionString, string WorkDirectory, IReadOnlyDictionary<string, string> Environment, string AdminKey);
+
 /// <summary>
 /// The ledger service (src/Ledger.Api, the same build the benchmark references) as a separate OS process on Kestrel,
 /// listening on a real loopback socket, with its projection daemon, exactly as <c>Program</c> starts it. Its output goes
@@ -18,32 +22,58 @@ internal readonly record struct AllocationSnapshot(long AllocatedBytes, int Gen0
 internal sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly string _probeSocket;
+    private readonly string? _probeSocket;
     private readonly StreamWriter _log;
+    private bool _stopped;
 
-    private ServiceProcess(Process process, Uri baseAddress, string adminKey, string probeSocket, StreamWriter log)
+    private ServiceProcess(Process process, Uri baseAddress, ServiceLaunch launch, string? probeSocket, StreamWriter log)
     {
         _process = process;
         BaseAddress = baseAddress;
-        AdminKey = adminKey;
+        Launch = launch;
         _probeSocket = probeSocket;
         _log = log;
     }
 
     public Uri BaseAddress { get; }
 
-    public string AdminKey { get; }
+    /// <summary>How this process was started: the same launch starts it again on the same database (P7).</summary>
+    public ServiceLaunch Launch { get; }
+
+    public string AdminKey => Launch.AdminKey;
 
     public int Pid => _process.Id;
 
-    public static async Task<ServiceProcess> StartAsync(
-        string connectionString, string workDirectory, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
+    /// <summary>
+    /// From just before the process was started to the first answer the start waited for: 200 from /health/live (and
+    /// the probe's socket) for a service started with the probe, the first 200 from /health/ready without it.
+    /// </summary>
+    public TimeSpan StartedAfter { get; private set; }
+
+    /// <summary>From just before the process was started to the first HTTP answer of any status: when Kestrel was listening.</summary>
+    public TimeSpan AnsweringAfter { get; private set; }
+
+    /// <summary>
+    /// Starts the service on a new database (it migrates it) with a new bootstrap admin key, and with the allocation
+    /// probe (<see cref="StartupHook"/>) loaded; returns once it is live.
+    /// </summary>
+    public static Task<ServiceProcess> StartAsync(
+        string connectionString, string workDirectory, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken) =>
+        StartAsync(new ServiceLaunch(connectionString, workDirectory, environment, ApiKeyText.Generate().ToString()), "service.log", probe: true,
+            cancellationToken);
+
+    /// <summary>
+    /// Starts the service as <paramref name="launch"/> says, logging to <paramref name="logName"/> in its directory. With
+    /// <paramref name="probe"/> the allocation probe is loaded and the start returns once the service is live; without it
+    /// the process is exactly the service and the start returns at its first 200 from /health/ready, polled every 10 ms
+    /// (issue 15, P7: start to ready).
+    /// </summary>
+    public static async Task<ServiceProcess> StartAsync(ServiceLaunch launch, string logName, bool probe, CancellationToken cancellationToken)
     {
         var service = Path.Combine(AppContext.BaseDirectory, "Ledger.Api");
         if (!File.Exists(service)) throw new FileNotFoundException("The service's build was not found next to the benchmark.", service);
         var port = FreePort();
-        var adminKey = ApiKeyText.Generate().ToString();
-        var probeSocket = Path.Combine(workDirectory, "probe.sock");
+        var probeSocket = probe ? Path.Combine(launch.WorkDirectory, "probe.sock") : null;
         var start = new ProcessStartInfo(service)
         {
             WorkingDirectory = AppContext.BaseDirectory,
@@ -53,27 +83,36 @@ internal sealed class ServiceProcess : IAsyncDisposable
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        start.Environment["ConnectionStrings__Ledger"] = connectionString;
-        start.Environment["Ledger__BootstrapAdminKey"] = adminKey;
+        start.Environment["ConnectionStrings__Ledger"] = launch.ConnectionString;
+        start.Environment["Ledger__BootstrapAdminKey"] = launch.AdminKey;
         start.Environment["Ledger__NodeId"] = "benchmark-node";
         // The benchmark measures capacity, not the per-key rate limit: one line key per factory carries all of its lanes'
         // requests, over the 500 requests/s a production key is allowed by default.
         start.Environment["Ledger__RateLimiting__PermitsPerSecond"] = "0";
-        start.Environment["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location;
-        start.Environment[StartupHook.SocketVariable] = probeSocket;
-        foreach (var (name, value) in environment) start.Environment[name] = value;
+        if (probeSocket is not null)
+        {
+            start.Environment["DOTNET_STARTUP_HOOKS"] = typeof(StartupHook).Assembly.Location;
+            start.Environment[StartupHook.SocketVariable] = probeSocket;
+        }
 
-        var log = new StreamWriter(Path.Combine(workDirectory, "service.log")) { AutoFlush = true };
+        foreach (var (name, value) in launch.Environment) start.Environment[name] = value;
+
+        var log = new StreamWriter(Path.Combine(launch.WorkDirectory, logName)) { AutoFlush = true };
+        var started = Stopwatch.GetTimestamp();
         var process = Process.Start(start) ?? throw new InvalidOperationException("The service did not start.");
         process.OutputDataReceived += (_, e) => Write(log, e.Data);
         process.ErrorDataReceived += (_, e) => Write(log, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var running = new ServiceProcess(process, new Uri($"http://127.0.0.1:{port}"), adminKey, probeSocket, log);
+        var running = new ServiceProcess(process, new Uri($"http://127.0.0.1:{port}"), launch, probeSocket, log);
         try
         {
-            await running.WaitUntilLiveAsync(cancellationToken);
+            if (probe)
+                await running.WaitForAsync("/health/live", started, TimeSpan.FromMilliseconds(200), cancellationToken);
+            else
+                await running.WaitForAsync("/health/ready", started, TimeSpan.FromMilliseconds(10), cancellationToken);
+            running.StartedAfter = Stopwatch.GetElapsedTime(started);
             return running;
         }
         catch
@@ -89,8 +128,26 @@ internal sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Resident set size now (VmRSS), in MiB.</summary>
     public double RssMegabytes => (ProcStats.StatusKilobytes(Pid, "VmRSS") ?? 0) / 1024.0;
 
+    /// <summary>
+    /// Resets the peak resident set (VmHWM) to the current one (Linux 4.0+: "5" to /proc/&lt;pid&gt;/clear_refs), so that a
+    /// later <see cref="PeakRssMegabytes"/> is the peak since this moment. False if the kernel refused.
+    /// </summary>
+    public bool ResetPeakRss()
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{Pid}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     public async Task<AllocationSnapshot> ReadAllocationsAsync(CancellationToken cancellationToken)
     {
+        if (_probeSocket is null) throw new InvalidOperationException("This service was started without the allocation probe.");
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(_probeSocket), cancellationToken);
         var buffer = new byte[256];
@@ -103,33 +160,36 @@ internal sealed class ServiceProcess : IAsyncDisposable
             int.Parse(fields[2], CultureInfo.InvariantCulture), int.Parse(fields[3], CultureInfo.InvariantCulture));
     }
 
-    private async Task WaitUntilLiveAsync(CancellationToken cancellationToken)
+    private async Task WaitForAsync(string path, long started, TimeSpan interval, CancellationToken cancellationToken)
     {
         using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (true)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"The service exited with code {_process.ExitCode}; see service.log.");
+            if (_process.HasExited) throw new InvalidOperationException($"The service exited with code {_process.ExitCode}; see its log.");
             try
             {
-                using var response = await client.GetAsync(new Uri("/health/live", UriKind.Relative), cancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK && File.Exists(_probeSocket)) return;
+                using var response = await client.GetAsync(new Uri(path, UriKind.Relative), cancellationToken);
+                if (AnsweringAfter == TimeSpan.Zero) AnsweringAfter = Stopwatch.GetElapsedTime(started);
+                if (response.StatusCode == HttpStatusCode.OK && (_probeSocket is null || File.Exists(_probeSocket))) return;
             }
             catch (HttpRequestException)
             {
                 // Not listening yet.
             }
 
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("The service did not become live within 90 seconds; see service.log.");
-            await Task.Delay(200, cancellationToken);
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The service did not answer 200 on {path} within 90 seconds; see its log.");
+            await Task.Delay(interval, cancellationToken);
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the service (SIGTERM: the host stops gracefully; killed if it has not exited after 15 s). Idempotent.</summary>
+    public async Task StopAsync()
     {
+        if (_stopped) return;
+        _stopped = true;
         if (!_process.HasExited)
         {
-            // SIGTERM: the host stops gracefully (the store finishes queued appends); kill it if it does not.
             Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])?.WaitForExit();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             try
@@ -142,9 +202,14 @@ internal sealed class ServiceProcess : IAsyncDisposable
             }
         }
 
+        if (_probeSocket is not null) File.Delete(_probeSocket);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
         _process.Dispose();
         await _log.DisposeAsync();
-        File.Delete(_probeSocket);
     }
 
     private static void Write(StreamWriter log, string? line)

@@ -10,12 +10,12 @@ internal sealed record QueryResult(long StoreEvents, Percentiles UnitStatus, Per
 
 /// <summary>
 /// A reporting service asking, one request at a time on one connection (pure latency, no queueing): a unit's status;
-/// a factory's throughput for a year by ISO week; deployments by region by quarter for a year.
+/// a factory's throughput for a year by day (issue 15, P5); deployments by region by quarter for a year.
 /// </summary>
 internal sealed class QueryLatency(ServiceProcess service, BenchmarkKeys keys, Action<string> log)
 {
     public const string UnitStatusQuery = "GET /api/v1/units/{serial}";
-    public const string ThroughputQuery = "GET /api/v1/factories/{id}/throughput?bucket=week (one year)";
+    public const string ThroughputQuery = "GET /api/v1/factories/{id}/throughput?bucket=day (one year)";
     public const string DeploymentsQuery = "GET /api/v1/deployments?groupBy=region&bucket=quarter (one year)";
 
     public async Task<QueryResult> RunAsync(long storeEvents, IReadOnlyList<string> builtSerials, int requests, CancellationToken cancellationToken)
@@ -26,7 +26,7 @@ internal sealed class QueryLatency(ServiceProcess service, BenchmarkKeys keys, A
         var factories = new[] { "lathrop", "shanghai" };
         var unit = await MeasureAsync(client, requests, _ => $"/api/v1/units/{builtSerials[random.Next(builtSerials.Count)]}", cancellationToken);
         var throughput = await MeasureAsync(client, requests,
-            i => $"/api/v1/factories/{factories[i % 2]}/throughput?bucket=week&from={year}-01-01&to={year}-12-31", cancellationToken);
+            i => $"/api/v1/factories/{factories[i % 2]}/throughput?bucket=day&from={year}-01-01&to={year}-12-31", cancellationToken);
         var deployments = await MeasureAsync(client, requests,
             _ => $"/api/v1/deployments?groupBy=region&bucket=quarter&from={year}-01-01&to={year}-12-31", cancellationToken);
         log($"  at {storeEvents:N0} events: unit p50 {unit.P50:F2} ms p99 {unit.P99:F2} ms; throughput p50 {throughput.P50:F2} p99 {throughput.P99:F2}; " +

@@ -12,9 +12,12 @@ internal sealed record MachineInfo(
     int Cores, long MemoryMegabytes, string CpuModel, string OperatingSystem, string Runtime, string PostgresVersion,
     IReadOnlyDictionary<string, string> PostgresSettings, string LoadAverageAtStart, string LoadAverageAtEnd);
 
-/// <summary>The service's memory: peak resident set, and what it allocated per event it appended.</summary>
+/// <summary>
+/// The service's memory, in MiB as /proc gives it: its peak resident set during the two measured ingests (2 and 3, their
+/// catch-ups included; issue 15, P6) and over the whole run (rebuild included), and what it allocated per event it appended.
+/// </summary>
 internal sealed record MemoryResult(
-    double PeakRssMegabytes, double RssAtEndMegabytes, double BatchBytesPerEvent, double SingleBytesPerEvent,
+    double IngestPeakRssMegabytes, double PeakRssMegabytes, double RssAtEndMegabytes, double BatchBytesPerEvent, double SingleBytesPerEvent,
     AllocationSnapshot AtEnd);
 
 /// <summary>One row of the table: a measure, its value, the baseline it is compared with, and its target.</summary>
@@ -24,7 +27,7 @@ internal sealed record Figure(string Id, string Measure, string Value, string? B
 internal sealed record BenchmarkReport(
     string Mode, DateTimeOffset StartedAt, double DurationSeconds, MachineInfo Machine, RawResults Raw, MartenResults Marten, IngestResult BatchIngest,
     IngestResult SingleIngest, LagResult ProjectionLag, double LagDrainSeconds, QueryResult QueriesSmall, QueryResult QueriesLarge,
-    RebuildResult Rebuild, MemoryResult Memory, IReadOnlyDictionary<string, PhaseCpu> CpuSecondsByPhase,
+    RebuildResult Rebuild, MemoryResult Memory, JournalResult Journal, StartResult Starts, IReadOnlyDictionary<string, PhaseCpu> CpuSecondsByPhase,
     IReadOnlyDictionary<string, long> EventsByType, IReadOnlyList<string> Notes)
 {
     public const string SameMachineNote =
@@ -42,6 +45,8 @@ internal sealed record BenchmarkReport(
         static string N(double value) => value.ToString("N0", CultureInfo.InvariantCulture);
         static string F(double value, int decimals) => value.ToString("F" + decimals, CultureInfo.InvariantCulture);
         static double Ratio(double value, double baseline) => Math.Round(value / baseline, 3);
+        // Issue 15 states P6 in MB (10^6 bytes); /proc gives KiB.
+        static double Mb(double mebibytes) => mebibytes * 1.048576;
         var large = $"{N(QueriesLarge.StoreEvents)}";
         var figures = new List<Figure>
         {
@@ -64,40 +69,64 @@ internal sealed record BenchmarkReport(
                 "1d", Ratio(Marten.Rebuild.EventsPerSecond, Raw.ScanRowsPerSecond), "baseline", null),
             new("2", "HTTP batch ingest: 100 events per request, 8 connections",
                 $"{N(BatchIngest.EventsPerSecond)} events/s (request p50 {F(BatchIngest.LatencyMs.P50, 1)} ms, p99 {F(BatchIngest.LatencyMs.P99, 1)} ms)",
-                "1a", Ratio(BatchIngest.EventsPerSecond, Raw.Insert100RowsPerSecond), ">= 0.7 x 1a",
-                BatchIngest.EventsPerSecond / Raw.Insert100RowsPerSecond >= 0.7),
+                "1a", Ratio(BatchIngest.EventsPerSecond, Raw.Insert100RowsPerSecond), "P1: >= 0.5 x 1a",
+                BatchIngest.EventsPerSecond / Raw.Insert100RowsPerSecond >= 0.5),
             // Issue 15, P1: the ledger, doing more per event, should still beat what a team gets from Marten alone.
             new("2m", "HTTP batch ingest (2) against bare Marten Quick + inline", $"{N(BatchIngest.EventsPerSecond)} events/s", "1f",
-                Ratio(BatchIngest.EventsPerSecond, Marten.InlineBatch.EventsPerSecond), ">= 1.5 x 1f",
+                Ratio(BatchIngest.EventsPerSecond, Marten.InlineBatch.EventsPerSecond), "P1: >= 1.5 x 1f",
                 BatchIngest.EventsPerSecond / Marten.InlineBatch.EventsPerSecond >= 1.5),
             new("3a", "HTTP single-event ingest: 64 connections", $"{N(SingleIngest.EventsPerSecond)} events/s", "1b",
-                Ratio(SingleIngest.EventsPerSecond, Raw.Insert1RowsPerSecond), ">= 1.0 x 1b",
+                Ratio(SingleIngest.EventsPerSecond, Raw.Insert1RowsPerSecond), "P2: >= 1.0 x 1b",
                 SingleIngest.EventsPerSecond / Raw.Insert1RowsPerSecond >= 1.0),
             new("3m", "HTTP single-event ingest (3a) against bare Marten Quick + inline", $"{N(SingleIngest.EventsPerSecond)} events/s", "1h",
                 Ratio(SingleIngest.EventsPerSecond, Marten.InlineSingle.EventsPerSecond), "reported", null),
             new("3b", "HTTP single-event latency p50 / p95 / p99",
                 $"{F(SingleIngest.LatencyMs.P50, 1)} / {F(SingleIngest.LatencyMs.P95, 1)} / {F(SingleIngest.LatencyMs.P99, 1)} ms", null, null,
-                "p99 <= 20 ms", SingleIngest.LatencyMs.P99 <= 20),
+                "P2: p99 <= 20 ms", SingleIngest.LatencyMs.P99 <= 20),
             new("4", "async projection lag during 3: p50 / p99",
-                $"{F(ProjectionLag.Seconds.P50, 2)} / {F(ProjectionLag.Seconds.P99, 2)} s (drained {F(LagDrainSeconds, 1)} s after the load)", null, null,
-                "p99 <= 1 s", ProjectionLag.Seconds.P99 <= 1),
+                $"{N(ProjectionLag.Seconds.P50 * 1000)} / {N(ProjectionLag.Seconds.P99 * 1000)} ms (drained {F(LagDrainSeconds, 1)} s after the load)", null, null,
+                "P4: p99 <= 250 ms", ProjectionLag.Seconds.P99 <= 0.25),
             new("5", $"rebuild of all projections over {N(Rebuild.Events)} events",
                 Rebuild.Finished
                     ? $"{N(Rebuild.EventsPerSecond)} events/s ({F(Rebuild.Seconds, 1)} s)"
                     : $"< {N(Rebuild.EventsPerSecond)} events/s (not finished in {F(Rebuild.Seconds / 60, 0)} min)", "1d",
-                Ratio(Rebuild.EventsPerSecond, Raw.ScanRowsPerSecond), ">= 200,000 events/s", Rebuild.EventsPerSecond >= 200_000),
+                Ratio(Rebuild.EventsPerSecond, Raw.ScanRowsPerSecond), "P3: >= 200,000 events/s", Rebuild.Finished && Rebuild.EventsPerSecond >= 200_000),
             // Issue 15, P3: the target is absolute; what Marten's own daemon does on the same machine is its reference.
             new("5m", "rebuild of all projections (5) against bare Marten's daemon rebuild", $"{N(Rebuild.EventsPerSecond)} events/s", "1i",
                 Ratio(Rebuild.EventsPerSecond, Marten.Rebuild.EventsPerSecond), "reported", null),
         };
         figures.AddRange(Query("6a", "unit status", QueriesSmall.UnitStatus, QueriesLarge.UnitStatus));
-        figures.AddRange(Query("6b", "factory throughput, a year by week", QueriesSmall.FactoryThroughput, QueriesLarge.FactoryThroughput));
+        figures.AddRange(Query("6b", "factory throughput, a year by day", QueriesSmall.FactoryThroughput, QueriesLarge.FactoryThroughput));
         figures.AddRange(Query("6c", "deployments by region by quarter", QueriesSmall.Deployments, QueriesLarge.Deployments));
-        figures.Add(new("7a", "service peak RSS (VmHWM, whole run)", $"{F(Memory.PeakRssMegabytes, 0)} MiB", null, null, "<= 300 MB",
-            Memory.PeakRssMegabytes * 1.048576 <= 300));
+        figures.Add(new("7a", "service peak RSS during 2 and 3 (VmHWM, catch-ups included)",
+            $"{N(Mb(Memory.IngestPeakRssMegabytes))} MB ({N(Memory.IngestPeakRssMegabytes)} MiB)", null, null, "P6: <= 300 MB",
+            Mb(Memory.IngestPeakRssMegabytes) <= 300));
         figures.Add(new("7b", "service allocations per appended event: batch (2) / single (3)",
             $"{N(Memory.BatchBytesPerEvent)} / {N(Memory.SingleBytesPerEvent)} bytes", null, null, "reported", null));
+        figures.Add(new("7c", "service peak RSS, whole run (VmHWM, rebuild included)",
+            $"{N(Mb(Memory.PeakRssMegabytes))} MB ({N(Memory.PeakRssMegabytes)} MiB)", null, null, "reported", null));
+        // The target holds for every start, so the slowest one decides.
+        figures.Add(new("8", $"service start to first 200 of /health/ready, filled store, {Starts.Seconds.Count} starts: median / max",
+            $"{F(Starts.Median, 2)} / {F(Starts.Max, 2)} s (first answer of any status: median {F(Starts.AnsweringMedian, 2)} s)", null, null, "P7: <= 3 s (max)", Starts.Seconds.Count > 0 && Starts.Max <= 3));
+        figures.Add(new("9", "integration events: journal holds every unit notification, after 3's load",
+            (Journal.Finished
+                ? $"{N(Journal.Expected)} notifications; {N(Journal.Backlog)} behind at the load's end, all {F(Journal.SecondsAfterLoad, 1)} s after it"
+                : $"{N(Journal.Journaled)} of {N(Journal.Expected)} notifications {F(Journal.SecondsAfterLoad, 0)} s after the load ({N(Journal.Backlog)} behind at its end)") +
+            $", {N(Journal.PerSecond)}/s meanwhile; commit-to-journal p50 / p99 {F(Journal.DelaySeconds.P50, 2)} / {F(Journal.DelaySeconds.P99, 2)} s; " +
+            $"{N(Journal.Redeliveries)} redelivered{JournalCpu()}", null, null, "reported", null));
         return figures;
+
+        // What journaling one notification cost with no load running: the service's and PostgreSQL's CPU in the wait,
+        // each divided by the notifications journaled since the load ended (the read models' drain, a second or two, is
+        // in the count but not the CPU: under 1 % at the journal's rate). The journal's rate on a busy machine moves with
+        // the neighbours; this far less.
+        string JournalCpu()
+        {
+            var journaled = Journal.Journaled - Journal.AtLoadEnd;
+            return CpuSecondsByPhase.TryGetValue(JournalCatchUp.PhaseName, out var cpu) && journaled > 0
+                ? $"; CPU {N(cpu.Service * 1e6 / journaled)} + {N(cpu.Postgres * 1e6 / journaled)} us per notification (service + PostgreSQL)"
+                : "";
+        }
 
         static Figure Marten1(string id, string measure, MartenRate rate, string rawId, double raw) => new(id, measure,
             $"{N(rate.EventsPerSecond)} events/s (PostgreSQL CPU {N(rate.PostgresMicrosecondsPerEvent)} us/event, client " +
@@ -109,7 +138,7 @@ internal sealed record BenchmarkReport(
             yield return new($"{id}", $"query {name}: p50 / p99 at {N(QueriesSmall.StoreEvents)} events",
                 $"{F(small.P50, 2)} / {F(small.P99, 2)} ms", null, null, "reference", null);
             yield return new($"{id}'", $"query {name}: p50 / p99 at {large} events",
-                $"{F(big.P50, 2)} / {F(big.P99, 2)} ms", $"{id}", Ratio(big.P99, small.P99), "p99 <= 5 ms and <= 1.2 x",
+                $"{F(big.P50, 2)} / {F(big.P99, 2)} ms", $"{id}", Ratio(big.P99, small.P99), "P5: p99 <= 5 ms and <= 1.2 x",
                 big.P99 <= 5 && big.P99 <= 1.2 * small.P99);
         }
     }
