@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json.Nodes;
 using Ledger.Api.Access;
@@ -5,7 +6,9 @@ using Ledger.Api.Idempotency;
 using Ledger.Api.Tests.Support;
 using Ledger.Api.Tests.WritePath;
 using Ledger.Testing;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Wolverine;
 
 namespace Ledger.Api.Tests.Operations;
@@ -29,6 +32,22 @@ public sealed class ScheduledPurgeTests(DatabaseFixture database) : IClassFixtur
 
         var due = Assert.Single(scheduled);
         Assert.Equal(PurgeIdempotencyKeys.After(DateTimeOffset.UtcNow).Due, due);
+    }
+
+    // Red before: Wolverine's durable local queue does not hand a duplicate back to the caller; it retried the insert
+    // three times with back-off and logged an error, on every node start but the hour's first (issue 15, start-up).
+    [Fact]
+    public async Task A_node_starting_when_the_next_purge_is_scheduled_stores_nothing_and_logs_no_error()
+    {
+        await using var first = new LedgerApiFactory(database.ConnectionString);
+        _ = first.Services;
+        var logs = new CapturedLogs();
+        await using var second = new LedgerApiFactory(database.ConnectionString)
+            .WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(logs)));
+        _ = second.Services;
+
+        Assert.Single(await ScheduledRunsAsync());
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning && e.Text.Contains("purge-idempotency-keys", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -67,6 +86,31 @@ public sealed class ScheduledPurgeTests(DatabaseFixture database) : IClassFixtur
 
         Assert.Equal([young], left);
         Assert.Single(await ScheduledRunsAsync());
+    }
+
+    private sealed record Entry(LogLevel Level, string Text);
+
+    private sealed class CapturedLogs : ILoggerProvider
+    {
+        private readonly ConcurrentQueue<Entry> _entries = new();
+
+        public IReadOnlyList<Entry> Entries => [.. _entries];
+
+        public ILogger CreateLogger(string categoryName) => new Logger(_entries);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentQueue<Entry> entries) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                entries.Enqueue(new Entry(logLevel, $"{formatter(state, exception)} {exception}"));
+        }
     }
 
     private async Task<List<DateTimeOffset>> ScheduledRunsAsync()
