@@ -55,6 +55,7 @@ internal static class Sql
     public static readonly string ReadFeed = Read("read_feed.sql");
     public static readonly string ReadHeadPosition = Read("read_head_position.sql");
     public static readonly string ReadFeedHead = Read("read_feed_head.sql");
+    public static readonly string AnalyzeEventsOnce = Read("analyze_events_once.sql");
     public static readonly string ReadEventsAtPositions = Read("read_events_at_positions.sql");
 
     private static string Read(string fileName) => SqlResources.Read(typeof(Sql).Assembly, fileName);
