@@ -140,7 +140,9 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
 
         var admin = new ProjectionAdmin(dataSource);
         Assert.True(await admin.RequestRebuildAsync(GatedCounter.Name, Ct));
-        var rebuild = new ProjectionRebuild(dataSource);
+        // The swap must still be waiting when the gate opens: with the default lock timeout (2 s) it could give up and come
+        // back later under a loaded CI machine, and the batch then committed before any swap, fenced by nothing (seen once).
+        var rebuild = new ProjectionRebuild(dataSource, new ProjectionRebuildOptions { SwapLockTimeout = Deadline });
         var swapping = Task.Run(() => rebuild.RunIfRequestedAsync(counter, Ct), Ct);
         // The swap waits for the live table behind the gated batch's read transaction; only then is the batch let go, so
         // its writes reach the table after the swap took it.
