@@ -141,13 +141,14 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
         var admin = new ProjectionAdmin(dataSource);
         Assert.True(await admin.RequestRebuildAsync(GatedCounter.Name, Ct));
         // The swap must still be waiting when the gate opens: with the default lock timeout (2 s) it could give up and come
-        // back later under a loaded CI machine, and the batch then committed before any swap, fenced by nothing (seen once).
+        // back later on a loaded machine, and the batch then commit before any swap, fenced by nothing.
         var rebuild = new ProjectionRebuild(dataSource, new ProjectionRebuildOptions { SwapLockTimeout = Deadline });
         var swapping = Task.Run(() => rebuild.RunIfRequestedAsync(counter, Ct), Ct);
         // The swap waits for the live table behind the gated batch's read transaction; only then is the batch let go, so
-        // its writes reach the table after the swap took it.
+        // its writes reach the table after the swap took it. Its own database's swap: other test classes share the server
+        // and swap their tables too (CI once let the gate go on another database's wait).
         await Eventually.HoldsAsync(async () => await ScalarAsync<long>(dataSource,
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'lock table%'") == 1,
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'lock table%'") == 1,
             "the swap waits for the live table", Deadline);
         counter.OpenGate();
         Assert.True(await swapping);
@@ -286,7 +287,7 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
         await using var nodeB = EventStoreDataSource.Create(db.ConnectionString, "rebuild-node-b");
         var b = Task.Run(() => new ProjectionRebuild(nodeB, options).RunIfRequestedAsync(witness, Ct), Ct);
         await Eventually.HoldsAsync(async () => await ScalarAsync<long>(dataSource,
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into \"public\".\"rebuild_seen__rebuild\"%'") == 1,
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into \"public\".\"rebuild_seen__rebuild\"%'") == 1,
             "node B waits for the rows of A's open batch", Deadline);
         release.TrySetResult();
 

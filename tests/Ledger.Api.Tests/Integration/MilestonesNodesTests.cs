@@ -81,7 +81,7 @@ public sealed class MilestonesNodesTests(DatabaseFixture database) : IClassFixtu
         var fifth = await PostBuildsAsync(line, "shanghai", [Day.AddHours(5)]);
         var build = (await StoredBuildsAsync(data)).Single(b => b.Serial == fifth[0]);
         await WaitUntilAsync(async () => await ScalarAsync<long>(data,
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%mt_event_progression%' and pid <> @pid",
+            "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%mt_event_progression%' and pid <> @pid",
             ("pid", other.ProcessID)) > 0, "the subscription's batch to wait at its progression update");
         await ExecuteAsync(other,
             "insert into ledger.integration_milestone_builds (position, factory_id, occurred_at, serial) values (@position, 'shanghai', @at, @serial); " +
