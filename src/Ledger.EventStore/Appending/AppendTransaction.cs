@@ -76,15 +76,13 @@ internal static class AppendTransaction
 
         if (accepted.Count == 0) return outcomes;
 
-        var recorded = await AppendAsync(connection, transaction, marten, accepted, recordedAt, cancellationToken);
-
-        var positions = recorded.ToDictionary(e => e.EventId);
+        var positions = await AppendAsync(connection, transaction, marten, accepted, recordedAt, cancellationToken);
         foreach (var (r, first, count) in acceptedBy)
         {
             var results = accepted.Skip(first).Take(count)
                 .GroupBy(a => a.StreamId)
                 .Select(g => new AppendResult(g.Key, g.Last().StreamVersion,
-                    g.Select(a => new AppendedEvent(a.Event.EventId, a.StreamVersion, positions[a.Event.EventId].Position)).ToList(), Replayed: false))
+                    g.Select(a => new AppendedEvent(a.Event.EventId, a.StreamVersion, positions[a.Event.EventId])).ToList(), Replayed: false))
                 .ToList();
             outcomes[r] = new RequestOutcome(requests[r], results, null);
         }
@@ -99,7 +97,7 @@ internal static class AppendTransaction
         var eventIds = requests.SelectMany(r => r.EventIds).ToArray();
 
         await using var batch = new NpgsqlBatch(connection, transaction);
-        var (locks, select, lookUp) = (Command(batch, 0), Command(batch, 1), Command(batch, 2));
+        var (locks, select, lookUp) = (Command(batch, Sql.AppendLockStreams[0]), Command(batch, Sql.AppendLockStreams[1]), Command(batch, Sql.AppendLockStreams[2]));
         locks.Parameters.Add(TextArray("stream_ids", streamIds));
         select.Parameters.Add(TextArray("stream_ids", streamIds));
         lookUp.Parameters.Add(new NpgsqlParameter<Guid[]>("event_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = eventIds });
@@ -127,9 +125,9 @@ internal static class AppendTransaction
         return (streams, stored);
     }
 
-    private static NpgsqlBatchCommand Command(NpgsqlBatch batch, int index)
+    private static NpgsqlBatchCommand Command(NpgsqlBatch batch, string sql)
     {
-        var command = new NpgsqlBatchCommand(Sql.AppendLockStreams[index]);
+        var command = new NpgsqlBatchCommand(sql);
         batch.BatchCommands.Add(command);
         return command;
     }
@@ -184,7 +182,7 @@ internal static class AppendTransaction
     /// a stream is its committed history without this batch. What they queue runs after the insert, in the same
     /// transaction (one more round trip when they queued anything). The pipeline commits.
     /// </summary>
-    private static async Task<List<RecordedEvent>> AppendAsync(
+    private static async Task<Dictionary<Guid, long>> AppendAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, MartenEvents marten, List<AcceptedEvent> accepted,
         DateTimeOffset recordedAt, CancellationToken cancellationToken)
     {
@@ -199,18 +197,9 @@ internal static class AppendTransaction
 
         var positions = await InsertAsync(connection, transaction, marten, accepted, recordedAt, cancellationToken);
         if (session is not null) await session.SaveChangesAsync(cancellationToken);
-
-        var recorded = new List<RecordedEvent>(accepted.Count);
-        foreach (var a in accepted)
-        {
-            if (!positions.TryGetValue(a.Event.EventId, out var position))
-                throw new InvalidOperationException($"The insert returned no position for event {a.Event.EventId}.");
-            recorded.Add(new RecordedEvent(position, a.Event.EventId, a.StreamId, a.StreamVersion, a.Event.Source.Type,
-                a.Event.Source.Data, a.Event.MetadataJson, a.Event.OccurredAt, recordedAt, a.Hash));
-        }
-
-        recorded.Sort(static (x, y) => x.Position.CompareTo(y.Position));
-        return recorded;
+        var missing = accepted.FirstOrDefault(a => !positions.ContainsKey(a.Event.EventId));
+        if (missing is not null) throw new InvalidOperationException($"The insert returned no position for event {missing.Event.EventId}.");
+        return positions;
     }
 
     private static async Task<Dictionary<Guid, long>> InsertAsync(
@@ -237,8 +226,8 @@ internal static class AppendTransaction
         }
 
         await using var batch = new NpgsqlBatch(connection, transaction);
-        var (upsertStreams, insertEvents, notify) = (AppendCommand(batch, 0), AppendCommand(batch, 1), new NpgsqlBatchCommand(MartenEvents.NotifyAppended));
-        batch.BatchCommands.Add(notify);
+        var (upsertStreams, insertEvents) = (Command(batch, Sql.AppendEvents[0]), Command(batch, Sql.AppendEvents[1]));
+        Command(batch, MartenEvents.NotifyAppended);
         upsertStreams.Parameters.Add(TextArray("stream_ids", [.. streams.Select(s => s.Id)]));
         upsertStreams.Parameters.Add(new NpgsqlParameter<long[]>("stream_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. streams.Select(s => s.Version)] });
         var p = insertEvents.Parameters;
@@ -260,12 +249,5 @@ internal static class AppendTransaction
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken)) positions[reader.GetGuid(0)] = reader.GetInt64(1);
         return positions;
-    }
-
-    private static NpgsqlBatchCommand AppendCommand(NpgsqlBatch batch, int index)
-    {
-        var command = new NpgsqlBatchCommand(Sql.AppendEvents[index]);
-        batch.BatchCommands.Add(command);
-        return command;
     }
 }

@@ -30,8 +30,15 @@ internal sealed class MartenEvents
     {
         Store = store;
         InlineProjections = inlineProjections;
-        _dotNetTypeNames = eventTypes.ToDictionary(p => p.Value, p => $"{p.Key.FullName}, {p.Key.Assembly.GetName().Name}", StringComparer.Ordinal);
+        _dotNetTypeNames = DotNetTypeNames(eventTypes);
     }
+
+    /// <summary>
+    /// What Marten writes in <c>mt_dotnet_type</c> for each stored type name of <paramref name="eventTypes"/>, so that its
+    /// own readers (the async daemon) resolve the CLR type where the alias alone would not do.
+    /// </summary>
+    public static Dictionary<string, string> DotNetTypeNames(IReadOnlyDictionary<Type, string> eventTypes) =>
+        eventTypes.ToDictionary(p => p.Value, p => $"{p.Key.FullName}, {p.Key.Assembly.GetName().Name}", StringComparer.Ordinal);
 
     public IDocumentStore Store { get; }
 

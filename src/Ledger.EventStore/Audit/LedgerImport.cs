@@ -46,8 +46,7 @@ public static class LedgerImport
         ArgumentNullException.ThrowIfNull(dataSource);
         ArgumentNullException.ThrowIfNull(input);
         var blockSize = (sealing ?? new AuditSealerOptions()).BlockSize;
-        var dotNetTypeNames = (eventTypes ?? new Dictionary<Type, string>())
-            .ToDictionary(p => p.Value, p => $"{p.Key.FullName}, {p.Key.Assembly.GetName().Name}", StringComparer.Ordinal);
+        var dotNetTypeNames = Appending.MartenEvents.DotNetTypeNames(eventTypes ?? new Dictionary<Type, string>());
         var reader = new ExportReader(input);
         var header = await reader.ReadHeaderAsync(cancellationToken);
         if (!header.Complete) throw new ExportFormatException("Not importable: this export holds a range of positions, not the whole ledger.");
