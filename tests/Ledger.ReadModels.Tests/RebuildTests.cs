@@ -349,10 +349,16 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
         await MartenDaemon.WaitForAsync(dataSource, GatedCounter.Shard, await store.GetHeadPositionAsync(Ct), Ct);
 
         var read = counter.CloseGate();
-        for (var i = 0; i < 3; i++) await BuildAsync(store, $"DURING-{i}");
+        // One append, so the gated batch holds all three and nothing of them is left for Marten to have fetched behind it.
+        // Built one append each, the daemon sometimes took the first alone and had the next page in hand: after the
+        // fence refused the stale batch, Marten ran that page from its own floor (5, under the moved progression 6),
+        // the fence refused it in turn, and the shard made no progress for the 3 minutes the test waited (CI, and 1 in 4
+        // runs alone). Resuming from the moved progression in that case is Marten's restart, not covered here: open.
+        await store.AppendAsync([.. Enumerable.Range(0, 3).Select(i => Build($"DURING-{i}"))], Ct);
         var stale = await read.WaitAsync(Deadline, Ct);
         var head = await store.GetHeadPositionAsync(Ct);
         Assert.Equal(3L, stale.Read);
+        Assert.Equal(3, stale.Count);
         await using (var move = dataSource.CreateCommand(
             "update ledger.mt_event_progression set last_seq_id = @head where name = @shard; update public.gated_counts set n = 100"))
         {
@@ -431,9 +437,11 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
             foreach (var chunk in mine) await store.AppendAsync(chunk, Ct);
         }, Ct)));
 
-    private static Task BuildAsync(EventStore.EventStore store, string serial) =>
-        store.AppendToStreamAsync(serial, ExpectedVersion.NoStream,
-            [History.ToEventData(new OccurredEvent(new UnitBuilt("lathrop", "MP-L1", "Megapack 2 XL", 3916m), DateTimeOffset.UtcNow))], Ct);
+    private static Task BuildAsync(EventStore.EventStore store, string serial) => store.AppendAsync([Build(serial)], Ct);
+
+    private static StreamAppend Build(string serial) =>
+        new(serial, ExpectedVersion.NoStream,
+            [History.ToEventData(new OccurredEvent(new UnitBuilt("lathrop", "MP-L1", "Megapack 2 XL", 3916m), DateTimeOffset.UtcNow))]);
 
     private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
     {
