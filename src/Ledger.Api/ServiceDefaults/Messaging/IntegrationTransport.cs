@@ -1,4 +1,5 @@
 using Ledger.Api.Features.Integration;
+using Ledger.Api.Features.Integration.Journal;
 using Wolverine;
 using Wolverine.RabbitMQ;
 
@@ -47,24 +48,28 @@ public static class IntegrationTransport
     public static void Configure(WolverineOptions options, Uri? broker)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Services.AddSingleton(new IntegrationPublisher(toJournal: broker is null));
         if (broker is null)
         {
             options.Publish(rule =>
             {
+                // The subscriptions publish a batch's messages as one JournalBatch (IntegrationPublisher, decision 0009);
+                // each integration event type is routed here too, so that none published alone is ever dropped.
+                rule.Message<JournalBatch>();
                 foreach (var type in MessageTypes) rule.Message(type);
-                // Durable, as every local queue here (LedgerMessaging: UseDurableLocalQueues): a notification stays in the
-                // inbox (wolverine_incoming_envelopes) until it is journaled, so a crash before that loses nothing
+                // Durable, as every local queue here (LedgerMessaging: UseDurableLocalQueues): a batch stays in the inbox
+                // (wolverine_incoming_envelopes) until it is journaled, so a crash before that loses nothing
                 // (docs/decisions/0007, Q5).
                 rule.ToLocalQueue(JournalQueue);
             });
-            // One message at a time, so the journal keeps the order the subscription published in (feed order); in
+            // One envelope at a time, so the journal keeps the order the subscriptions published in (feed order); in
             // parallel, a unit's delivery was free to be journaled before its shipment.
             options.LocalQueue(JournalQueue).Sequential();
-            // The journal's handler takes IIntegrationEvent, so Wolverine knows the wire names (ledger.unit-shipped.v1, ...)
-            // of no concrete type. A message published in this process carries its object and never needs the name, but one
-            // recovered from the inbox after a crash is read back by it: unknown, it went to Wolverine's "no handler" path,
-            // which marks it Handled without running the handler. That lost every notification still in a killed node's
-            // inbox (docs/integration-events.md, "Delivery guarantees").
+            // The journal's handler of single messages (those queued by versions before 0009) takes IIntegrationEvent, so
+            // Wolverine knows the wire names (ledger.unit-shipped.v1, ...) of no concrete type. A message published in this
+            // process carries its object and never needs the name, but one recovered from the inbox is read back by it:
+            // unknown, it went to Wolverine's "no handler" path, which marks it Handled without running the handler. That
+            // lost every notification still in a killed node's inbox (docs/integration-events.md, "Delivery guarantees").
             foreach (var type in MessageTypes) options.RegisterMessageType(type);
             return;
         }

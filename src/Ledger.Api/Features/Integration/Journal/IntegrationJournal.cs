@@ -7,7 +7,6 @@ using Ledger.Api.ServiceDefaults.OpenApi;
 using Ledger.EventStore.Schema;
 using Npgsql;
 using NpgsqlTypes;
-using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Runtime.Handlers;
 using Wolverine.Util;
@@ -36,14 +35,17 @@ public sealed class IntegrationJournal(NpgsqlDataSource dataSource)
     private static readonly string Record = SqlResources.Read(typeof(IntegrationJournal).Assembly, "integration_journal_record.sql");
     private static readonly string List = SqlResources.Read(typeof(IntegrationJournal).Assembly, "integration_journal_list.sql");
 
-    /// <summary>Stores a received message, or counts a redelivery of one stored already.</summary>
-    public async Task RecordAsync(Guid messageId, string type, IIntegrationEvent message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores received messages in the order given, in one statement, or counts a redelivery of one stored already.
+    /// </summary>
+    public async Task RecordAsync(IReadOnlyList<JournalEntry> entries, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0) return;
         await using var command = dataSource.CreateCommand(Record);
-        command.Parameters.Add(new NpgsqlParameter<Guid>("message_id", messageId));
-        command.Parameters.Add(new NpgsqlParameter<string>("type", type));
-        command.Parameters.Add(new NpgsqlParameter<string>("body", NpgsqlDbType.Jsonb) { TypedValue = JsonSerializer.Serialize(message, message.GetType()) });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("message_ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = [.. entries.Select(e => e.MessageId)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. entries.Select(e => e.Type)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("bodies", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { TypedValue = [.. entries.Select(e => e.Body)] });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -68,8 +70,8 @@ public sealed class IntegrationJournal(NpgsqlDataSource dataSource)
 }
 
 /// <summary>
-/// Handles the integration events of the durable local queue (<see cref="IntegrationTransport.JournalQueue"/>): journals
-/// each. Runs only where no broker is configured, since only then are they routed here.
+/// Handles what the durable local queue (<see cref="IntegrationTransport.JournalQueue"/>) carries: journals it. Runs only
+/// where no broker is configured, since only then is anything routed there.
 /// </summary>
 public static class IntegrationJournalHandler
 {
@@ -82,13 +84,20 @@ public static class IntegrationJournalHandler
             .Then.MoveToErrorQueue();
     }
 
-    public static Task Handle(IIntegrationEvent message, Envelope envelope, IntegrationJournal journal, CancellationToken cancellationToken)
+    /// <summary>A subscription batch's integration events, journaled in one statement.</summary>
+    public static Task Handle(JournalBatch batch, IntegrationJournal journal, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(message);
-        ArgumentNullException.ThrowIfNull(envelope);
-        // The envelope's id, which the [MessageIdFromBody] rule set to the message's: what a consumer deduplicates by.
-        return journal.RecordAsync(envelope.Id, envelope.MessageType ?? message.GetType().ToMessageTypeName(), message, cancellationToken);
+        ArgumentNullException.ThrowIfNull(batch);
+        return journal.RecordAsync(batch.Entries, cancellationToken);
     }
+
+    /// <summary>
+    /// One integration event queued on its own: what versions before decision 0009 queued, one envelope per message. A
+    /// node stopped with a backlog leaves such envelopes in the inbox; this journals them after the upgrade, where
+    /// without a handler Wolverine would mark them handled unjournaled.
+    /// </summary>
+    public static Task Handle(IIntegrationEvent message, IntegrationJournal journal, CancellationToken cancellationToken) =>
+        journal.RecordAsync([JournalEntry.Of(message)], cancellationToken);
 }
 
 /// <summary><c>GET /api/v1/integration-events</c>: the local transport's journal, for admins.</summary>

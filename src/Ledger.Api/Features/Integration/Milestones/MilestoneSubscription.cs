@@ -1,6 +1,7 @@
 using System.Data;
 using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
+using Ledger.Api.ServiceDefaults.Messaging;
 using Ledger.EventStore.Projections;
 using Ledger.EventStore.Schema;
 using Ledger.Production.Units;
@@ -51,10 +52,12 @@ internal sealed class MilestoneSubscription : BatchSubscription
     private static readonly string Record = Read("integration_milestones_record.sql");
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly IntegrationPublisher _publisher;
     private readonly long _every;
 
-    public MilestoneSubscription(NpgsqlDataSource dataSource, MilestoneSettings settings) : base(Name)
+    public MilestoneSubscription(NpgsqlDataSource dataSource, MilestoneSettings settings, IntegrationPublisher publisher) : base(Name)
     {
+        _publisher = publisher ?? throw new ArgumentNullException(nameof(publisher));
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Every, 1);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
@@ -118,14 +121,8 @@ internal sealed class MilestoneSubscription : BatchSubscription
             ("event_ids", messages.Select(m => m.Message.EventId).ToArray()),
             ("positions", messages.Select(m => m.Position).ToArray()),
             ("recorded_ats", messages.Select(m => m.Message.RecordedAt).ToArray()));
-        foreach (var (message, _) in messages)
-        {
-            // Publishing to no route succeeds and sends nothing, while the milestone would be recorded as announced: fail
-            // the batch instead, so it is published once a route exists (docs/integration-events.md routes every one).
-            if (bus.PreviewSubscriptions(message).Count == 0)
-                throw new InvalidOperationException($"{nameof(FactoryMilestoneReached)} has no route: the milestone would be recorded as announced and never sent.");
-            await bus.PublishAsync(message);
-        }
+        // Fails the batch, recorded milestones included, when there is no route (IntegrationPublisher).
+        await _publisher.PublishAsync(bus, [.. messages.Select(m => m.Message)]);
     }
 
     private static async Task<List<Build>> ReadBuildsAsync(

@@ -1,6 +1,7 @@
 using JasperFx.Events.Daemon;
 using JasperFx.Events.Projections;
 using Marten;
+using Ledger.Api.ServiceDefaults.Messaging;
 using Npgsql;
 using Wolverine;
 using Wolverine.Marten.Subscriptions;
@@ -26,12 +27,14 @@ public sealed class UnitNotificationsSubscription : BatchSubscription
     public const string Name = "integration";
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly IntegrationPublisher _publisher;
 
     // The data source rather than the EventStore: Marten builds this subscription while the host builds the document store,
     // which the EventStore itself depends on.
-    public UnitNotificationsSubscription(NpgsqlDataSource dataSource) : base(Name)
+    public UnitNotificationsSubscription(NpgsqlDataSource dataSource, IntegrationPublisher publisher) : base(Name)
     {
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _publisher = publisher ?? throw new ArgumentNullException(nameof(publisher));
         // The daemon then loads only these types: the progression still advances over every event.
         foreach (var type in UnitNotifications.AnnouncedEvents) IncludeType(type);
     }
@@ -51,21 +54,16 @@ public sealed class UnitNotificationsSubscription : BatchSubscription
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         var streams = await EventStore.EventStore.ReadStreamsAsync(connection, null, serials, cancellationToken);
 
+        var notifications = new List<IIntegrationEvent>(announced.Count);
         foreach (var e in announced)
         {
             var stream = streams[e.StreamKey!];
             var recorded = stream.FirstOrDefault(r => r.EventId == e.Id)
                 ?? throw new InvalidOperationException($"Event {e.Id} of {e.StreamKey} was not found in its stream.");
-            var notification = UnitNotifications.Map(recorded, stream)
-                ?? throw new InvalidOperationException($"Event {e.Id} of {e.StreamKey} ({recorded.Type}) maps to no notification.");
-            // A publish that finds no route is dropped without an error, and the progression would then move past the
-            // event for good: fail the batch instead, so the daemon retries it.
-            if (bus.PreviewSubscriptions(notification).Count == 0)
-            {
-                throw new InvalidOperationException($"No route for {notification.GetType().Name} yet: the batch with event {e.Id} is retried.");
-            }
-
-            await bus.PublishAsync(notification);
+            notifications.Add(UnitNotifications.Map(recorded, stream)
+                ?? throw new InvalidOperationException($"Event {e.Id} of {e.StreamKey} ({recorded.Type}) maps to no notification."));
         }
+
+        await _publisher.PublishAsync(bus, notifications);
     }
 }

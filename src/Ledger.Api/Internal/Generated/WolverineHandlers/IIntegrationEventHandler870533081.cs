@@ -24,7 +24,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler");
             
             // The actual message execution
-            await Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler.Handle(integrationEvent, context.Envelope, _integrationJournal, cancellation).ConfigureAwait(false);
+            await Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler.Handle(integrationEvent, _integrationJournal, cancellation).ConfigureAwait(false);
         }
     }
 
