@@ -349,6 +349,7 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
         await CaughtUpAsync(store, dataSource, live);
         var tables = live.SelectMany(p => p.Tables).ToArray();
         var indexesBefore = await IndexesAsync(dataSource, tables);
+        Assert.Contains(indexesBefore, i => i.StartsWith("ledger.milestone_shipments false", StringComparison.Ordinal) && i.EndsWith("WHERE (NOT cancelled)", StringComparison.Ordinal));
         var admin = new ProjectionAdmin(dataSource);
         foreach (var projection in live) Assert.True(await admin.RequestRebuildAsync(projection.Name, Ct));
 
