@@ -394,6 +394,38 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    public async Task A_read_model_whose_bulk_replay_throws_half_way_leaves_the_shared_scan_and_the_others_go_on_to_the_end()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "rebuild-shared-scan-fault");
+        var throughput = new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded);
+        var milestones = new MilestonesProjection(InMemoryFactoryRegistry.Seeded);
+        IProjection[] live = [throughput, milestones];
+        await using var store = MartenDaemon.Store(dataSource, [.. live.Select(p => new RebuildFence(p))]);
+        await EnsureCheckpointsAsync(dataSource, live);
+        // More units than a seat's channel holds (1,000 streams): the scan fills the failed read model's channel and must
+        // let go of it rather than wait for it.
+        var units = History.Generate(seed: 3031, lathropUnits: 1400, shanghaiUnits: 1000);
+        await AppendAllAsync(store, DaemonChecks.Appends(units, writers: 2, seed: 29));
+        await CaughtUpAsync(store, dataSource, live);
+        var admin = new ProjectionAdmin(dataSource);
+        foreach (var projection in live) Assert.True(await admin.RequestRebuildAsync(projection.Name, Ct));
+
+        var failing = new ThrowsAfterStreams(throughput, streams: 10);
+        var runs = new ProjectionRebuild(dataSource).StartIfRequested([failing, milestones], Ct);
+        var swapped = await Task.WhenAll(runs).WaitAsync(Deadline, Ct);
+
+        Assert.Equal(new[] { true, true }, swapped);
+        Assert.Equal(10, failing.StreamsRead);
+        var feed = await CaughtUpAsync(store, dataSource, live);
+        var reference = Reference.Of(feed);
+        await ThroughputEqualsTheReferenceAsync(dataSource, reference, units);
+        Assert.Equal(reference.UnitMilestones(), await MilestonesQuery.GetUnitMilestonesAsync(dataSource, cancellationToken: Ct));
+        Assert.Equal(reference.FirstShipments(), await MilestonesQuery.GetFirstShipmentsAsync(dataSource, cancellationToken: Ct));
+        Assert.Equal(0L, await ShadowTablesLeftAsync(dataSource));
+    }
+
+    [Fact]
     public async Task A_batch_whose_progression_was_moved_under_it_is_refused_by_the_progress_fence_and_the_shard_goes_on_from_the_moved_progression()
     {
         // Marten 9.62.0's guard on a batch's progression update (where last_seq_id = floor) does not stop a batch that
@@ -656,6 +688,28 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
             if (!broken()) return inner.ReplayAsync(replay, cancellationToken);
             BulkThrew = true;
             throw new InvalidOperationException("cannot place an event");
+        }
+    }
+
+    /// <summary>A read model whose new bulk replay throws after reading some streams; its batches are the live code's.</summary>
+    private sealed class ThrowsAfterStreams(IBulkRebuildProjection inner, int streams) : IBulkRebuildProjection
+    {
+        public int StreamsRead { get; private set; }
+
+        public string Name => inner.Name;
+
+        public IReadOnlyList<string> Tables => inner.Tables;
+
+        public IReadOnlyCollection<string>? ReplayTypes => inner.ReplayTypes;
+
+        public Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken) => inner.ApplyAsync(batch, cancellationToken);
+
+        public async Task ReplayAsync(BulkReplay replay, CancellationToken cancellationToken)
+        {
+            await foreach (var _ in replay.ReadStreamsAsync(cancellationToken))
+            {
+                if (++StreamsRead == streams) throw new InvalidOperationException($"cannot fold stream {streams}");
+            }
         }
     }
 
