@@ -333,6 +333,99 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    public async Task Read_models_rebuilt_together_share_one_scan_apply_the_events_appended_during_it_once_and_get_their_indexes_back()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "rebuild-shared-scan");
+        var throughput = new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded);
+        var milestones = new MilestonesProjection(InMemoryFactoryRegistry.Seeded);
+        var witness = new RebuildWitness();
+        IProjection[] live = [throughput, milestones, witness];
+        await using var store = MartenDaemon.Store(dataSource, [.. live.Select(p => new RebuildFence(p))]);
+        await EnsureCheckpointsAsync(dataSource, live);
+        var units = History.Generate(seed: 9091, lathropUnits: 1200, shanghaiUnits: 900);
+        var appends = DaemonChecks.Appends(units, writers: 2, seed: 23);
+        await AppendAllAsync(store, [.. appends.Select(mine => mine.Take(mine.Count / 2).ToArray())]);
+        await CaughtUpAsync(store, dataSource, live);
+        var tables = live.SelectMany(p => p.Tables).ToArray();
+        var indexesBefore = await IndexesAsync(dataSource, tables);
+        Assert.Contains(indexesBefore, i => i.StartsWith("ledger.milestone_shipments false", StringComparison.Ordinal) && i.EndsWith("WHERE (NOT cancelled)", StringComparison.Ordinal));
+        var admin = new ProjectionAdmin(dataSource);
+        foreach (var projection in live) Assert.True(await admin.RequestRebuildAsync(projection.Name, Ct));
+
+        // The other half of the history is appended while the shared scan is under way: throughput's first chunk write
+        // holds its fold (and so, the channel full, the scan) until it is in. The scan's snapshot is taken by then, so
+        // those events are above every horizon and must come from the replay batches, once.
+        var appended = 0;
+        var rebuilding = new IProjection[]
+        {
+            new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded)
+            {
+                BulkChunkRows = 100,
+                AfterBulkWrite = async _ =>
+                {
+                    if (Interlocked.Exchange(ref appended, 1) == 0) await AppendAllAsync(store, [.. appends.Select(mine => mine.Skip(mine.Count / 2).ToArray())]);
+                },
+            },
+            new MilestonesProjection(InMemoryFactoryRegistry.Seeded) { BulkChunkRows = 100 },
+            witness,
+        };
+        var log = new CollectingLog();
+        var runs = new ProjectionRebuild(dataSource, new ProjectionRebuildOptions { BatchSize = 200, SwapWithin = 200 }, log)
+            .StartIfRequested(rebuilding, Ct);
+        var swapped = await Task.WhenAll(runs).WaitAsync(Deadline, Ct);
+        Assert.Equal(new[] { true, true, true }, swapped);
+        Assert.Equal(1, appended);
+
+        var scans = log.Lines.Where(l => l.StartsWith("Rebuild scan", StringComparison.Ordinal)).ToArray();
+        var scan = Assert.Single(scans);
+        Assert.Contains(MartenSetup.ShardName(throughput.Name), scan, StringComparison.Ordinal);
+        Assert.Contains(MartenSetup.ShardName(milestones.Name), scan, StringComparison.Ordinal);
+        Assert.DoesNotContain(MartenSetup.ShardName(witness.Name), scan, StringComparison.Ordinal);
+
+        var feed = await CaughtUpAsync(store, dataSource, live);
+        var reference = Reference.Of(feed);
+        await ThroughputEqualsTheReferenceAsync(dataSource, reference, units);
+        Assert.Equal(reference.UnitMilestones(), await MilestonesQuery.GetUnitMilestonesAsync(dataSource, cancellationToken: Ct));
+        Assert.Equal(reference.FirstShipments(), await MilestonesQuery.GetFirstShipmentsAsync(dataSource, cancellationToken: Ct));
+        await WitnessSawEveryEventOnceAsync(dataSource);
+        Assert.Equal(indexesBefore, await IndexesAsync(dataSource, tables));
+        Assert.Equal(0L, await ShadowTablesLeftAsync(dataSource));
+    }
+
+    [Fact]
+    public async Task A_read_model_whose_bulk_replay_throws_half_way_leaves_the_shared_scan_and_the_others_go_on_to_the_end()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "rebuild-shared-scan-fault");
+        var throughput = new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded);
+        var milestones = new MilestonesProjection(InMemoryFactoryRegistry.Seeded);
+        IProjection[] live = [throughput, milestones];
+        await using var store = MartenDaemon.Store(dataSource, [.. live.Select(p => new RebuildFence(p))]);
+        await EnsureCheckpointsAsync(dataSource, live);
+        // More units than a seat's channel holds (1,000 streams): the scan fills the failed read model's channel and must
+        // let go of it rather than wait for it.
+        var units = History.Generate(seed: 3031, lathropUnits: 1400, shanghaiUnits: 1000);
+        await AppendAllAsync(store, DaemonChecks.Appends(units, writers: 2, seed: 29));
+        await CaughtUpAsync(store, dataSource, live);
+        var admin = new ProjectionAdmin(dataSource);
+        foreach (var projection in live) Assert.True(await admin.RequestRebuildAsync(projection.Name, Ct));
+
+        var failing = new ThrowsAfterStreams(throughput, streams: 10);
+        var runs = new ProjectionRebuild(dataSource).StartIfRequested([failing, milestones], Ct);
+        var swapped = await Task.WhenAll(runs).WaitAsync(Deadline, Ct);
+
+        Assert.Equal(new[] { true, true }, swapped);
+        Assert.Equal(10, failing.StreamsRead);
+        var feed = await CaughtUpAsync(store, dataSource, live);
+        var reference = Reference.Of(feed);
+        await ThroughputEqualsTheReferenceAsync(dataSource, reference, units);
+        Assert.Equal(reference.UnitMilestones(), await MilestonesQuery.GetUnitMilestonesAsync(dataSource, cancellationToken: Ct));
+        Assert.Equal(reference.FirstShipments(), await MilestonesQuery.GetFirstShipmentsAsync(dataSource, cancellationToken: Ct));
+        Assert.Equal(0L, await ShadowTablesLeftAsync(dataSource));
+    }
+
+    [Fact]
     public async Task A_batch_whose_progression_was_moved_under_it_is_refused_by_the_progress_fence_and_the_shard_goes_on_from_the_moved_progression()
     {
         // Marten 9.62.0's guard on a batch's progression update (where last_seq_id = floor) does not stop a batch that
@@ -453,6 +546,19 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
     {
         await using var command = dataSource.CreateCommand(sql);
         return (T)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    /// <summary>What indexes the tables have, by what they are (names differ after a swap: the copies' are generated).</summary>
+    private static async Task<string[]> IndexesAsync(NpgsqlDataSource dataSource, IEnumerable<string> tables)
+    {
+        await using var command = dataSource.CreateCommand(
+            "select i.indrelid::regclass::text || ' ' || i.indisprimary || ' ' || regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', '') " +
+            "from pg_index i where i.indrelid = any(@tables::regclass[]) order by 1");
+        command.Parameters.Add(new NpgsqlParameter<string[]>("tables", [.. tables]));
+        var indexes = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct)) indexes.Add(reader.GetString(0));
+        return [.. indexes];
     }
 
     private static Task<long> ShadowTablesLeftAsync(NpgsqlDataSource dataSource) => ScalarAsync<long>(dataSource,
@@ -583,5 +689,43 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
             BulkThrew = true;
             throw new InvalidOperationException("cannot place an event");
         }
+    }
+
+    /// <summary>A read model whose new bulk replay throws after reading some streams; its batches are the live code's.</summary>
+    private sealed class ThrowsAfterStreams(IBulkRebuildProjection inner, int streams) : IBulkRebuildProjection
+    {
+        public int StreamsRead { get; private set; }
+
+        public string Name => inner.Name;
+
+        public IReadOnlyList<string> Tables => inner.Tables;
+
+        public IReadOnlyCollection<string>? ReplayTypes => inner.ReplayTypes;
+
+        public Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken) => inner.ApplyAsync(batch, cancellationToken);
+
+        public async Task ReplayAsync(BulkReplay replay, CancellationToken cancellationToken)
+        {
+            await foreach (var _ in replay.ReadStreamsAsync(cancellationToken))
+            {
+                if (++StreamsRead == streams) throw new InvalidOperationException($"cannot fold stream {streams}");
+            }
+        }
+    }
+
+    /// <summary>Keeps every line a rebuild logs.</summary>
+    private sealed class CollectingLog : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyCollection<string> Lines => _lines;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(
+            Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter) => _lines.Enqueue(formatter(state, exception));
     }
 }

@@ -115,6 +115,15 @@ public sealed class UnitStatusProjectionTests(DatabaseFixture database) : IClass
         await using var count = dataSource.CreateCommand("select count(*) from ledger.unit_status");
         Assert.Equal(551L, await count.ExecuteScalarAsync(Ct));
         Assert.Equal("failed", (await query.GetAsync(serials[^1], Ct))!.State);
+
+        // The shadow was copied into without its indexes; the table swapped in has every one of them back.
+        await using var indexes = dataSource.CreateCommand(
+            "select string_agg(d, '; ' order by d) from (select i.indisprimary || ' ' || regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING ', '') as d " +
+            "from pg_index i where i.indrelid = 'ledger.unit_status'::regclass) indexes");
+        Assert.Equal(
+            "false btree (destination_country, serial); false btree (destination_region, serial); false btree (factory_id, serial); " +
+            "false btree (state, serial); true btree (serial)",
+            await indexes.ExecuteScalarAsync(Ct));
     }
 
     [Fact]

@@ -26,6 +26,11 @@ public interface IBulkRebuildProjection : IProjection
     /// Fills the projection's empty shadow tables: folds <see cref="BulkReplay.ReadStreamsAsync"/> and writes with
     /// <see cref="BulkReplay.WriteAsync"/>, holding no more than a bounded amount in memory between writes.
     /// </summary>
+    /// <remarks>
+    /// The shadow tables have no indexes (no primary key either) while the events are being read: they are built when
+    /// the enumeration has ended, before the writes that follow it. So writes made while reading must be plain inserts
+    /// (COPY); an <c>on conflict</c> or a look-up that needs an index belongs in the writes after the last event.
+    /// </remarks>
     Task ReplayAsync(BulkReplay replay, CancellationToken cancellationToken);
 }
 

@@ -76,9 +76,9 @@ public sealed partial class ProjectionRebuild
     private static readonly string SwapProgression = Read("projection_rebuild_swap_progression.sql");
     private static readonly string Finish = Read("projection_rebuild_swapped.sql");
     private static readonly string Fail = Read("projection_rebuild_fail.sql");
-    private static readonly string Horizon = Read("projection_rebuild_horizon.sql");
     private static readonly string BulkWrite = Read("projection_rebuild_bulk_write.sql");
     private static readonly string BulkFinish = Read("projection_rebuild_bulk_finish.sql");
+    private static readonly string BulkCheck = Read("projection_rebuild_bulk_check.sql");
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ProjectionRebuildOptions _options;
@@ -100,32 +100,60 @@ public sealed partial class ProjectionRebuild
     /// it swapped new tables in. Failures of the projection itself stop the rebuild visibly (status failed, in rebuild);
     /// infrastructure errors propagate, and the next call carries on.
     /// </summary>
-    public async Task<bool> RunIfRequestedAsync(IProjection projection, CancellationToken cancellationToken)
+    public Task<bool> RunIfRequestedAsync(IProjection projection, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(projection);
-        if (projection is RebuildFence fenced) projection = fenced.Inner;
-        var rebuild = new Run(this, projection);
-        if (!(await rebuild.ReadStateAsync(cancellationToken)).Requested) return false;
+        return StartIfRequested([projection], cancellationToken)[0];
+    }
 
-        await using var lockConnection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        if (!await ScalarAsync<bool>(lockConnection, null, TryLock, cancellationToken, LockParameters(projection.Name))) return false;
+    /// <summary>
+    /// <see cref="RunIfRequestedAsync"/> for several read models at once, whose bulk replays share one read of the store
+    /// (<see cref="RebuildScan"/>): one task per read model, in order, each completing as
+    /// <see cref="RunIfRequestedAsync"/> would for it alone. A read model that is not requested, or that another node
+    /// is rebuilding, completes at once with false and does not hold the others back.
+    /// </summary>
+    public IReadOnlyList<Task<bool>> StartIfRequested(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(projections);
+        if (projections.Any(p => p is null)) throw new ArgumentException("A projection is null.", nameof(projections));
+        var scan = new RebuildScan(_dataSource, projections.Count, _logger, cancellationToken);
+        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, cancellationToken))];
+    }
+
+    private async Task<bool> RunOneAsync(IProjection projection, RebuildScan scan, CancellationToken cancellationToken)
+    {
+        // Off the caller's thread at once: the caller starts every member before awaiting any.
+        await Task.Yield();
+        var rebuild = new Run(this, projection, scan);
         try
         {
-            return await rebuild.RunAsync(cancellationToken);
+            if (!(await rebuild.ReadStateAsync(cancellationToken)).Requested) return false;
+
+            await using var lockConnection = await _dataSource.OpenConnectionAsync(cancellationToken);
+            if (!await ScalarAsync<bool>(lockConnection, null, TryLock, cancellationToken, LockParameters(projection.Name))) return false;
+            try
+            {
+                return await rebuild.RunAsync(cancellationToken);
+            }
+            finally
+            {
+                if (lockConnection.State == ConnectionState.Open)
+                {
+                    try
+                    {
+                        await ScalarAsync<bool>(lockConnection, null, Unlock, CancellationToken.None, LockParameters(projection.Name));
+                    }
+                    catch (NpgsqlException)
+                    {
+                        // The session is gone, and its lock with it.
+                    }
+                }
+            }
         }
         finally
         {
-            if (lockConnection.State == ConnectionState.Open)
-            {
-                try
-                {
-                    await ScalarAsync<bool>(lockConnection, null, Unlock, CancellationToken.None, LockParameters(projection.Name));
-                }
-                catch (NpgsqlException)
-                {
-                    // The session is gone, and its lock with it.
-                }
-            }
+            // Whatever happened before it joined the shared scan, the others must not wait for it.
+            rebuild.DeclineScan();
         }
     }
 
@@ -140,11 +168,17 @@ public sealed partial class ProjectionRebuild
         private readonly IReadOnlyList<ProjectionTable> _tables;
         private readonly Dictionary<string, ProjectionTable> _byLogical;
         private readonly Guid _attempt = Guid.CreateVersion7();
+        private readonly RebuildScan _scan;
+        private bool _inScan;
 
-        public Run(ProjectionRebuild owner, IProjection projection)
+        // What creates the shadow tables' indexes again after a bulk replay copied the rows in (null: nothing deferred).
+        private List<string>? _deferredIndexes;
+
+        public Run(ProjectionRebuild owner, IProjection projection, RebuildScan scan)
         {
             _owner = owner;
             _projection = projection;
+            _scan = scan;
             _tables = projection.Tables.Select(t => ProjectionTable.Parse(projection.Name, t)).ToList();
             _byLogical = _tables.ToDictionary(t => t.Logical, StringComparer.Ordinal);
         }
@@ -156,6 +190,21 @@ public sealed partial class ProjectionRebuild
         private NpgsqlDataSource DataSource => _owner._dataSource;
 
         private ProjectionRebuildOptions Options => _owner._options;
+
+        /// <summary>This rebuild reads nothing from the shared scan (at most once; joining counts as arriving too).</summary>
+        public void DeclineScan()
+        {
+            if (_inScan) return;
+            _inScan = true;
+            _scan.Decline();
+        }
+
+        private RebuildScan.Seat JoinScan(IBulkRebuildProjection projection)
+        {
+            if (_inScan) throw new InvalidOperationException($"Projection '{Name}' has already joined or declined the shared scan.");
+            _inScan = true;
+            return _scan.Join(Shard, projection.ReplayTypes);
+        }
 
         public async Task<RebuildState> ReadStateAsync(CancellationToken cancellationToken)
         {
@@ -183,12 +232,11 @@ public sealed partial class ProjectionRebuild
                 {
                     if (!await BeginAsync(connection, state, cancellationToken)) return false;
                 }
-                else if (await ExecuteAsync(connection, null, TakeOver, cancellationToken, Text("name", Name), Attempt()) != 1)
-                {
-                    return false;
-                }
                 else
                 {
+                    // Carried on from its shadow position: no bulk replay.
+                    DeclineScan();
+                    if (await ExecuteAsync(connection, null, TakeOver, cancellationToken, Text("name", Name), Attempt()) != 1) return false;
                     LogResumed(_owner._logger, Name, state.ShadowPosition.Value);
                 }
             }
@@ -215,6 +263,7 @@ public sealed partial class ProjectionRebuild
             // read model; replay batches do (projection_rebuild_events.sql), so the rebuilt model equals the live one.
             var skips = await ScalarAsync<bool>(connection, null, HasSkips, cancellationToken, Text("name", Name));
             var bulk = Options.BulkReplay && !skips ? _projection as IBulkRebuildProjection : null;
+            if (bulk is null) DeclineScan();
             await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             {
                 foreach (var table in _tables)
@@ -222,6 +271,8 @@ public sealed partial class ProjectionRebuild
                     await ExecuteAsync(connection, transaction, Placeholders(CreateTable, table), cancellationToken);
                 }
 
+                // A bulk replay copies into the shadow tables without their indexes and builds them once the rows are in.
+                if (bulk is not null) _deferredIndexes = await DropIndexesAsync(connection, transaction, cancellationToken);
                 var started = await ExecuteAsync(connection, transaction, Start, cancellationToken,
                     Text("name", Name), Attempt(), Bigint("live_position", state.LivePosition),
                     new NpgsqlParameter<long?>("shadow_position", NpgsqlDbType.Bigint) { TypedValue = bulk is null ? 0 : null });
@@ -247,39 +298,64 @@ public sealed partial class ProjectionRebuild
             }
         }
 
+        /// <summary>Drops the indexes of the empty shadow tables; returns the statements that create them again.</summary>
+        private async Task<List<string>> DropIndexesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+        {
+            var creates = new List<string>();
+            foreach (var table in _tables) creates.AddRange(await DeferredIndexes.DropAsync(connection, transaction, table.Shadow, cancellationToken));
+            return creates;
+        }
+
         /// <summary>
-        /// One pass over the store up to the live progression, folded by the projection and written to the shadow tables
-        /// in a few transactions; the shadow position stays null until the last write committed, so an attempt that dies
-        /// half-way leaves nothing anyone would carry on from.
+        /// Creates the shadow tables' indexes again, once the bulk replay's scan has ended (before its last writes, which
+        /// may rely on them), in a transaction of its own that holds the checkpoint row in share mode: live batches' fences
+        /// go on, and a take-over waits and then drops these tables anyway.
+        /// </summary>
+        private async Task BuildIndexesAsync(CancellationToken cancellationToken)
+        {
+            if (_deferredIndexes is not { } creates) return;
+            await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            if (await ScalarAsync<int?>(connection, transaction, BulkCheck, cancellationToken, Text("name", Name), Attempt()) is null)
+            {
+                throw new BulkReplayAbandonedException();
+            }
+
+            await DeferredIndexes.CreateAsync(connection, transaction, creates, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            _deferredIndexes = null;
+        }
+
+        /// <summary>
+        /// One pass over the store up to the live progression (through the shared scan, <see cref="RebuildScan"/>), folded
+        /// by the projection and written to the shadow tables in a few transactions; the shadow position stays null until
+        /// the last write committed, so an attempt that dies half-way leaves nothing anyone would carry on from.
         /// </summary>
         private async Task<bool> BulkReplayAsync(IBulkRebuildProjection projection, CancellationToken cancellationToken)
         {
-            await using var reader = await DataSource.OpenConnectionAsync(cancellationToken);
-            // Repeatable read: the horizon, the count and the events come from one snapshot.
-            await using var snapshot = await reader.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-            long horizon;
-            long total;
-            await using (var command = new NpgsqlCommand(Horizon, reader, snapshot))
-            {
-                command.Parameters.Add(Text("shard", Shard));
-                await using var row = await command.ExecuteReaderAsync(cancellationToken);
-                await row.ReadAsync(cancellationToken);
-                horizon = row.GetInt64(0);
-                total = row.GetInt64(1);
-            }
-
+            var seat = JoinScan(projection);
             var read = 0L;
             var readToTheEnd = false;
             try
             {
-                await projection.ReplayAsync(new BulkReplay(ReadStreamsAsync, WriteAsync), cancellationToken);
-                if (!readToTheEnd)
+                try
                 {
-                    throw new InvalidOperationException(
-                        $"Projection '{Name}' returned from its bulk replay before reading every event up to the horizon.");
+                    await seat.Started.Task.WaitAsync(cancellationToken);
+                    await projection.ReplayAsync(new BulkReplay(ReadStreamsAsync, WriteAsync), cancellationToken);
+                    if (!readToTheEnd)
+                    {
+                        throw new InvalidOperationException(
+                            $"Projection '{Name}' returned from its bulk replay before reading every event up to the horizon.");
+                    }
+
+                    await BuildIndexesAsync(cancellationToken);
+                }
+                finally
+                {
+                    seat.Leave();
                 }
             }
-            catch (Exception e) when (e is not BulkReplayAbandonedException && IsProjectionFault(e, reader, cancellationToken))
+            catch (Exception e) when (e is not BulkReplayAbandonedException && seat.ScanError is null && IsProjectionFault(e, cancellationToken))
             {
                 // Not retried in bulk: replay batches from the start find the exact event, or succeed if the fault was
                 // not the events'.
@@ -298,41 +374,48 @@ public sealed partial class ProjectionRebuild
                 }
 
                 await transaction.CommitAsync(cancellationToken);
+                _deferredIndexes = null;
                 return true;
+            }
+            catch (Exception) when (seat.ScanError is { } scanError)
+            {
+                // The shared read failed (its connection, the server): an infrastructure error for every read model in it.
+                scanError.Throw();
+                throw;
             }
 
             await using (var connection = await DataSource.OpenConnectionAsync(cancellationToken))
             {
                 if (await ExecuteAsync(connection, null, BulkFinish, cancellationToken,
-                        Text("name", Name), Attempt(), Bigint("shadow_position", horizon), Bigint("events_done", total)) != 1)
+                        Text("name", Name), Attempt(), Bigint("shadow_position", seat.Horizon), Bigint("events_done", seat.Total)) != 1)
                 {
                     throw new BulkReplayAbandonedException();
                 }
             }
 
-            LogBulkFinished(_owner._logger, Name, total, horizon);
+            LogBulkFinished(_owner._logger, Name, seat.Total, seat.Horizon);
             return true;
 
             async IAsyncEnumerable<IReadOnlyList<RecordedEvent>> ReadStreamsAsync([EnumeratorCancellation] CancellationToken token)
             {
-                await foreach (var stream in StreamScan.ReadAllStreamsAsync(reader, snapshot, horizon, projection.ReplayTypes, token))
+                await foreach (var stream in seat.Streams.Reader.ReadAllAsync(token))
                 {
                     read += stream.Count;
                     yield return stream;
                 }
 
-                // Ended at once: the projection's last write may take a while, and a session idle in a transaction that
-                // long would be ended by idle_in_transaction_session_timeout.
-                await snapshot.CommitAsync(token);
                 readToTheEnd = true;
             }
 
             async Task WriteAsync(Func<ProjectionBatch, CancellationToken, Task> write, CancellationToken token)
             {
+                // The scan has ended, so this is one of the replay's last writes: the indexes first.
+                if (readToTheEnd) await BuildIndexesAsync(token);
                 await using var connection = await DataSource.OpenConnectionAsync(token);
                 await using var transaction = await connection.BeginTransactionAsync(token);
                 if (await ExecuteAsync(connection, transaction, BulkWrite, token,
-                        Text("name", Name), Attempt(), Bigint("events_done", Math.Min(read, total))) != 1)
+                        Text("name", Name), Attempt(), Bigint("events_done", Math.Min(read, seat.Total)), Bigint("events_total", seat.Total),
+                        Bigint("horizon", seat.Horizon)) != 1)
                 {
                     throw new BulkReplayAbandonedException();
                 }
@@ -548,8 +631,14 @@ public sealed partial class ProjectionRebuild
     /// </summary>
     internal static bool IsProjectionFault(Exception e, NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested) return false;
         if (connection.FullState.HasFlag(ConnectionState.Broken) || connection.State != ConnectionState.Open) return false;
+        return IsProjectionFault(e, cancellationToken);
+    }
+
+    /// <summary><see cref="IsProjectionFault(Exception, NpgsqlConnection, CancellationToken)"/> where no one connection is in question.</summary>
+    internal static bool IsProjectionFault(Exception e, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested) return false;
         return e switch
         {
             // Serialization failures and deadlocks (class 40), resources (53), operator intervention (57P), connection (08).

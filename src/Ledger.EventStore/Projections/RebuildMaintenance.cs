@@ -8,13 +8,23 @@ namespace Ledger.EventStore.Projections;
 /// read model on a task of its own, unless one is still running here. Every node does this: the rebuild's advisory lock
 /// lets one of them work, and when that node goes, the next wake-up elsewhere carries on from the shadow position.
 /// </summary>
+/// <remarks>
+/// Wake-ups that come close together (an operator rebuilding every read model, or the poll) are gathered for
+/// <see cref="GatherDelay"/> and started as one group (<see cref="ProjectionRebuild.StartIfRequested"/>), so that the
+/// bulk replays of the read models this node rebuilds share one read of the store.
+/// </remarks>
 internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyncDisposable
 {
+    /// <summary>How long a first wake-up waits for others before their rebuilds start together.</summary>
+    public static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(200);
+
     private readonly ProjectionRebuild _rebuild;
     private readonly IReadOnlyDictionary<string, IProjection> _projections;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, Task> _running = new(StringComparer.Ordinal);
+    private readonly List<IProjection> _gathering = [];
+    private Task _gather = Task.CompletedTask;
     private readonly Lock _lock = new();
 
     public RebuildMaintenance(ProjectionRebuild rebuild, IEnumerable<IProjection> projections, ILogger logger)
@@ -32,21 +42,45 @@ internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyn
         {
             if (_stopping.IsCancellationRequested) return Task.CompletedTask;
             if (_running.TryGetValue(wakeUp.Name, out var running) && !running.IsCompleted) return Task.CompletedTask;
+            if (_gathering.Contains(projection)) return Task.CompletedTask;
+            _gathering.Add(projection);
+            if (_gathering.Count > 1) return Task.CompletedTask;
             // A rebuild takes minutes; the supervisor's loop, which also restarts retried shards, must not wait for it.
             using (ExecutionContext.SuppressFlow())
             {
-                _running[wakeUp.Name] = Task.Run(() => RunOneAsync(projection), CancellationToken.None);
+                _gather = Task.Run(StartGatheredAsync, CancellationToken.None);
             }
         }
 
         return Task.CompletedTask;
     }
 
-    private async Task RunOneAsync(IProjection projection)
+    private async Task StartGatheredAsync()
     {
         try
         {
-            if (await _rebuild.RunIfRequestedAsync(projection, _stopping.Token)) LogSwapped(_logger, projection.Name);
+            await Task.Delay(GatherDelay, _stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_stopping.IsCancellationRequested) return;
+            IProjection[] group = [.. _gathering];
+            _gathering.Clear();
+            var runs = _rebuild.StartIfRequested(group, _stopping.Token);
+            for (var i = 0; i < group.Length; i++) _running[group[i].Name] = ObserveAsync(group[i], runs[i]);
+        }
+    }
+
+    private async Task ObserveAsync(IProjection projection, Task<bool> run)
+    {
+        try
+        {
+            if (await run) LogSwapped(_logger, projection.Name);
         }
         catch (Exception) when (_stopping.IsCancellationRequested)
         {
@@ -65,7 +99,7 @@ internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyn
         lock (_lock)
         {
             _stopping.Cancel();
-            running = [.. _running.Values];
+            running = [.. _running.Values, _gather];
         }
 
         await Task.WhenAll(running);
