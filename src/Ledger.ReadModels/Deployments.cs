@@ -29,6 +29,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
     private static readonly string SaveUnits = ReadModelSql.Read("deployments_save_units.sql");
     private static readonly string DropEmptyInTransit = ReadModelSql.Read("deployments_drop_empty_in_transit.sql");
     private static readonly string AddDaily = ReadModelSql.Read("deployments_add_daily.sql");
+    private static readonly string AddMonthly = ReadModelSql.Read("deployments_add_monthly.sql");
     private static readonly string CountInTransit = ReadModelSql.Read("deployments_count_in_transit.sql");
 
     /// <inheritdoc />
@@ -39,7 +40,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
 
     /// <inheritdoc />
     public IReadOnlyList<string> Tables { get; } =
-        ["ledger.deployment_units", "ledger.deployment_daily", "ledger.deployment_in_transit"];
+        ["ledger.deployment_units", "ledger.deployment_daily", "ledger.deployment_in_transit", "ledger.deployment_monthly"];
 
     /// <summary>Rows a bulk replay holds before writing them; tests make it small to have many writes.</summary>
     internal int BulkChunkRows { get; init; } = BulkCopy.ChunkRows;
@@ -68,6 +69,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
 
         await SaveUnitsAsync(batch, fold.TakeChanged(), cancellationToken);
         await AddDailyAsync(batch, fold.Days, cancellationToken);
+        await AddMonthlyAsync(batch, Months(fold.Days), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -91,6 +93,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
             async (batch, token) =>
             {
                 await CopyDailyAsync(batch, fold.Days, token);
+                await CopyMonthlyAsync(batch, Months(fold.Days), token);
                 await using var count = batch.CreateCommand(CountInTransit);
                 await count.ExecuteNonQueryAsync(token);
             },
@@ -239,6 +242,49 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         await batch.ExecuteAsync(command, cancellationToken);
     }
 
+    private static async Task AddMonthlyAsync(
+        ProjectionBatch batch, Dictionary<(DateOnly Month, string Country, string Site), DailyChange> months,
+        CancellationToken cancellationToken)
+    {
+        if (months.Count == 0) return;
+        var rows = months.ToArray();
+        await using var command = batch.CreateCommand(AddMonthly);
+        command.Parameters.Add(new NpgsqlParameter<DateOnly[]>("months", rows.Select(r => r.Key.Month).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("regions", rows.Select(r => r.Value.Region).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("countries", rows.Select(r => r.Key.Country).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("sites", rows.Select(r => r.Key.Site).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("units_shipped", rows.Select(r => r.Value.UnitsShipped).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("shipped_kwhs", rows.Select(r => r.Value.ShippedKwh).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("units_delivered", rows.Select(r => r.Value.UnitsDelivered).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("delivered_kwhs", rows.Select(r => r.Value.DeliveredKwh).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<int[]>("units_commissioned", rows.Select(r => r.Value.UnitsCommissioned).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<decimal[]>("commissioned_kwhs", rows.Select(r => r.Value.CommissionedKwh).ToArray()));
+        await batch.ExecuteAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// The daily changes summed per UTC month and destination: what <c>deployment_monthly</c> adds, in live batches and
+    /// in a rebuild's bulk replay alike, so the months always equal the sums of their days.
+    /// </summary>
+    private static Dictionary<(DateOnly Month, string Country, string Site), DailyChange> Months(
+        Dictionary<(DateOnly Day, string Country, string Site), DailyChange> days)
+    {
+        var months = new Dictionary<(DateOnly Month, string Country, string Site), DailyChange>();
+        foreach (var ((day, country, site), change) in days)
+        {
+            var key = (new DateOnly(day.Year, day.Month, 1), country, site);
+            if (!months.TryGetValue(key, out var month)) months[key] = month = new DailyChange(change.Region);
+            month.UnitsShipped += change.UnitsShipped;
+            month.ShippedKwh += change.ShippedKwh;
+            month.UnitsDelivered += change.UnitsDelivered;
+            month.DeliveredKwh += change.DeliveredKwh;
+            month.UnitsCommissioned += change.UnitsCommissioned;
+            month.CommissionedKwh += change.CommissionedKwh;
+        }
+
+        return months;
+    }
+
     private static async Task CopyUnitsAsync(
         ProjectionBatch batch, List<(string Serial, UnitRow Row)> rows, CancellationToken cancellationToken)
     {
@@ -274,6 +320,33 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         {
             await copy.StartRowAsync(cancellationToken);
             await copy.WriteAsync(day, NpgsqlDbType.Date, cancellationToken);
+            await copy.WriteAsync(change.Region, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(country, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(site, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(change.UnitsShipped, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.ShippedKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(change.UnitsDelivered, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.DeliveredKwh, NpgsqlDbType.Numeric, cancellationToken);
+            await copy.WriteAsync(change.UnitsCommissioned, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(change.CommissionedKwh, NpgsqlDbType.Numeric, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    private static async Task CopyMonthlyAsync(
+        ProjectionBatch batch, Dictionary<(DateOnly Month, string Country, string Site), DailyChange> months,
+        CancellationToken cancellationToken)
+    {
+        if (months.Count == 0) return;
+        await using var copy = await batch.Connection.BeginBinaryImportAsync(
+            $"copy {batch.Table("ledger.deployment_monthly")} (month, region, country, site, units_shipped, shipped_kwh, " +
+            "units_delivered, delivered_kwh, units_commissioned, commissioned_kwh) from stdin (format binary)",
+            cancellationToken);
+        foreach (var ((month, country, site), change) in months)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(month, NpgsqlDbType.Date, cancellationToken);
             await copy.WriteAsync(change.Region, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(country, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(site, NpgsqlDbType.Text, cancellationToken);
@@ -355,24 +428,21 @@ public static class DeploymentsQuery
     {
         ArgumentNullException.ThrowIfNull(dataSource);
         if (to < from) throw new ArgumentException($"The range ends ({to}) before it starts ({from}).", nameof(to));
-        await using var command = dataSource.CreateCommand(ByBucket);
-        command.Parameters.Add(new NpgsqlParameter<string>("bucket", bucket.ToDateTruncField()));
-        command.Parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
-        command.Parameters.Add(new NpgsqlParameter<DateOnly>("from", from));
-        command.Parameters.Add(new NpgsqlParameter<DateOnly>("to", to));
-        command.Parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
-        var rows = new List<DeploymentRow>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(new DeploymentRow(
+        return await PreparedRead.ListAsync(dataSource, ByBucket,
+            parameters =>
+            {
+                parameters.Add(new NpgsqlParameter<string>("bucket", bucket.ToDateTruncField()));
+                parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
+                parameters.Add(new NpgsqlParameter<DateOnly>("from", from));
+                parameters.Add(new NpgsqlParameter<DateOnly>("to", to));
+                parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
+            },
+            reader => new DeploymentRow(
                 reader.GetFieldValue<DateOnly>(0), reader.GetString(1),
                 reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
                 reader.GetInt64(4), reader.GetDecimal(5) / 1000m, reader.GetInt64(6), reader.GetDecimal(7) / 1000m,
-                reader.GetInt64(8), reader.GetDecimal(9) / 1000m));
-        }
-
-        return rows;
+                reader.GetInt64(8), reader.GetDecimal(9) / 1000m),
+            cancellationToken);
     }
 
     /// <summary>What is in transit now, per group, ordered by region, country, site; only <paramref name="region"/> when given.</summary>
@@ -381,17 +451,14 @@ public static class DeploymentsQuery
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
-        await using var command = dataSource.CreateCommand(InTransit);
-        command.Parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
-        command.Parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
-        var rows = new List<InTransitRow>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(new InTransitRow(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
-                reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3), reader.GetDecimal(4) / 1000m));
-        }
-
-        return rows;
+        return await PreparedRead.ListAsync(dataSource, InTransit,
+            parameters =>
+            {
+                parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
+                parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
+            },
+            reader => new InTransitRow(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3), reader.GetDecimal(4) / 1000m),
+            cancellationToken);
     }
 }

@@ -317,6 +317,7 @@ public sealed record FactoryThroughputRow(
 public static class FactoryThroughputQuery
 {
     private static readonly string ByBucket = ReadModelSql.Read("factory_throughput_by_bucket.sql");
+    private static readonly string ByDay = ReadModelSql.Read("factory_throughput_by_day.sql");
 
     /// <summary>
     /// One row per bucket overlapping the local dates <paramref name="from"/>..<paramref name="to"/> (inclusive), empty
@@ -330,38 +331,39 @@ public static class FactoryThroughputQuery
         ArgumentNullException.ThrowIfNull(factory);
         if (to < from) throw new ArgumentException($"The range ends ({to}) before it starts ({from}).", nameof(to));
 
-        await using var command = dataSource.CreateCommand(ByBucket);
-        command.Parameters.Add(new NpgsqlParameter<string>("factory_id", factory.Id));
-        command.Parameters.Add(new NpgsqlParameter<DateOnly>("from", from));
-        command.Parameters.Add(new NpgsqlParameter<DateOnly>("to", to));
-        command.Parameters.Add(new NpgsqlParameter<string>("bucket", bucket.ToDateTruncField()));
-        var rows = new List<FactoryThroughputRow>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var firstTests = reader.GetInt64(7);
-            var firstTestsPassed = reader.GetInt64(8);
-            var trailing = reader.GetInt64(12);
-            var runRate = RunRate(trailing);
-            rows.Add(new FactoryThroughputRow(
-                BucketStart: reader.GetFieldValue<DateOnly>(0),
-                LastDay: reader.GetFieldValue<DateOnly>(2),
-                UnitsBuilt: reader.GetInt64(3),
-                TestsPassed: reader.GetInt64(5),
-                TestsFailed: reader.GetInt64(6),
-                FirstTests: firstTests,
-                FirstTestsPassed: firstTestsPassed,
-                FirstPassYield: firstTests == 0 ? null : (decimal)firstTestsPassed / firstTests,
-                UnitsShipped: reader.GetInt64(9),
-                BuiltMwh: reader.GetDecimal(4) / 1000m,
-                ShippedMwh: reader.GetDecimal(10) / 1000m,
-                CumulativeUnitsBuilt: reader.GetInt64(11),
-                UnitsBuiltTrailing30Days: trailing,
-                RunRateUnitsPerYear: runRate,
-                Utilization: factory.NameplateUnitsPerYear is > 0 and var nameplate ? runRate / nameplate : null));
-        }
-
-        return rows;
+        var daily = bucket == CalendarBucket.Day;
+        return await PreparedRead.ListAsync(dataSource, daily ? ByDay : ByBucket,
+            parameters =>
+            {
+                parameters.Add(new NpgsqlParameter<string>("factory_id", factory.Id));
+                parameters.Add(new NpgsqlParameter<DateOnly>("from", from));
+                parameters.Add(new NpgsqlParameter<DateOnly>("to", to));
+                if (!daily) parameters.Add(new NpgsqlParameter<string>("bucket", bucket.ToDateTruncField()));
+            },
+            reader =>
+            {
+                var firstTests = reader.GetInt64(7);
+                var firstTestsPassed = reader.GetInt64(8);
+                var trailing = reader.GetInt64(12);
+                var runRate = RunRate(trailing);
+                return new FactoryThroughputRow(
+                    BucketStart: reader.GetFieldValue<DateOnly>(0),
+                    LastDay: reader.GetFieldValue<DateOnly>(2),
+                    UnitsBuilt: reader.GetInt64(3),
+                    TestsPassed: reader.GetInt64(5),
+                    TestsFailed: reader.GetInt64(6),
+                    FirstTests: firstTests,
+                    FirstTestsPassed: firstTestsPassed,
+                    FirstPassYield: firstTests == 0 ? null : (decimal)firstTestsPassed / firstTests,
+                    UnitsShipped: reader.GetInt64(9),
+                    BuiltMwh: reader.GetDecimal(4) / 1000m,
+                    ShippedMwh: reader.GetDecimal(10) / 1000m,
+                    CumulativeUnitsBuilt: reader.GetInt64(11),
+                    UnitsBuiltTrailing30Days: trailing,
+                    RunRateUnitsPerYear: runRate,
+                    Utilization: factory.NameplateUnitsPerYear is > 0 and var nameplate ? runRate / nameplate : null);
+            },
+            cancellationToken);
     }
 
     /// <summary>The trailing 30-day build count annualized: × 365 / 30.</summary>

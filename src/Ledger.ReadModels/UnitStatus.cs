@@ -308,8 +308,11 @@ public sealed class UnitStatusQuery(NpgsqlDataSource dataSource)
     /// <summary>One unit, or null.</summary>
     public async Task<UnitStatus?> GetAsync(string serial, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(Get);
-        command.Parameters.AddWithValue("serial", serial);
+        // Every GET of a unit runs it: prepared once per pooled connection, as PreparedRead's queries are.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(Get, connection);
+        command.Parameters.Add(new NpgsqlParameter<string>("serial", serial));
+        await command.PrepareAsync(cancellationToken);
         var rows = await ReadAsync(command, cancellationToken);
         return rows.Count == 0 ? null : rows[0];
     }

@@ -211,6 +211,37 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
     }
 
     [Fact]
+    public async Task A_deployments_rebuild_swaps_in_tables_equal_to_those_live_batches_built_monthly_roll_up_included()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "rebuild-deployments");
+        var live = new DeploymentsProjection();
+        await using var store = MartenDaemon.Store(dataSource, new RebuildFence(live));
+        await EnsureCheckpointsAsync(dataSource, [live]);
+        var units = History.Generate(seed: 6061, lathropUnits: 500, shanghaiUnits: 400);
+        await AppendAllAsync(store, DaemonChecks.Appends(units, writers: 2, seed: 5));
+        await CaughtUpAsync(store, dataSource, [live]);
+        // What the daemon's live batches built, kept aside: the rebuild's bulk replay (one fold, COPY) must give the same.
+        await ExecuteAsync(dataSource, "create schema built_live; " +
+            string.Concat(live.Tables.Select(t => $"create table built_live.{t.Split('.')[1]} as table {t}; ")));
+
+        Assert.True(await new ProjectionAdmin(dataSource).RequestRebuildAsync(live.Name, Ct));
+        Assert.True(await new ProjectionRebuild(dataSource).RunIfRequestedAsync(live, Ct));
+
+        await CaughtUpAsync(store, dataSource, [live]);
+        foreach (var table in live.Tables)
+        {
+            var before = $"built_live.{table.Split('.')[1]}";
+            Assert.True(await ScalarAsync<long>(dataSource, $"select count(*) from {table}") > 0, $"{table} has rows");
+            Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+                $"select count(*) from ((table {table} except all table {before}) union all (table {before} except all table {table})) difference"));
+        }
+
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource, DeploymentsTests.MonthlyDiffersFromDaily("ledger")));
+        Assert.Equal(0L, await ShadowTablesLeftAsync(dataSource));
+    }
+
+    [Fact]
     public async Task A_replay_cut_off_after_the_bulk_replay_is_carried_on_from_its_shadow_position()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);

@@ -91,3 +91,41 @@ public sealed class UpgradeAfterRebuildTests(DatabaseFixture database) : IClassF
         return definitions;
     }
 }
+
+/// <summary>The deployments' monthly roll-up (migration 0007) starts from the daily rows a ledger already holds.</summary>
+public sealed class UpgradeToMonthlyDeploymentsTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Upgrading_to_the_monthly_roll_up_sums_the_daily_deployments_already_projected_by_month()
+    {
+        await using var dataSource = database.CreateDataSource();
+        await new Migrator(dataSource).MigrateAsync([EventStoreSchema.Migrations], Ct);
+        var migrations = ReadModelsSchema.Migrations.Load();
+        // A ledger as it was before the roll-up existed, with its deployments already projected.
+        foreach (var migration in migrations.Where(m => m.Version < 7)) await UpgradeTests.ExecuteAsync(dataSource, migration.Sql);
+        await UpgradeTests.ExecuteAsync(dataSource, """
+            insert into ledger.deployment_daily (day, region, country, site, units_shipped, shipped_kwh, units_delivered,
+                                                 delivered_kwh, units_commissioned, commissioned_kwh) values
+                ('2025-04-03', 'Europe', 'DE', 'Bollingstedt', 2, 7832, 0, 0, 0, 0),
+                ('2025-04-29', 'Europe', 'DE', 'Bollingstedt', -1, -3916, 1, 3916, 0, 0),
+                ('2025-05-02', 'Europe', 'DE', 'Bollingstedt', 0, 0, 0, 0, 1, 3916),
+                ('2025-04-10', 'Australia', 'AU', 'Collie Battery', 1, 1958, 0, 0, 0, 0)
+            """);
+
+        await UpgradeTests.ExecuteAsync(dataSource, migrations.Single(m => m.Version == 7).Sql);
+
+        var rows = await DeploymentsQuery.GetAsync(dataSource, DeploymentGrouping.Site, CalendarBucket.Month,
+            new DateOnly(2025, 4, 1), new DateOnly(2025, 5, 31), cancellationToken: Ct);
+        Assert.Equal(
+            [
+                new DeploymentRow(new DateOnly(2025, 4, 1), "Australia", "AU", "Collie Battery", 1, 1.958m, 0, 0m, 0, 0m),
+                new DeploymentRow(new DateOnly(2025, 4, 1), "Europe", "DE", "Bollingstedt", 1, 3.916m, 1, 3.916m, 0, 0m),
+                new DeploymentRow(new DateOnly(2025, 5, 1), "Europe", "DE", "Bollingstedt", 0, 0m, 0, 0m, 1, 3.916m),
+            ],
+            rows);
+        await using var count = dataSource.CreateCommand("select count(*) from ledger.deployment_monthly");
+        Assert.Equal(3L, (long)(await count.ExecuteScalarAsync(Ct))!);
+    }
+}

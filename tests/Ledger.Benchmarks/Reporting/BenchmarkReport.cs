@@ -98,6 +98,11 @@ internal sealed record BenchmarkReport(
         figures.AddRange(Query("6a", "unit status", QueriesSmall.UnitStatus, QueriesLarge.UnitStatus));
         figures.AddRange(Query("6b", "factory throughput, a year by day", QueriesSmall.FactoryThroughput, QueriesLarge.FactoryThroughput));
         figures.AddRange(Query("6c", "deployments by region by quarter", QueriesSmall.Deployments, QueriesLarge.Deployments));
+        // Not a query: the same client and connection asking GET /health/live (no key, no database) in the same rounds,
+        // so a reader can tell the machine's share of 6a-6c's p99 from the service's.
+        figures.Add(new("6f", $"floor, GET /health/live measured as 6a-6c: p50 / p99 at {N(QueriesSmall.StoreEvents)} / {large} events",
+            $"{F(QueriesSmall.Floor.P50, 2)} / {F(QueriesSmall.Floor.P99, 2)} ms; {F(QueriesLarge.Floor.P50, 2)} / {F(QueriesLarge.Floor.P99, 2)} ms",
+            null, null, "reported", null));
         figures.Add(new("7a", "service peak RSS during 2 and 3 (VmHWM, catch-ups included)",
             $"{N(Mb(Memory.IngestPeakRssMegabytes))} MB ({N(Memory.IngestPeakRssMegabytes)} MiB)", null, null, "P6: <= 300 MB",
             Mb(Memory.IngestPeakRssMegabytes) <= 300));

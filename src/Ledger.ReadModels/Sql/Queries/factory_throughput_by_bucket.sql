@@ -4,6 +4,9 @@
 -- One pass over the range's days (and the 29 before it, for the first trailing window): running sums give every day's
 -- cumulative and trailing-30-day builds, and each bucket takes them from its last day. Only the cumulative count before
 -- the range needs the earlier history, once, as one sum over the primary key.
+-- The bucket's sums are window sums over the bucket and its row is the one of its last day, rather than a GROUP BY that
+-- picked the last day's figures with (array_agg(… order by day desc))[1], which set up two sorts per bucket: a year by
+-- day (365 one-day buckets) took 2.6 ms of PostgreSQL CPU a call that way, 2.0 ms this way (issue 15; benchmarks.md).
 with before_range as (
     select coalesce(sum(units_built), 0)::bigint as units_built
     from ledger.factory_throughput_daily
@@ -19,16 +22,24 @@ with before_range as (
     from generate_series(@from::date - 29, @to::date, interval '1 day') as d(day)
     left join ledger.factory_throughput_daily t
            on t.factory_id = @factory_id and t.day = d.day::date and t.day between @from::date - 29 and @to::date
+), buckets as (
+    select day, date_trunc(@bucket::text, day::timestamp)::date as bucket_start, cumulative_units_built,
+           units_built_trailing_30_days,
+           min(day) over b as first_day, max(day) over b as last_day,
+           coalesce(sum(units_built) over b, 0)::bigint as units_built, coalesce(sum(built_kwh) over b, 0) as built_kwh,
+           coalesce(sum(tests_passed) over b, 0)::bigint as tests_passed,
+           coalesce(sum(tests_failed) over b, 0)::bigint as tests_failed,
+           coalesce(sum(first_tests) over b, 0)::bigint as first_tests,
+           coalesce(sum(first_tests_passed) over b, 0)::bigint as first_tests_passed,
+           coalesce(sum(units_shipped) over b, 0)::bigint as units_shipped,
+           coalesce(sum(shipped_kwh) over b, 0) as shipped_kwh
+    from days
+    where day >= @from::date
+    window b as (partition by date_trunc(@bucket::text, day::timestamp)::date)
 )
-select date_trunc(@bucket::text, day::timestamp)::date as bucket_start, min(day) as first_day, max(day) as last_day,
-       coalesce(sum(units_built), 0)::bigint as units_built, coalesce(sum(built_kwh), 0) as built_kwh,
-       coalesce(sum(tests_passed), 0)::bigint as tests_passed, coalesce(sum(tests_failed), 0)::bigint as tests_failed,
-       coalesce(sum(first_tests), 0)::bigint as first_tests,
-       coalesce(sum(first_tests_passed), 0)::bigint as first_tests_passed,
-       coalesce(sum(units_shipped), 0)::bigint as units_shipped, coalesce(sum(shipped_kwh), 0) as shipped_kwh,
-       (array_agg(cumulative_units_built order by day desc))[1]::bigint as cumulative_units_built,
-       (array_agg(units_built_trailing_30_days order by day desc))[1]::bigint as units_built_trailing_30_days
-from days
-where day >= @from::date
-group by 1
-order by 1;
+select bucket_start, first_day, last_day, units_built, built_kwh, tests_passed, tests_failed, first_tests,
+       first_tests_passed, units_shipped, shipped_kwh, cumulative_units_built::bigint,
+       units_built_trailing_30_days::bigint
+from buckets
+where day = last_day
+order by bucket_start;
