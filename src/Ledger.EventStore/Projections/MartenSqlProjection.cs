@@ -55,7 +55,6 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     private long _lastFloor = -1;
 
     private static readonly (string Sql, string[] Names) OwnerClaim = PositionalSql.From(ProjectionSql.OwnerClaim);
-    private static readonly (string Sql, string[] Names) ProgressFence = PositionalSql.From(ProjectionSql.ProgressFence);
 
     /// <summary>Runs <paramref name="projection"/> on Marten's daemon.</summary>
     /// <param name="projection">The read model.</param>
@@ -105,15 +104,48 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
 
             operations.QueueSqlCommand(OwnerClaim.Sql, [.. OwnerClaim.Names.Select(n => (object)(n == "name" ? Projection.Name : _nodeId))]);
             if (recorded.Count > 0) await ApplyRecordedAsync(operations, connection, transaction, recorded, cancellation);
-            // Last, after Marten's progression update (first in the batch) and our writes: the batch commits only if that
-            // update matched, i.e. no other node applied these events meanwhile. Marten's own guard lets such a batch
-            // commit (migration 0011; ProjectionFaults treats the failure as infrastructure, Marten runs the shard again).
-            operations.QueueSqlCommand(ProgressFence.Sql, [.. ProgressFence.Names.Select(_ => (object)MartenSetup.ShardName(Projection.Name))]);
+            // After Marten's progression update and our writes, just before Marten commits: the batch commits only if that
+            // update matched, i.e. no other node applied these events meanwhile (migration 0011).
+            FenceBeforeCommit(operations);
             await transaction.CommitAsync(cancellation);
         }
         finally
         {
             await transaction.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Runs the progress fence as a statement of its own on Marten's transaction after Marten's batch and before its
+    /// commit (a Marten transaction participant), not as the batch's last statement.
+    /// </summary>
+    /// <remarks>
+    /// Queued into the batch, an error raised after the batch's first statement that returns rows never reached Marten's
+    /// daemon in 9.62.0: <c>OperationPage.ApplyCallbacksAsync</c> reads the remaining results in a loop that returns on
+    /// any exception (<c>assertRecordsAffectedAsync</c>), PostgreSQL turns the commit of the failed transaction into a
+    /// rollback without an error, and the daemon logged the batch as executed and went on from its ceiling
+    /// (<c>MovedProgressionTests</c>). So a refused batch was rolled back silently, its shard's in-memory floor no longer
+    /// matched the moved progression row, and every later batch was refused the same way until the agent was restarted:
+    /// the shard stood still on a node that kept its lock. Run here, the fence throws: Marten pauses the shard, and its
+    /// coordinator starts it again from the stored progression. A batch whose transaction an earlier statement already
+    /// failed (the rebuild fence's LR001, a write the read model queued) fails here too, with 25P02, instead of passing
+    /// for committed.
+    /// </remarks>
+    private void FenceBeforeCommit(IDocumentOperations operations)
+    {
+        if (operations is not ITransactionParticipantRegistrar registrar)
+            throw new InvalidOperationException($"Marten handed {Projection.Name} operations that take no transaction participant ({operations.GetType().Name}): its batches could not be fenced.");
+        registrar.AddTransactionParticipant(new ProgressFenceParticipant(MartenSetup.ShardName(Projection.Name)));
+    }
+
+    private sealed class ProgressFenceParticipant(string shard) : ITransactionParticipant
+    {
+        // Marten may call it again on a fresh transaction when it retries the commit: the check is as valid there.
+        public async Task BeforeCommitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken token)
+        {
+            await using var command = new NpgsqlCommand(ProjectionSql.ProgressFence, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter<string>("shard", NpgsqlDbType.Text) { TypedValue = shard });
+            await command.ExecuteScalarAsync(token);
         }
     }
 
