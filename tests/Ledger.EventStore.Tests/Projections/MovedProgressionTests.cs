@@ -74,6 +74,71 @@ public sealed class MovedProgressionTests(DatabaseFixture database) : IClassFixt
         Assert.Equal(positions.Count, await counter.ReadTotalAsync(writer.DataSource));
     }
 
+    [Fact]
+    public async Task A_node_that_lost_its_lock_under_a_held_batch_applies_nothing_and_stops_while_the_new_owner_applies_every_event_once()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        var log = new CapturedLog();
+        var gate = new BatchGate();
+        var alphaCounter = new HeldCounter("handed", gate);
+        var alphaProbe = new DaemonProbe();
+        await using var writer = await Node.StartAsync(db.ConnectionString);
+        await alphaCounter.CreateTablesAsync(writer.DataSource);
+        var admin = new ProjectionAdmin(writer.DataSource);
+        var stream = Events.NewStream();
+        await using var alpha = await MartenNode.StartAsync(db.ConnectionString, "alpha", log, [alphaCounter], [alphaProbe]);
+        var positions = new List<long>();
+        for (var i = 0; i < 3; i++) positions.Add(await AppendOneAsync(writer, stream));
+        Assert.True(await admin.WaitForAsync("handed", new FeedCursor(positions[^1]), Deadline, Ct), "alpha caught up");
+
+        // Alpha holds a batch between its read and its writes, with the next page fetched behind it.
+        gate.Close();
+        positions.Add(await AppendOneAsync(writer, stream));
+        await gate.Entered.WaitAsync(Deadline, Ct);
+        positions.AddRange((await writer.Store.AppendToStreamAsync(stream, ExpectedVersion.Any, Events.Many(2), Ct)).Events.Select(e => e.Position));
+        var alphaAgent = await alphaProbe.AgentAsync(writer.DataSource, "handed");
+        await Eventually.HoldsAsync(() => Task.FromResult(alphaAgent.LastEnqueued >= positions[^1]),
+            $"alpha fetched the page behind the held batch (enqueued up to {alphaAgent.LastEnqueued})", Deadline);
+
+        // Alpha loses its lock: its lock session is ended on the server, as PostgreSQL ends a frozen node's. The test holds
+        // the lock until beta runs, so that alpha cannot take it back at its next poll; alpha's coordinator then stops
+        // its agent, which waits for the held batch.
+        var key = MartenSetup.OwnershipLockKey("handed");
+        await using var thief = await writer.DataSource.OpenConnectionAsync(Ct);
+        await Eventually.HoldsAsync(async () =>
+        {
+            await Db.ScalarAsync<long>(writer.DataSource, """
+                select count(pg_terminate_backend(a.pid)) from pg_locks l join pg_stat_activity a on a.pid = l.pid
+                where l.locktype = 'advisory' and l.granted and l.objsubid = 1 and a.application_name = 'ledger-alpha'
+                  and l.classid::bigint = (@key >> 32) and l.objid::bigint = (@key & 4294967295)
+                """, new NpgsqlParameter<long>("key", key));
+            await using var take = new NpgsqlCommand("select pg_try_advisory_lock(@key)", thief);
+            take.Parameters.AddWithValue("key", key);
+            return (bool)(await take.ExecuteScalarAsync(Ct))!;
+        }, "alpha's lock session was ended and its lock taken", Deadline);
+
+        var betaCounter = new HeldCounter("handed", new BatchGate());
+        await using var beta = await MartenNode.StartAsync(db.ConnectionString, "beta", log, betaCounter);
+        await thief.CloseAsync();
+        await Eventually.HoldsAsync(async () => (await admin.GetStatusAsync("handed", Ct)) is { OwnerNode: "beta" } status && status.Cursor.Position >= positions[^1],
+            $"beta took the read model over and applied the held events\n{log.Tail(30)}", Deadline);
+
+        // Alpha resumes with the batch it computed before it lost the lock, and the page behind it.
+        gate.Open();
+        for (var i = 0; i < 2; i++) positions.Add(await AppendOneAsync(writer, stream));
+        Assert.True(await admin.WaitForAsync("handed", new FeedCursor(positions[^1]), Deadline, Ct),
+            $"beta applied every later event\n{await MartenNode.DescribeAsync(writer.DataSource)}\n{log.Tail(40)}");
+        await Eventually.HoldsAsync(() => Task.FromResult(!alphaAgent.Status.Equals(JasperFx.AgentStatus.Running)
+                                                          && !alphaProbe.Daemon!.CurrentAgents().Any(a => a.Status == JasperFx.AgentStatus.Running)),
+            "alpha no longer runs the shard", Deadline);
+        Print(log.Tail(40));
+
+        // Every event once, in feed order (alpha's held batch would have logged its event again and written 3 + 1).
+        Assert.Equal(positions, await betaCounter.ReadLogAsync(writer.DataSource));
+        Assert.Equal(positions.Count, await betaCounter.ReadTotalAsync(writer.DataSource));
+        Assert.Equal("beta", (await admin.GetStatusAsync("handed", Ct))!.OwnerNode);
+    }
+
     private static IEnumerable<Exception> Chain(Exception? exception)
     {
         for (var e = exception; e is not null; e = e.InnerException) yield return e;
@@ -176,6 +241,9 @@ internal sealed class BatchGate
 internal sealed class DaemonProbe : IProjectionMaintenance
 {
     private volatile IProjectionDaemon? _daemon;
+
+    /// <summary>The daemon the supervisor last handed over, once it has.</summary>
+    public IProjectionDaemon? Daemon => _daemon;
 
     public Task RunAsync(ProjectionWakeUp wakeUp, CancellationToken cancellationToken)
     {
