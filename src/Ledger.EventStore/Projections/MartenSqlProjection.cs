@@ -126,8 +126,7 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     /// matched the moved progression row, and every later batch was refused the same way until the agent was restarted:
     /// the shard stood still on a node that kept its lock. Run here, the fence throws: Marten pauses the shard, and its
     /// coordinator starts it again from the stored progression. A batch whose transaction an earlier statement already
-    /// failed (the rebuild fence's LR001, a write the read model queued) fails here too, with 25P02, instead of passing
-    /// for committed.
+    /// failed, with an error Marten lost the same way, fails here too (25P02) instead of passing for committed.
     /// </remarks>
     private void FenceBeforeCommit(IDocumentOperations operations)
     {
