@@ -55,7 +55,6 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     private long _lastFloor = -1;
 
     private static readonly (string Sql, string[] Names) OwnerClaim = PositionalSql.From(ProjectionSql.OwnerClaim);
-    private static readonly (string Sql, string[] Names) ProgressFence = PositionalSql.From(ProjectionSql.ProgressFence);
 
     /// <summary>Runs <paramref name="projection"/> on Marten's daemon.</summary>
     /// <param name="projection">The read model.</param>
@@ -85,12 +84,10 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
         if (positions.Length == 0) return;
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellation);
-        var transaction = await BeginReadOnlyAsync(connection, cancellation);
+        var (transaction, stopped, skipped, recorded) = await BeginAndReadAsync(connection, positions, cancellation);
         try
         {
-            var (stopped, skipped) = await ReadStateAsync(connection, transaction, positions, cancellation);
             if (stopped) throw new ProjectionStoppedException(Projection.Name);
-            var recorded = await ReadAsync(connection, transaction, positions, cancellation);
             if (skipped.Count > 0) recorded = [.. recorded.Where(e => !skipped.Contains(e.Position))];
 
             var repeated = Interlocked.Exchange(ref _lastFloor, positions[0]) == positions[0];
@@ -105,15 +102,47 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
 
             operations.QueueSqlCommand(OwnerClaim.Sql, [.. OwnerClaim.Names.Select(n => (object)(n == "name" ? Projection.Name : _nodeId))]);
             if (recorded.Count > 0) await ApplyRecordedAsync(operations, connection, transaction, recorded, cancellation);
-            // Last, after Marten's progression update (first in the batch) and our writes: the batch commits only if that
-            // update matched, i.e. no other node applied these events meanwhile. Marten's own guard lets such a batch
-            // commit (migration 0011; ProjectionFaults treats the failure as infrastructure, Marten runs the shard again).
-            operations.QueueSqlCommand(ProgressFence.Sql, [.. ProgressFence.Names.Select(_ => (object)MartenSetup.ShardName(Projection.Name))]);
+            // After Marten's progression update and our writes, just before Marten commits: the batch commits only if that
+            // update matched, i.e. no other node applied these events meanwhile (migration 0011).
+            FenceBeforeCommit(operations);
             await transaction.CommitAsync(cancellation);
         }
         finally
         {
             await transaction.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Runs the progress fence as a statement of its own on Marten's transaction after Marten's batch and before its
+    /// commit (a Marten transaction participant), not as the batch's last statement.
+    /// </summary>
+    /// <remarks>
+    /// Queued into the batch, an error raised after the batch's first statement that returns rows never reached Marten's
+    /// daemon in 9.62.0: <c>OperationPage.ApplyCallbacksAsync</c> reads the remaining results in a loop that returns on
+    /// any exception (<c>assertRecordsAffectedAsync</c>), PostgreSQL turns the commit of the failed transaction into a
+    /// rollback without an error, and the daemon logged the batch as executed and went on from its ceiling
+    /// (<c>MovedProgressionTests</c>). So a refused batch was rolled back silently, its shard's in-memory floor no longer
+    /// matched the moved progression row, and every later batch was refused the same way until the agent was restarted:
+    /// the shard stood still on a node that kept its lock. Run here, the fence throws: Marten pauses the shard, and its
+    /// coordinator starts it again from the stored progression. A batch whose transaction an earlier statement already
+    /// failed, with an error Marten lost the same way, fails here too (25P02) instead of passing for committed.
+    /// </remarks>
+    private void FenceBeforeCommit(IDocumentOperations operations)
+    {
+        if (operations is not ITransactionParticipantRegistrar registrar)
+            throw new InvalidOperationException($"Marten handed {Projection.Name} operations that take no transaction participant ({operations.GetType().Name}): its batches could not be fenced.");
+        registrar.AddTransactionParticipant(new ProgressFenceParticipant(MartenSetup.ShardName(Projection.Name)));
+    }
+
+    private sealed class ProgressFenceParticipant(string shard) : ITransactionParticipant
+    {
+        // Marten may call it again on a fresh transaction when it retries the commit: the check is as valid there.
+        public async Task BeforeCommitAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken token)
+        {
+            await using var command = new NpgsqlCommand(ProjectionSql.ProgressFence, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter<string>("shard", NpgsqlDbType.Text) { TypedValue = shard });
+            await command.ExecuteScalarAsync(token);
         }
     }
 
@@ -147,15 +176,56 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
         return transaction;
     }
 
-    private async Task<(bool Stopped, HashSet<long> Skipped)> ReadStateAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, long[] positions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Begins the batch's read-only transaction and reads, in one round trip (issue 15, P4: a batch of one event cost three
+    /// here), whether the read model is stopped at a failure, which of the positions an operator skipped for it, and the
+    /// events themselves as the ledger stores them.
+    /// </summary>
+    private async Task<(NpgsqlTransaction Transaction, bool Stopped, HashSet<long> Skipped, IReadOnlyList<RecordedEvent> Recorded)> BeginAndReadAsync(
+        NpgsqlConnection connection, long[] positions, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(ProjectionSql.ApplyState, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<string>("name", NpgsqlDbType.Text) { TypedValue = Projection.Name });
-        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = positions });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return (!reader.IsDBNull(0) && reader.GetBoolean(0), [.. reader.GetFieldValue<long[]>(1)]);
+        var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
+        try
+        {
+            await using var batch = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("set transaction read only"),
+                    new NpgsqlBatchCommand(ProjectionSql.ApplyState)
+                    {
+                        Parameters =
+                        {
+                            new NpgsqlParameter<string>("name", NpgsqlDbType.Text) { TypedValue = Projection.Name },
+                            new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = positions },
+                        },
+                    },
+                    new NpgsqlBatchCommand(Sql.ReadEventsAtPositions)
+                    {
+                        Parameters = { new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = positions } },
+                    },
+                },
+            };
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            // The reader starts at the first statement that returns rows: the state.
+            await reader.ReadAsync(cancellationToken);
+            var stopped = !reader.IsDBNull(0) && reader.GetBoolean(0);
+            HashSet<long> skipped = [.. reader.GetFieldValue<long[]>(1)];
+            await reader.NextResultAsync(cancellationToken);
+            var events = new List<RecordedEvent>(positions.Length);
+            while (await reader.ReadAsync(cancellationToken)) events.Add(EventStore.ReadRecordedEvent(reader));
+            // Marten handed these as committed events at or below its mark: one missing here means the two disagree on what
+            // is stored, and projecting the rest would lose it silently.
+            if (events.Count != positions.Length)
+                throw new InvalidOperationException(
+                    $"Marten's daemon handed {Projection.Name} {positions.Length} events ({positions[0]}..{positions[^1]}) but the ledger holds {events.Count} of them.");
+            return (transaction, stopped, skipped, events);
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -231,20 +301,4 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Projection {Projection} failed on event {EventId} at position {Position}; it stops on every node until retried or skipped.")]
     private static partial void LogFailed(ILogger logger, Exception exception, string projection, Guid eventId, long position);
-
-    private async Task<IReadOnlyList<RecordedEvent>> ReadAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, long[] positions, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(Sql.ReadEventsAtPositions, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = positions });
-        var events = new List<RecordedEvent>(positions.Length);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) events.Add(EventStore.ReadRecordedEvent(reader));
-        // Marten handed these as committed events at or below its mark: one missing here means the two disagree on what
-        // is stored, and projecting the rest would lose it silently.
-        if (events.Count != positions.Length)
-            throw new InvalidOperationException(
-                $"Marten's daemon handed {Projection.Name} {positions.Length} events ({positions[0]}..{positions[^1]}) but the ledger holds {events.Count} of them.");
-        return events;
-    }
 }

@@ -17,7 +17,8 @@ namespace Ledger.EventStore.Projections;
 /// <para>So the batch reads the table generation first, in one statement before any read of the tables, and queues
 /// <c>ledger.projection_fence</c> last, after its writes (Marten runs its progression update first, then these). The
 /// fence takes a share lock on the checkpoint row the swap updates: a batch that waited for the swap sees the new
-/// generation and fails (PostgreSQL error LR001); Marten pauses the shard and, about five seconds later
+/// generation and fails (PostgreSQL error LR001: the batch's first row-returning statement, whose error reaches Marten,
+/// unlike a later one's; see <see cref="MartenSqlProjection"/>'s progress fence); Marten pauses the shard and, about five seconds later
 /// (HealthCheckPollingTime), starts it again from its progression, which the swap left where it was, so it recomputes the
 /// batch from the new tables (measured: RebuildTests). A batch that moved the progression before the swap locked it makes
 /// the swap wait for its commit. Either way every event lands once.</para>
