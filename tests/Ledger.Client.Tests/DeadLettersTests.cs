@@ -1,5 +1,6 @@
 using System.Net;
 using Ledger.Api.Access;
+using Ledger.Api.Features.Integration.Journal;
 using Ledger.Api.Idempotency;
 using Ledger.Api.Tests.Support;
 using Ledger.Testing;
@@ -59,6 +60,53 @@ public sealed class DeadLettersTests(DatabaseFixture database) : IClassFixture<D
 
         await Eventually.HoldsAsync(async () => await HandledAsync(run.MessageId), "the replayed run is handled", TimeSpan.FromSeconds(90));
         Assert.Empty((await _admin.GetDeadLettersAsync("ledger.purge-idempotency-keys", cancellationToken: Ct)).DeadLetters);
+    }
+
+    [Fact]
+    public async Task A_journal_write_that_keeps_failing_leaves_its_integration_events_in_the_dead_letters_and_the_replay_journals_them()
+    {
+        // The journal's table is gone: every write of the gathered batches fails, is retried, and is given up on.
+        await ExecuteAsync("alter table ledger.integration_events rename to integration_events_away");
+        Guid[] ids = [Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7()];
+        using (var scope = _api.Services.CreateScope())
+        {
+            var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
+            await bus.PublishAsync(new JournalBatch([Entry(ids[0]), Entry(ids[1])]));
+            await bus.PublishAsync(new JournalBatch([Entry(ids[2])]));
+        }
+
+        IReadOnlyList<DeadLetter> letters = [];
+        await Eventually.HoldsAsync(async () =>
+        {
+            letters = (await _admin.GetDeadLettersAsync(cancellationToken: Ct)).DeadLetters;
+            return letters.Count > 0 && await JournalEnvelopesWaitingAsync() == 0;
+        }, "the journal's batches are dead letters", TimeSpan.FromSeconds(90));
+        Assert.All(letters, l => Assert.Contains("integration_events", l.ExceptionMessage, StringComparison.Ordinal));
+
+        await ExecuteAsync("alter table ledger.integration_events_away rename to integration_events");
+        var replayed = await _admin.ReplayDeadLettersAsync([.. letters.Select(l => l.Id)], Ct);
+        Assert.Equal(letters.Count, replayed.Replaying.Count);
+
+        await Eventually.HoldsAsync(async () => await JournaledAsync(ids) == ids.Length, "the replayed integration events are journaled", TimeSpan.FromSeconds(90));
+        Assert.Empty((await _admin.GetDeadLettersAsync(cancellationToken: Ct)).DeadLetters);
+    }
+
+    private static JournalEntry Entry(Guid id) => new(id, "ledger.unit-shipped.v1", $$"""{"eventId": "{{id}}"}""");
+
+    private async Task<long> JournalEnvelopesWaitingAsync()
+    {
+        await using var db = database.CreateDataSource();
+        await using var command = db.CreateCommand(
+            "select count(*) from ledger.wolverine_incoming_envelopes where message_type = 'ledger.integration-journal-batch' and status <> 'Handled'");
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    private async Task<long> JournaledAsync(Guid[] ids)
+    {
+        await using var db = database.CreateDataSource();
+        await using var command = db.CreateCommand("select count(*) from ledger.integration_events where message_id = any($1) and deliveries = 1");
+        command.Parameters.AddWithValue(ids);
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 
     [Fact]
