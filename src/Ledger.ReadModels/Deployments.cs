@@ -92,8 +92,8 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
             CopyUnitsAsync,
             async (batch, token) =>
             {
-                await CopyDailyAsync(batch, fold.Days, token);
-                await CopyMonthlyAsync(batch, Months(fold.Days), token);
+                await CopyFiguresAsync(batch, "ledger.deployment_daily", "day", fold.Days, token);
+                await CopyFiguresAsync(batch, "ledger.deployment_monthly", "month", Months(fold.Days), token);
                 await using var count = batch.CreateCommand(CountInTransit);
                 await count.ExecuteNonQueryAsync(token);
             },
@@ -308,45 +308,20 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         await copy.CompleteAsync(cancellationToken);
     }
 
-    private static async Task CopyDailyAsync(
-        ProjectionBatch batch, Dictionary<(DateOnly Day, string Country, string Site), DailyChange> days, CancellationToken cancellationToken)
-    {
-        if (days.Count == 0) return;
-        await using var copy = await batch.Connection.BeginBinaryImportAsync(
-            $"copy {batch.Table("ledger.deployment_daily")} (day, region, country, site, units_shipped, shipped_kwh, units_delivered, " +
-            "delivered_kwh, units_commissioned, commissioned_kwh) from stdin (format binary)",
-            cancellationToken);
-        foreach (var ((day, country, site), change) in days)
-        {
-            await copy.StartRowAsync(cancellationToken);
-            await copy.WriteAsync(day, NpgsqlDbType.Date, cancellationToken);
-            await copy.WriteAsync(change.Region, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(country, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(site, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(change.UnitsShipped, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(change.ShippedKwh, NpgsqlDbType.Numeric, cancellationToken);
-            await copy.WriteAsync(change.UnitsDelivered, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(change.DeliveredKwh, NpgsqlDbType.Numeric, cancellationToken);
-            await copy.WriteAsync(change.UnitsCommissioned, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(change.CommissionedKwh, NpgsqlDbType.Numeric, cancellationToken);
-        }
-
-        await copy.CompleteAsync(cancellationToken);
-    }
-
-    private static async Task CopyMonthlyAsync(
-        ProjectionBatch batch, Dictionary<(DateOnly Month, string Country, string Site), DailyChange> months,
+    // One row per date (a day of deployment_daily, the first of a month of deployment_monthly) and destination.
+    private static async Task CopyFiguresAsync(
+        ProjectionBatch batch, string table, string dateColumn, Dictionary<(DateOnly Date, string Country, string Site), DailyChange> rows,
         CancellationToken cancellationToken)
     {
-        if (months.Count == 0) return;
+        if (rows.Count == 0) return;
         await using var copy = await batch.Connection.BeginBinaryImportAsync(
-            $"copy {batch.Table("ledger.deployment_monthly")} (month, region, country, site, units_shipped, shipped_kwh, " +
-            "units_delivered, delivered_kwh, units_commissioned, commissioned_kwh) from stdin (format binary)",
+            $"copy {batch.Table(table)} ({dateColumn}, region, country, site, units_shipped, shipped_kwh, units_delivered, " +
+            "delivered_kwh, units_commissioned, commissioned_kwh) from stdin (format binary)",
             cancellationToken);
-        foreach (var ((month, country, site), change) in months)
+        foreach (var ((date, country, site), change) in rows)
         {
             await copy.StartRowAsync(cancellationToken);
-            await copy.WriteAsync(month, NpgsqlDbType.Date, cancellationToken);
+            await copy.WriteAsync(date, NpgsqlDbType.Date, cancellationToken);
             await copy.WriteAsync(change.Region, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(country, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(site, NpgsqlDbType.Text, cancellationToken);
