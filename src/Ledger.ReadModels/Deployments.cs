@@ -68,8 +68,8 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         foreach (var (recorded, @event) in events) fold.Apply(recorded, @event);
 
         await SaveUnitsAsync(batch, fold.TakeChanged(), cancellationToken);
-        await AddDailyAsync(batch, fold.Days, cancellationToken);
-        await AddMonthlyAsync(batch, Months(fold.Days), cancellationToken);
+        await AddFiguresAsync(batch, AddDaily, "days", fold.Days, cancellationToken);
+        await AddFiguresAsync(batch, AddMonthly, "months", Months(fold.Days), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -222,34 +222,16 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         await batch.ExecuteAsync(drop, cancellationToken);
     }
 
-    private static async Task AddDailyAsync(
-        ProjectionBatch batch, Dictionary<(DateOnly Day, string Country, string Site), DailyChange> days,
+    // Adds the figures per date (a day of deployment_daily, the first of a month of deployment_monthly) and destination;
+    // the statement names its date array dateParameter.
+    private static async Task AddFiguresAsync(
+        ProjectionBatch batch, string sql, string dateParameter, Dictionary<(DateOnly Date, string Country, string Site), DailyChange> figures,
         CancellationToken cancellationToken)
     {
-        if (days.Count == 0) return;
-        var rows = days.ToArray();
-        await using var command = batch.CreateCommand(AddDaily);
-        command.Parameters.Add(new NpgsqlParameter<DateOnly[]>("days", rows.Select(r => r.Key.Day).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("regions", rows.Select(r => r.Value.Region).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("countries", rows.Select(r => r.Key.Country).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("sites", rows.Select(r => r.Key.Site).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<int[]>("units_shipped", rows.Select(r => r.Value.UnitsShipped).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<decimal[]>("shipped_kwhs", rows.Select(r => r.Value.ShippedKwh).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<int[]>("units_delivered", rows.Select(r => r.Value.UnitsDelivered).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<decimal[]>("delivered_kwhs", rows.Select(r => r.Value.DeliveredKwh).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<int[]>("units_commissioned", rows.Select(r => r.Value.UnitsCommissioned).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<decimal[]>("commissioned_kwhs", rows.Select(r => r.Value.CommissionedKwh).ToArray()));
-        await batch.ExecuteAsync(command, cancellationToken);
-    }
-
-    private static async Task AddMonthlyAsync(
-        ProjectionBatch batch, Dictionary<(DateOnly Month, string Country, string Site), DailyChange> months,
-        CancellationToken cancellationToken)
-    {
-        if (months.Count == 0) return;
-        var rows = months.ToArray();
-        await using var command = batch.CreateCommand(AddMonthly);
-        command.Parameters.Add(new NpgsqlParameter<DateOnly[]>("months", rows.Select(r => r.Key.Month).ToArray()));
+        if (figures.Count == 0) return;
+        var rows = figures.ToArray();
+        await using var command = batch.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<DateOnly[]>(dateParameter, rows.Select(r => r.Key.Date).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<string[]>("regions", rows.Select(r => r.Value.Region).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<string[]>("countries", rows.Select(r => r.Key.Country).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<string[]>("sites", rows.Select(r => r.Key.Site).ToArray()));
