@@ -57,10 +57,10 @@ internal sealed class MilestoneSubscription : BatchSubscription
 
     public MilestoneSubscription(NpgsqlDataSource dataSource, MilestoneSettings settings, IntegrationPublisher publisher) : base(Name)
     {
-        _publisher = publisher ?? throw new ArgumentNullException(nameof(publisher));
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentOutOfRangeException.ThrowIfLessThan(settings.Every, 1);
         _dataSource = dataSource ?? throw new ArgumentNullException(nameof(dataSource));
+        _publisher = publisher ?? throw new ArgumentNullException(nameof(publisher));
         _every = settings.Every;
         IncludeType<UnitBuilt>();
     }
