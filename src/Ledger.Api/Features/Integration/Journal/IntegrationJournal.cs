@@ -84,11 +84,14 @@ public static class IntegrationJournalHandler
             .Then.MoveToErrorQueue();
     }
 
-    /// <summary>A subscription batch's integration events, journaled in one statement.</summary>
-    public static Task Handle(JournalBatch batch, IntegrationJournal journal, CancellationToken cancellationToken)
+    /// <summary>
+    /// The subscription batches Wolverine assembled from the queue, in the order they arrived (IntegrationTransport), their
+    /// integration events journaled in one statement.
+    /// </summary>
+    public static Task Handle(JournalBatch[] batches, IntegrationJournal journal, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(batch);
-        return journal.RecordAsync(batch.Entries, cancellationToken);
+        ArgumentNullException.ThrowIfNull(batches);
+        return journal.RecordAsync([.. batches.SelectMany(b => b.Entries)], cancellationToken);
     }
 
     /// <summary>

@@ -4,13 +4,13 @@ using Ledger.Api.Features.Integration.Journal;
 
 namespace Internal.Generated.WolverineHandlers
 {
-    // START: JournalBatchHandler812663630
+    // START: JournalBatchArrayHandler87852282
     [global::System.CodeDom.Compiler.GeneratedCode("JasperFx", "1.0.0")]
-    public sealed class JournalBatchHandler812663630 : Wolverine.Runtime.Handlers.MessageHandler
+    public sealed class JournalBatchArrayHandler87852282 : Wolverine.Runtime.Handlers.MessageHandler
     {
         private readonly Ledger.Api.Features.Integration.Journal.IntegrationJournal _integrationJournal;
 
-        public JournalBatchHandler812663630(Ledger.Api.Features.Integration.Journal.IntegrationJournal integrationJournal)
+        public JournalBatchArrayHandler87852282(Ledger.Api.Features.Integration.Journal.IntegrationJournal integrationJournal)
         {
             _integrationJournal = integrationJournal;
         }
@@ -18,17 +18,17 @@ namespace Internal.Generated.WolverineHandlers
         public override async System.Threading.Tasks.Task HandleAsync(Wolverine.Runtime.MessageContext context, System.Threading.CancellationToken cancellation)
         {
             // The actual message body
-            var journalBatch = (Ledger.Api.Features.Integration.Journal.JournalBatch)context.Envelope.Message;
+            var journalBatchArray = (Ledger.Api.Features.Integration.Journal.JournalBatch[])context.Envelope.Message;
 
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler");
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler");
             
             // The actual message execution
-            await Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler.Handle(journalBatch, _integrationJournal, cancellation).ConfigureAwait(false);
+            await Ledger.Api.Features.Integration.Journal.IntegrationJournalHandler.Handle(journalBatchArray, _integrationJournal, cancellation).ConfigureAwait(false);
         }
     }
 
-    // END: JournalBatchHandler812663630
+    // END: JournalBatchArrayHandler87852282
     
     
 }
