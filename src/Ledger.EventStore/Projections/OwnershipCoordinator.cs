@@ -31,6 +31,7 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
     private readonly Lock _daemonGate = new();
     private ProjectionCoordinator _daemons;
     private IProjectionDaemon? _daemon;
+    private IDisposable? _wakeup;
 
     public OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, ILoggerFactory loggers)
         : this(store, new OwnershipLock(dataSource, loggers.CreateLogger<OwnershipLock>()), loggers)
@@ -71,7 +72,18 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
 
     public override IProjectionDaemon DaemonForMainDatabase()
     {
-        lock (_daemonGate) return _daemon ??= _daemons.DaemonForMainDatabase();
+        lock (_daemonGate)
+        {
+            if (_daemon is not null) return _daemon;
+            _daemon = _daemons.DaemonForMainDatabase();
+            // Marten 9.62.0 gives each daemon it builds a new LISTEN connection for its wake-ups
+            // (UseListenNotifyForEventAppends: PostgresqlListenWakeup, set on the store's options as the daemon is built and
+            // read by its high-water agent) and disposes it nowhere: it outlived the daemon, one more per restart, and a
+            // database stopped after the service (ledger run's embedded one) ended it under Marten, which logged the error
+            // with its stack trace. This coordinator owns the daemon, so it ends the daemon's wake-ups with it.
+            _wakeup = _store.Options.Projections.Wakeup as IDisposable;
+            return _daemon;
+        }
     }
 
     public override ValueTask<IProjectionDaemon> DaemonForDatabase(string databaseIdentifier) => ValueTask.FromResult(DaemonForMainDatabase());
@@ -91,8 +103,15 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
         lock (_daemonGate)
         {
             _daemon = null;
+            EndWakeup();
             _daemons = new ProjectionCoordinator(_store, _loggers.CreateLogger<ProjectionCoordinator>());
         }
+    }
+
+    private void EndWakeup()
+    {
+        _wakeup?.Dispose();
+        _wakeup = null;
     }
 
     /// <summary>Stops the leadership loop and the agents, then ends the lock's session (which releases every lock; the base's
@@ -108,6 +127,7 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
             _logger.LogError(e, "Error while stopping the projection coordinator");
         }
 
+        lock (_daemonGate) EndWakeup();
         await _lock.DisposeAsync();
     }
 }
