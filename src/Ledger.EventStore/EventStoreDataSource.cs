@@ -32,9 +32,8 @@ public static class EventStoreDataSource
             settings.Options = $"{settings.Options} -c jit=off".Trim();
         }
 
-        // Auto-preparation is left off on purpose: with Npgsql 10.0.0 an auto-prepared statement that fails inside a
-        // transaction which is then rolled back corrupts the connection ("Received unexpected backend message DataRow",
-        // npgsql/npgsql#6391). GroupCommitTests.A_request_that_breaks_the_transaction_is_refused_alone reproduces it.
+        // Npgsql's automatic preparation stays off (npgsql#6391); the reads every request makes are prepared explicitly
+        // instead: why, and how, is PreparedRead's.
         configure?.Invoke(builder);
         return builder.Build();
     }

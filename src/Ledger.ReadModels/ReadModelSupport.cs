@@ -5,7 +5,6 @@ using Ledger.EventStore.Projections;
 using Ledger.EventStore.Schema;
 using Ledger.Production.Factories;
 using Ledger.Production.Units;
-using Npgsql;
 
 namespace Ledger.ReadModels;
 
@@ -46,30 +45,6 @@ internal static class CalendarBuckets
 internal static class ReadModelSql
 {
     public static string Read(string fileName) => SqlResources.Read(typeof(ReadModelSql).Assembly, fileName);
-}
-
-/// <summary>
-/// The queries the API runs on every report or unit request, prepared once per pooled connection (explicitly, as the
-/// API-key lookup is; auto-preparation stays off, see <c>EventStoreDataSource</c>): PostgreSQL then parses and plans each
-/// once per connection instead of on every call, which was 0.6-1.0 ms of its CPU per query (issue 15; benchmarks.md).
-/// A prepared statement names its tables as the text does: a rebuild's swap (rename) or a migration invalidates its plan,
-/// and PostgreSQL analyzes the text again against the tables then in place.
-/// </summary>
-internal static class PreparedRead
-{
-    public static async Task<List<T>> ListAsync<T>(
-        NpgsqlDataSource dataSource, string sql, Action<NpgsqlParameterCollection> bind, Func<NpgsqlDataReader, T> read,
-        CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(sql, connection);
-        bind(command.Parameters);
-        await command.PrepareAsync(cancellationToken);
-        var rows = new List<T>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken)) rows.Add(read(reader));
-        return rows;
-    }
 }
 
 /// <summary>Unit events read from the feed.</summary>

@@ -308,12 +308,8 @@ public sealed class UnitStatusQuery(NpgsqlDataSource dataSource)
     /// <summary>One unit, or null.</summary>
     public async Task<UnitStatus?> GetAsync(string serial, CancellationToken cancellationToken)
     {
-        // Every GET of a unit runs it: prepared once per pooled connection, as PreparedRead's queries are.
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(Get, connection);
-        command.Parameters.Add(new NpgsqlParameter<string>("serial", serial));
-        await command.PrepareAsync(cancellationToken);
-        var rows = await ReadAsync(command, cancellationToken);
+        // Prepared: every GET of a unit runs it.
+        var rows = await PreparedRead.ListAsync(dataSource, Get, p => p.Add(new NpgsqlParameter<string>("serial", serial)), ReadRow, cancellationToken);
         return rows.Count == 0 ? null : rows[0];
     }
 
@@ -343,26 +339,23 @@ public sealed class UnitStatusQuery(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter("built_from", NpgsqlDbType.TimestampTz) { Value = (object?)filter.BuiltFrom?.ToUniversalTime() ?? DBNull.Value });
         p.Add(new NpgsqlParameter("built_to", NpgsqlDbType.TimestampTz) { Value = (object?)filter.BuiltTo?.ToUniversalTime() ?? DBNull.Value });
         p.AddWithValue("limit", limit);
-        return await ReadAsync(command, cancellationToken);
+        var rows = new List<UnitStatus>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken)) rows.Add(ReadRow(reader));
+        return rows;
     }
 
-    private static async Task<List<UnitStatus>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    /// <summary>A unit_status row as the get and the list select it.</summary>
+    private static UnitStatus ReadRow(NpgsqlDataReader r)
     {
-        var rows = new List<UnitStatus>();
-        await using var r = await command.ExecuteReaderAsync(cancellationToken);
-        while (await r.ReadAsync(cancellationToken))
-        {
-            string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
-            decimal? N(int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
-            DateTimeOffset? T(int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
-            rows.Add(new UnitStatus(
-                r.GetString(0), S(1), S(2), S(3), N(4), r.GetString(5),
-                S(6) is { } result ? new LatestTest(result, S(7)!, N(8)!.Value, N(9)!.Value, S(10), T(18)) : null,
-                S(11), S(12),
-                S(13) is { } country ? new UnitDestination(country, S(14)!, S(15)!) : null,
-                S(16), T(17), T(18), T(19), T(20), T(21), T(22), T(23), T(24), r.GetInt64(25), r.GetInt64(26)));
-        }
-
-        return rows;
+        string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+        decimal? N(int i) => r.IsDBNull(i) ? null : r.GetDecimal(i);
+        DateTimeOffset? T(int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
+        return new UnitStatus(
+            r.GetString(0), S(1), S(2), S(3), N(4), r.GetString(5),
+            S(6) is { } result ? new LatestTest(result, S(7)!, N(8)!.Value, N(9)!.Value, S(10), T(18)) : null,
+            S(11), S(12),
+            S(13) is { } country ? new UnitDestination(country, S(14)!, S(15)!) : null,
+            S(16), T(17), T(18), T(19), T(20), T(21), T(22), T(23), T(24), r.GetInt64(25), r.GetInt64(26));
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Ledger.EventStore;
 using Ledger.EventStore.Schema;
 using Npgsql;
 
@@ -74,17 +75,13 @@ public sealed partial class ApiKeyStore(NpgsqlDataSource dataSource, TimeProvide
     public async Task<ApiKeyCaller?> AuthenticateAsync(string keyText, CancellationToken cancellationToken = default)
     {
         if (!ApiKeyText.TryParse(keyText, out var key)) return null;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(Sql.Authenticate, connection);
-        command.Parameters.Add(new NpgsqlParameter<Guid>("id", key.Id));
-        // Every request runs this: prepared once per pooled connection (explicitly; auto-preparation stays off, see
-        // EventStoreDataSource), it is no longer planned on every call.
-        await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken)) return null;
-        var hash = (byte[])reader["secret_hash"];
-        if (!key.Matches(hash)) return null;
-        return new ApiKeyCaller(key.Id, reader.GetString(0), ParseRole(reader.GetString(1)), reader.IsDBNull(2) ? null : reader.GetString(2));
+        // Prepared: every request runs it.
+        var rows = await PreparedRead.ListAsync(dataSource, Sql.Authenticate, p => p.Add(new NpgsqlParameter<Guid>("id", key.Id)),
+            reader => (Name: reader.GetString(0), Role: reader.GetString(1), FactoryId: reader.IsDBNull(2) ? null : reader.GetString(2),
+                SecretHash: (byte[])reader["secret_hash"]),
+            cancellationToken);
+        if (rows is not [var row] || !key.Matches(row.SecretHash)) return null;
+        return new ApiKeyCaller(key.Id, row.Name, ParseRole(row.Role), row.FactoryId);
     }
 
     /// <summary>

@@ -215,48 +215,40 @@ public sealed class ProjectionAdmin
     private static async Task NotifyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken cancellationToken) =>
         await ProjectionRebuild.ExecuteAsync(connection, transaction, ProjectionSql.Notify, cancellationToken, ProjectionRebuild.Text("name", name));
 
-    private async Task<IReadOnlyList<ProjectionStatus>> ReadStatusAsync(string? name, CancellationToken cancellationToken)
-    {
-        // Every report request reads its read model's status (X-Ledger-Position), and planning it (the view over mt_events,
-        // two correlated subqueries) cost about 0.85 ms against 0.17 ms of execution: prepared once per pooled connection,
-        // as the API-key lookup is (auto-preparation stays off, see EventStoreDataSource). Issue 15; benchmarks.md.
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(ProjectionSql.Status, connection);
-        command.Parameters.Add(new NpgsqlParameter<string?>("name", NpgsqlDbType.Text) { TypedValue = name });
-        await command.PrepareAsync(cancellationToken);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var statuses = new List<ProjectionStatus>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var now = reader.GetFieldValue<DateTimeOffset>(19);
-            var failed = reader.GetString(2) == "failed";
-            var failure = failed
-                ? new ProjectionFailure(Nullable<string>(reader, 3), NullableValue<Guid>(reader, 4), NullableValue<long>(reader, 5),
-                    NullableValue<DateTimeOffset>(reader, 6), reader.GetBoolean(7))
-                : null;
-            RebuildProgress? rebuild = null;
-            if (NullableValue<DateTimeOffset>(reader, 10) is { } requestedAt)
-            {
-                var startedAt = NullableValue<DateTimeOffset>(reader, 11);
-                FeedCursor? shadow = NullableValue<long>(reader, 12) is { } shadowPosition ? new FeedCursor(shadowPosition) : null;
-                var done = NullableValue<long>(reader, 13) ?? 0;
-                var total = NullableValue<long>(reader, 14) ?? 0;
-                var elapsed = startedAt is { } s ? (now - s).TotalSeconds : 0;
-                var rate = elapsed > 0 ? done / elapsed : 0;
-                TimeSpan? eta = rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
-                rebuild = new RebuildProgress(requestedAt, startedAt, shadow, done, total, rate, eta);
-            }
+    // Every report request reads its read model's status (X-Ledger-Position), and planning it (the view over mt_events,
+    // two correlated subqueries) cost about 0.85 ms against 0.17 ms of execution, hence prepared. Issue 15; benchmarks.md.
+    private async Task<IReadOnlyList<ProjectionStatus>> ReadStatusAsync(string? name, CancellationToken cancellationToken) =>
+        await PreparedRead.ListAsync(_dataSource, ProjectionSql.Status,
+            p => p.Add(new NpgsqlParameter<string?>("name", NpgsqlDbType.Text) { TypedValue = name }), ReadStatus, cancellationToken);
 
-            var oldest = NullableValue<DateTimeOffset>(reader, 18);
-            var lag = oldest is { } o && now > o ? now - o : TimeSpan.Zero;
-            statuses.Add(new ProjectionStatus(
-                reader.GetString(0), new FeedCursor(reader.GetInt64(1)),
-                failed ? ProjectionState.Failed : ProjectionState.Running, reader.GetInt64(17), lag,
-                Nullable<string>(reader, 8), NullableValue<DateTimeOffset>(reader, 9), failure, rebuild,
-                NullableValue<DateTimeOffset>(reader, 15), reader.GetFieldValue<DateTimeOffset>(16)));
+    private static ProjectionStatus ReadStatus(NpgsqlDataReader reader)
+    {
+        var now = reader.GetFieldValue<DateTimeOffset>(19);
+        var failed = reader.GetString(2) == "failed";
+        var failure = failed
+            ? new ProjectionFailure(Nullable<string>(reader, 3), NullableValue<Guid>(reader, 4), NullableValue<long>(reader, 5),
+                NullableValue<DateTimeOffset>(reader, 6), reader.GetBoolean(7))
+            : null;
+        RebuildProgress? rebuild = null;
+        if (NullableValue<DateTimeOffset>(reader, 10) is { } requestedAt)
+        {
+            var startedAt = NullableValue<DateTimeOffset>(reader, 11);
+            FeedCursor? shadow = NullableValue<long>(reader, 12) is { } shadowPosition ? new FeedCursor(shadowPosition) : null;
+            var done = NullableValue<long>(reader, 13) ?? 0;
+            var total = NullableValue<long>(reader, 14) ?? 0;
+            var elapsed = startedAt is { } s ? (now - s).TotalSeconds : 0;
+            var rate = elapsed > 0 ? done / elapsed : 0;
+            TimeSpan? eta = rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
+            rebuild = new RebuildProgress(requestedAt, startedAt, shadow, done, total, rate, eta);
         }
 
-        return statuses;
+        var oldest = NullableValue<DateTimeOffset>(reader, 18);
+        var lag = oldest is { } o && now > o ? now - o : TimeSpan.Zero;
+        return new ProjectionStatus(
+            reader.GetString(0), new FeedCursor(reader.GetInt64(1)),
+            failed ? ProjectionState.Failed : ProjectionState.Running, reader.GetInt64(17), lag,
+            Nullable<string>(reader, 8), NullableValue<DateTimeOffset>(reader, 9), failure, rebuild,
+            NullableValue<DateTimeOffset>(reader, 15), reader.GetFieldValue<DateTimeOffset>(16));
     }
 
     private static T? Nullable<T>(NpgsqlDataReader reader, int ordinal) where T : class =>

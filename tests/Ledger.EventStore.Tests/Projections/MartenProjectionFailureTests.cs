@@ -239,22 +239,22 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
             // Marten starts the paused shard again on the node that holds it (its health check): a paused shard keeps its
             // HotCold lock, and the other node does not take it while the owner lives.
             await Eventually.HoldsAsync(() => Task.FromResult(log.Logged<ProjectionStoppedException>(leader)),
-                $"Marten has restarted the paused shard on its node\n{log.Tail(30)}", TimeSpan.FromMinutes(1));
-            Assert.Equal(["ledger-" + leader], await LockHoldersAsync(writer.DataSource, "shared"));
+                "Marten has restarted the paused shard on its node", () => Task.FromResult(log.Tail(30)), TimeSpan.FromMinutes(1));
+            Assert.Equal(["ledger-" + leader], await MartenNode.LockHoldersAsync(writer.DataSource, "shared"));
             Assert.False(log.Logged<ProjectionStoppedException>(follower));
 
             // The node that ran it goes away; the other takes over Marten's daemon and starts the shard: it stays stopped.
             await nodes[leader].DisposeAsync();
             nodes.Remove(leader);
             await Eventually.HoldsAsync(() => Task.FromResult(log.Logged<ProjectionStoppedException>(follower)),
-                $"the other node has tried the stopped shard\n{log.Tail(30)}", TimeSpan.FromMinutes(1));
+                "the other node has tried the stopped shard", () => Task.FromResult(log.Tail(30)), TimeSpan.FromMinutes(1));
             Assert.Empty(await counters["a"].ReadLogAsync(writer.DataSource));
             var stopped = (await admin.GetStatusAsync("shared", Ct))!;
             Assert.Equal(ProjectionState.Failed, stopped.State);
             Assert.Equal(poison.EventId, stopped.Failure!.EventId);
             Assert.Equal(FeedCursor.Start, stopped.Cursor);
             Assert.False(log.Logged<ProjectionFailedException>(follower), "the follower found the row failed and did not run the read model");
-            Assert.Equal(["ledger-" + follower], await LockHoldersAsync(writer.DataSource, "shared"));
+            Assert.Equal(["ledger-" + follower], await MartenNode.LockHoldersAsync(writer.DataSource, "shared"));
 
             // A retry issued from a process that runs no daemon at all.
             broken = false;
@@ -298,25 +298,6 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         Assert.Equal(appended.Events[3].EventId, failure.EventId);
         Assert.Contains("25006", failure.Error, StringComparison.Ordinal);
         Assert.Equal(0L, await Db.ScalarAsync<long>(writer.DataSource, "select count(*) from tests.sneaky"));
-    }
-
-    /// <summary>The application names of the sessions holding a read model's HotCold lock (Marten's per-shard lock).</summary>
-    private static async Task<List<string>> LockHoldersAsync(NpgsqlDataSource dataSource, string projection)
-    {
-        // A bigint advisory lock shows as classid = its high 32 bits, objid = its low 32 bits, objsubid = 1.
-        await using var command = dataSource.CreateCommand("""
-            select a.application_name
-            from pg_locks l join pg_stat_activity a on a.pid = l.pid
-            where l.locktype = 'advisory' and l.granted and l.objsubid = 1
-              and l.classid::bigint = (@key >> 32) and l.objid::bigint = (@key & 4294967295)
-              and l.database = (select oid from pg_database where datname = current_database())
-            order by 1
-            """);
-        command.Parameters.Add(new NpgsqlParameter<long>("key", MartenSetup.OwnershipLockKey(projection)));
-        var holders = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        while (await reader.ReadAsync(Ct)) holders.Add(reader.GetString(0));
-        return holders;
     }
 
     [Fact]
@@ -390,7 +371,7 @@ public sealed class MartenProjectionFailureTests(DatabaseFixture database) : ICl
         // event is tried on the scratch transaction first, where the insert runs at once and the event is found.
         await using var node = await MartenNode.StartAsync(db.ConnectionString, "solo", log, strict);
         await Eventually.HoldsAsync(async () => (await admin.GetStatusAsync("checked-numbers", Ct))?.State == ProjectionState.Failed,
-            $"the projection has failed\n{log.Tail(20)}", TimeSpan.FromMinutes(1));
+            "the projection has failed", () => Task.FromResult(log.Tail(20)), TimeSpan.FromMinutes(1));
 
         var failed = (await admin.GetStatusAsync("checked-numbers", Ct))!;
         Assert.Equal(negative.EventId, failed.Failure!.EventId);

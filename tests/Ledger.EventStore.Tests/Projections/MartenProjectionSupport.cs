@@ -78,14 +78,7 @@ internal sealed class MartenCounter(string name) : IProjection
     public async Task<Dictionary<string, long>> ReadCountsAsync(NpgsqlDataSource dataSource) =>
         await Db.ReadPairsAsync(dataSource, $"select stream_id, events from {CountsTable}");
 
-    public async Task<List<long>> ReadLogAsync(NpgsqlDataSource dataSource)
-    {
-        var positions = new List<long>();
-        await using var command = dataSource.CreateCommand($"select position from {LogTable} order by seq");
-        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
-        while (await reader.ReadAsync(TestContext.Current.CancellationToken)) positions.Add(reader.GetInt64(0));
-        return positions;
-    }
+    public Task<List<long>> ReadLogAsync(NpgsqlDataSource dataSource) => Db.ReadPositionsAsync(dataSource, LogTable);
 }
 
 /// <summary>A node running Marten's daemon (HotCold) over the given read models, on its own pool, named so its sessions can be found.</summary>
@@ -117,6 +110,37 @@ internal static class MartenNode
             "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = @app and datname = current_database()",
             new NpgsqlParameter<string>("app", "ledger-" + nodeId));
 
+    /// <summary>
+    /// The sessions holding a read model's HotCold lock (Marten's per-shard lock) in this database: a bigint advisory lock
+    /// shows as classid = its high 32 bits, objid = its low 32 bits, objsubid = 1.
+    /// </summary>
+    private const string LockHolders = """
+        select a.pid, a.application_name
+        from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+          and l.classid::bigint = (@key >> 32) and l.objid::bigint = (@key & 4294967295)
+          and l.database = (select oid from pg_database where datname = current_database())
+        """;
+
+    /// <summary>The application names (<c>ledger-{node}</c>) of the sessions holding <paramref name="projection"/>'s lock.</summary>
+    public static async Task<List<string>> LockHoldersAsync(NpgsqlDataSource dataSource, string projection)
+    {
+        await using var command = dataSource.CreateCommand($"select application_name from ({LockHolders}) holders order by 1");
+        command.Parameters.Add(new NpgsqlParameter<long>("key", MartenSetup.OwnershipLockKey(projection)));
+        var holders = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken)) holders.Add(reader.GetString(0));
+        return holders;
+    }
+
+    /// <summary>
+    /// Ends on the server the session of <paramref name="nodeId"/> that holds <paramref name="projection"/>'s lock, as
+    /// PostgreSQL ends a frozen node's (its <c>idle_session_timeout</c>); returns how many sessions it ended (0 or 1).
+    /// </summary>
+    public static Task<long> EndLockSessionAsync(NpgsqlDataSource dataSource, string projection, string nodeId) =>
+        Db.ScalarAsync<long>(dataSource, $"select count(pg_terminate_backend(pid)) from ({LockHolders}) holders where application_name = @app",
+            new NpgsqlParameter<long>("key", MartenSetup.OwnershipLockKey(projection)), new NpgsqlParameter<string>("app", "ledger-" + nodeId));
+
     /// <summary>Marten's progression rows, to explain a test that waits in vain.</summary>
     public static Task<string> DescribeAsync(NpgsqlDataSource dataSource) =>
         Db.ScalarAsync<string>(dataSource,
@@ -126,9 +150,9 @@ internal static class MartenNode
 /// <summary>What each node's Marten coordinator, daemon and our projection code logged at information and above.</summary>
 internal sealed class CapturedLog
 {
-    private readonly ConcurrentQueue<(string Node, string Category, LogLevel Level, string Message, Exception? Exception)> _entries = new();
+    private readonly ConcurrentQueue<(string Node, string Category, LogLevel Level, string Message, Exception? Exception, DateTime At)> _entries = new();
 
-    public IReadOnlyList<(string Node, string Category, LogLevel Level, string Message, Exception? Exception)> Entries => [.. _entries];
+    public IReadOnlyList<(string Node, string Category, LogLevel Level, string Message, Exception? Exception, DateTime At)> Entries => [.. _entries];
 
     public ILoggerFactory For(string node) => new Factory(this, node);
 
@@ -139,7 +163,7 @@ internal sealed class CapturedLog
     public int Count<T>(string node) where T : Exception =>
         _entries.Count(e => e.Node == node && Chain(e.Exception).Any(x => x is T));
 
-    public string Tail(int lines) => string.Join('\n', _entries.TakeLast(lines).Select(e => $"[{e.Node}] {e.Level} {e.Category}: {e.Message} {e.Exception?.GetType().Name}"));
+    public string Tail(int lines) => string.Join('\n', _entries.TakeLast(lines).Select(e => $"{e.At:HH:mm:ss.fff} [{e.Node}] {e.Level} {e.Category}: {e.Message} {e.Exception?.GetType().Name}"));
 
     private static IEnumerable<Exception> Chain(Exception? exception)
     {
@@ -160,7 +184,7 @@ internal sealed class CapturedLog
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (IsEnabled(logLevel)) log._entries.Enqueue((node, category, logLevel, formatter(state, exception), exception));
+            if (IsEnabled(logLevel)) log._entries.Enqueue((node, category, logLevel, formatter(state, exception), exception, DateTime.UtcNow));
         }
     }
 }

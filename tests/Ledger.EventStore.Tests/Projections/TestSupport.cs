@@ -25,6 +25,16 @@ internal static class Db
         ReadPairsAsync(dataSource, "select stream_id, count(*) from ledger.events where position <> all(@skipped) group by stream_id",
             new NpgsqlParameter<long[]>("skipped", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. skippedPositions ?? []] });
 
+    /// <summary>The positions a test read model logged, in the order it applied them (its log table's identity order).</summary>
+    public static async Task<List<long>> ReadPositionsAsync(NpgsqlDataSource dataSource, string logTable)
+    {
+        var positions = new List<long>();
+        await using var command = dataSource.CreateCommand($"select position from {logTable} order by seq");
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct)) positions.Add(reader.GetInt64(0));
+        return positions;
+    }
+
     public static async Task<T> ScalarAsync<T>(NpgsqlDataSource dataSource, string sql, params NpgsqlParameter[] parameters)
     {
         await using var command = dataSource.CreateCommand(sql);
@@ -36,12 +46,19 @@ internal static class Db
 internal static class Eventually
 {
     /// <summary>Waits for a condition with a deadline (never a fixed sleep): the feed's horizon trails the commits.</summary>
-    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    public static Task HoldsAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null) =>
+        HoldsAsync(condition, what, () => Task.FromResult(""), timeout);
+
+    /// <summary>
+    /// As <see cref="HoldsAsync(Func{Task{bool}}, string, TimeSpan?)"/>, with <paramref name="describe"/> called when the
+    /// wait times out, so the failure shows the state at the deadline (a log tail taken before the wait shows none of it).
+    /// </summary>
+    public static async Task HoldsAsync(Func<Task<bool>> condition, string what, Func<Task<string>> describe, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!await condition())
         {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting until {what}.");
+            if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting until {what}.\n{await describe()}");
             await Task.Delay(25, TestContext.Current.CancellationToken);
         }
     }
