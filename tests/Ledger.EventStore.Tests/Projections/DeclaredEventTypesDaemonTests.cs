@@ -60,6 +60,41 @@ public sealed class DeclaredEventTypesDaemonTests(DatabaseFixture database) : IC
     }
 
     [Fact]
+    public async Task A_shard_whose_type_is_rare_stops_at_its_failing_event_and_a_skip_takes_it_to_the_head()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var writer = await Node.StartAsync(db.ConnectionString);
+        var poisonId = Guid.CreateVersion7();
+        var fragile = new MartenCounter("rare-fragile") { EventTypes = [Rare], FailOn = e => e.EventId == poisonId };
+        await fragile.CreateTablesAsync(writer.DataSource);
+        var admin = new ProjectionAdmin(writer.DataSource);
+
+        // Other types around the two rare events, more than a page (500) of them before, between and after.
+        await AppendOthersAsync(writer, 6);
+        var poison = (await writer.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, [Events.Make(Rare, id: poisonId)], Ct)).Events.Single();
+        await AppendOthersAsync(writer, 6);
+        var good = (await writer.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, [Events.Make(Rare)], Ct)).Events.Single();
+        await AppendOthersAsync(writer, 6);
+        var head = await HeadAsync(writer.DataSource);
+
+        await using var node = await MartenNode.StartAsync(db.ConnectionString, "solo", new CapturedLog(), fragile);
+        await Eventually.HoldsAsync(async () => (await admin.GetStatusAsync("rare-fragile", Ct))?.State == ProjectionState.Failed,
+            "the read model fails on the poisoned event", TimeSpan.FromSeconds(60));
+        var failed = (await admin.GetStatusAsync("rare-fragile", Ct))!;
+        Assert.Equal((poison.EventId, poison.Position), (failed.Failure!.EventId, failed.Failure.Position));
+        // Both rare events fall in the shard's first page, so its progression has not moved.
+        Assert.True(failed.Cursor.Position < poison.Position, $"the cursor {failed.Cursor} stays before the failed event at {poison.Position}");
+        Assert.Empty(await fragile.ReadLogAsync(writer.DataSource));
+
+        Assert.NotNull(await admin.SkipAsync("rare-fragile", "tests", Ct));
+        await Eventually.HoldsAsync(async () => await ProgressionAsync(writer.DataSource, "rare-fragile:All") == head,
+            "the skipped shard's progression reaches the head", TimeSpan.FromSeconds(60));
+        Assert.Equal([good.Position], await fragile.ReadLogAsync(writer.DataSource));
+        var status = (await admin.GetStatusAsync("rare-fragile", Ct))!;
+        Assert.Equal((ProjectionState.Running, 0L), (status.State, status.LagEvents));
+    }
+
+    [Fact]
     public async Task A_read_model_declaring_a_type_the_store_does_not_map_is_refused_when_the_daemon_is_configured()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
@@ -73,6 +108,11 @@ public sealed class DeclaredEventTypesDaemonTests(DatabaseFixture database) : IC
         var chain = new List<Exception>();
         for (var e = refused; e is not null; e = e.InnerException) chain.Add(e);
         Assert.Contains(chain, e => e is InvalidOperationException && e.Message.Contains("(not-mapped.v1)", StringComparison.Ordinal));
+    }
+
+    private static async Task AppendOthersAsync(Node writer, int appends)
+    {
+        for (var i = 0; i < appends; i++) await writer.Store.AppendToStreamAsync(Events.NewStream(), ExpectedVersion.Any, Events.Many(100), Ct);
     }
 
     private static Task<long> HeadAsync(NpgsqlDataSource dataSource) =>
