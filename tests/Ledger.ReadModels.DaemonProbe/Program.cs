@@ -14,13 +14,18 @@ using Ledger.Testing;
 // types, and prints per shard the events it was handed (the rows Marten loaded and deserialized for it, and that
 // MartenSqlProjection read back) and the feed events per second the daemon got through. With --explain it also prints
 // PostgreSQL's plans for Marten's page query, without and with an index on mt_events (type, seq_id), and the append rate
-// with and without that index. Figures from one run on a shared machine: compare within a run, never against a bar.
+// with and without that index. With --live SECONDS it then appends single unit events from 8 writers for that long, in
+// turn with each mode, while one daemon keeps the read models live, and prints the read models' lag (the age of the
+// oldest event a shard has not passed, sampled every 100 ms, as the benchmark's P4 figure) and the events each shard was
+// handed. Figures from one run on a shared machine: compare within a run, never against a bar.
 //
-//   dotnet run --project tests/Ledger.ReadModels.DaemonProbe -- [--units 20000] [--rounds 2] [--explain] [--connection CS]
+//   dotnet run --project tests/Ledger.ReadModels.DaemonProbe -- [--units 20000] [--rounds 2] [--explain] [--live 30]
+//     [--connection CS]
 // Without --connection it starts a PostgreSQL container as the tests do (tests/run's environment: Docker, the image).
 var units = IntArgument("--units", 20_000);
 var rounds = IntArgument("--rounds", 2);
 var explain = args.Contains("--explain");
+var live = IntArgument("--live", 0);
 var connection = Argument("--connection");
 var ct = CancellationToken.None;
 
@@ -62,7 +67,105 @@ for (var round = 1; round <= rounds; round++)
 
 if (rounds > 0) PrintTable();
 if (explain) await ExplainAsync();
+if (live > 0) await LiveAsync(TimeSpan.FromSeconds(live));
 return;
+
+async Task LiveAsync(TimeSpan duration)
+{
+    Console.WriteLine();
+    var liveUnits = History.Generate(seed: 11, lathropUnits: 30_000, shanghaiUnits: 20_000)
+        .Select((u, i) => new Ledger.ReadModels.Tests.Support.UnitHistory($"LIVE-{i:D6}", u.Events)).ToArray();
+    var next = 0;
+    foreach (var (declared, round) in new[] { (false, 1), (true, 1), (false, 2), (true, 2) })
+    {
+        var counters = models.Select(m => new Counting(m, declared)).ToList();
+        var options = new EventStoreOptions { EventTypes = UnitEvents.StoredNamesByType, NodeId = "probe", RunsRebuilds = false };
+        foreach (var counter in counters) options.AsyncProjections.Add(counter);
+        await using var store = new EventStore(dataSource, options);
+        await store.StartProjectionsAsync();
+        await AllAtHeadAsync(await ScalarAsync<long>("select coalesce(max(seq_id), 0) from ledger.mt_events"));
+        var handedBefore = counters.ToDictionary(c => c.Name, c => (c.Handed, c.Batches));
+
+        using var stop = new CancellationTokenSource(duration);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var sampling = SampleLagAsync(stop.Token);
+        var appended = 0L;
+        var writers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var unit = liveUnits[Interlocked.Increment(ref next) % liveUnits.Length];
+                foreach (var e in unit.Events)
+                {
+                    if (stop.IsCancellationRequested) break;
+                    await store.AppendToStreamAsync(unit.Serial, ExpectedVersion.Any, [History.ToEventData(e)], CancellationToken.None);
+                    Interlocked.Increment(ref appended);
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(writers);
+        var lags = await sampling;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        await AllAtHeadAsync(await ScalarAsync<long>("select coalesce(max(seq_id), 0) from ledger.mt_events"));
+        Console.WriteLine($"Live, round {round}, {(declared ? "declared types" : "every type   ")}: {appended:N0} single-event appends in {duration.TotalSeconds:F0} s " +
+                          $"({appended / duration.TotalSeconds:N0}/s); lag p50 {Percentile(lags, 0.5) * 1000:F0} ms, p90 {Percentile(lags, 0.9) * 1000:F0} ms, " +
+                          $"p99 {Percentile(lags, 0.99) * 1000:F0} ms ({lags.Count} samples); probe CPU {cpuSeconds:F1} s; load {Load()}");
+        foreach (var counter in counters)
+        {
+            var (handed, batches) = handedBefore[counter.Name];
+            Console.WriteLine($"    {counter.Name,-20} handed {counter.Handed - handed,8:N0} events in {counter.Batches - batches,6:N0} batches");
+        }
+    }
+}
+
+async Task AllAtHeadAsync(long position)
+{
+    var shards = models.Select(m => MartenSetup.ShardName(m.Name)).ToArray();
+    await using var command = dataSource.CreateCommand("select count(*) from ledger.mt_event_progression where name = any(@shards) and last_seq_id >= @position");
+    command.Parameters.AddWithValue("shards", shards);
+    command.Parameters.AddWithValue("position", position);
+    var waited = Stopwatch.StartNew();
+    while ((long)(await command.ExecuteScalarAsync(ct))! < shards.Length)
+    {
+        if (waited.Elapsed > TimeSpan.FromMinutes(15)) throw new TimeoutException("The read models did not reach the head in 15 minutes.");
+        await Task.Delay(50, ct);
+    }
+}
+
+// The benchmark's P4 sample (Phases/Projections.cs, SampleLagAsync): the age of the oldest event after any shard's progression.
+async Task<List<double>> SampleLagAsync(CancellationToken stop)
+{
+    var seconds = new List<double>();
+    await using var sampler = dataSource.CreateCommand("""
+        select coalesce(max(extract(epoch from clock_timestamp() - oldest.recorded_at)), 0)::float8
+        from unnest(@shards::text[]) as s(name)
+        left join ledger.mt_event_progression p on p.name = s.name
+        cross join lateral (
+            select e.recorded_at from ledger.events e
+            where e.position > coalesce(p.last_seq_id, 0)
+            order by e.position
+            limit 1) oldest
+        """);
+    sampler.Parameters.AddWithValue("shards", models.Select(m => MartenSetup.ShardName(m.Name)).ToArray());
+    using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+    try
+    {
+        while (await timer.WaitForNextTickAsync(stop)) seconds.Add((double)(await sampler.ExecuteScalarAsync(CancellationToken.None))!);
+    }
+    catch (OperationCanceledException) when (stop.IsCancellationRequested)
+    {
+        // The load ended.
+    }
+
+    return seconds;
+}
+
+static double Percentile(List<double> values, double p)
+{
+    if (values.Count == 0) return double.NaN;
+    var sorted = values.Order().ToArray();
+    return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}
 
 void PrintTable()
 {
