@@ -119,7 +119,8 @@ public sealed class EventStore : IAsyncDisposable
         foreach (var projection in options.AsyncProjections)
         {
             marten.Projections.Add(
-                new Projections.MartenSqlProjection(projection, dataSource, options.NodeId, options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>()),
+                new Projections.MartenSqlProjection(
+                    projection, dataSource, options.NodeId, options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>(), options.EventTypes),
                 JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
         }
     }

@@ -48,19 +48,20 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
     /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
     internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
 
-    // The events this read model folds, live and in a rebuild's bulk replay alike.
-    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+    // The only list of the events this read model folds: Marten's daemon, a rebuild's scan and its replay batches hand
+    // it these and no others (IProjection.EventTypes).
+    private static readonly FrozenSet<string> Folded = UnitFeed.Types(
         UnitEvents.UnitBuilt, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled, UnitEvents.UnitDelivered,
         UnitEvents.UnitCommissioned, UnitEvents.UnitScrapped);
 
     /// <inheritdoc />
-    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
+    public IReadOnlyCollection<string> EventTypes => Folded;
 
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events, EventTypes);
+        var events = UnitFeed.Read(batch.Events);
         if (events.Count == 0) return;
 
         var fold = new Fold();
@@ -84,7 +85,7 @@ public sealed class DeploymentsProjection : IBulkRebuildProjection
         await UnitRowsReplay.RunAsync(replay, BulkChunkRows,
             stream =>
             {
-                foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
+                foreach (var (recorded, @event) in UnitFeed.Read(stream)) fold.Apply(recorded, @event);
                 var changed = fold.TakeChanged();
                 fold.Units.Clear();
                 return changed;

@@ -47,18 +47,19 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
     /// <summary>Runs after each write of a bulk replay but the last: tests use it to interrupt a replay half-way.</summary>
     internal Func<CancellationToken, Task>? AfterBulkWrite { get; init; }
 
-    // The events this read model folds, live and in a rebuild's bulk replay alike.
-    private static readonly FrozenSet<string> EventTypes = UnitFeed.Types(
+    // The only list of the events this read model folds: Marten's daemon, a rebuild's scan and its replay batches hand
+    // it these and no others (IProjection.EventTypes).
+    private static readonly FrozenSet<string> Folded = UnitFeed.Types(
         UnitEvents.UnitBuilt, UnitEvents.UnitShipped, UnitEvents.ShipmentCancelled);
 
     /// <inheritdoc />
-    public IReadOnlyCollection<string> ReplayTypes => EventTypes;
+    public IReadOnlyCollection<string> EventTypes => Folded;
 
     /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var events = UnitFeed.Read(batch.Events, EventTypes);
+        var events = UnitFeed.Read(batch.Events);
         if (events.Count == 0) return;
 
         var fold = new Fold(_calendar);
@@ -89,7 +90,7 @@ public sealed class MilestonesProjection(IFactoryRegistry factories) : IBulkRebu
         var fold = new Fold(_calendar);
         await foreach (var stream in replay.ReadStreamsAsync(cancellationToken))
         {
-            foreach (var (recorded, @event) in UnitFeed.Read(stream, EventTypes)) fold.Apply(recorded, @event);
+            foreach (var (recorded, @event) in UnitFeed.Read(stream)) fold.Apply(recorded, @event);
             fold.Units.Clear();
             if (fold.Builds.Count + fold.Shipments.Count < BulkChunkRows) continue;
             await replay.WriteAsync((batch, token) => CopyAsync(batch, fold, token), cancellationToken);

@@ -707,7 +707,7 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
 
         public IReadOnlyList<string> Tables => inner.Tables;
 
-        public IReadOnlyCollection<string>? ReplayTypes => inner.ReplayTypes;
+        public IReadOnlyCollection<string>? EventTypes => inner.EventTypes;
 
         public Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
         {
@@ -732,7 +732,7 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
 
         public IReadOnlyList<string> Tables => inner.Tables;
 
-        public IReadOnlyCollection<string>? ReplayTypes => inner.ReplayTypes;
+        public IReadOnlyCollection<string>? EventTypes => inner.EventTypes;
 
         public Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken) => inner.ApplyAsync(batch, cancellationToken);
 

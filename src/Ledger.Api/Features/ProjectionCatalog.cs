@@ -10,12 +10,7 @@ namespace Ledger.Api.Features;
 public static class ProjectionCatalog
 {
     /// <summary>Every asynchronous projection, over the given factory registry.</summary>
-    public static IReadOnlyList<IProjection> Create(IFactoryRegistry factories) =>
-    [
-        new FactoryThroughputProjection(factories),
-        new MilestonesProjection(factories),
-        new DeploymentsProjection(),
-    ];
+    public static IReadOnlyList<IProjection> Create(IFactoryRegistry factories) => ReadModelCatalog.Create(factories);
 
     /// <summary>Every asynchronous projection, over the registry as stored in the database (for tools outside the service).</summary>
     public static async Task<IReadOnlyList<IProjection>> CreateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

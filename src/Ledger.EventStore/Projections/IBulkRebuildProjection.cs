@@ -17,12 +17,6 @@ namespace Ledger.EventStore.Projections;
 public interface IBulkRebuildProjection : IProjection
 {
     /// <summary>
-    /// The stored event types the projection folds (null for all). The bulk replay reads no others, so list every type
-    /// whose event changes a table, and have live batches ignore the others too: then both see the same events.
-    /// </summary>
-    IReadOnlyCollection<string>? ReplayTypes { get; }
-
-    /// <summary>
     /// Fills the projection's empty shadow tables: folds <see cref="BulkReplay.ReadStreamsAsync"/> and writes with
     /// <see cref="BulkReplay.WriteAsync"/>, holding no more than a bounded amount in memory between writes.
     /// </summary>
@@ -50,7 +44,7 @@ public sealed class BulkReplay
     }
 
     /// <summary>
-    /// Every event of the feed up to the replay's horizon (of <see cref="IBulkRebuildProjection.ReplayTypes"/>), one stream
+    /// Every event of the feed up to the replay's horizon (of <see cref="IProjection.EventTypes"/>), one stream
     /// at a time, each stream's events in version order, read in one pass from one snapshot, without metadata and hash
     /// (see <see cref="StreamScan"/>). Can be enumerated once.
     /// </summary>

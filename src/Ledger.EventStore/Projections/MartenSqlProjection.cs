@@ -40,8 +40,15 @@ namespace Ledger.EventStore.Projections;
 /// <para>Marten may also fail a batch after this method returned, when it runs the queued writes (a constraint the read
 /// model's SQL violates). Such a batch comes back with the same first event; a batch that does is first tried on the
 /// scratch transaction, where the writes run at once, so the fault is found and recorded like any other.</para>
+/// <para>Event types (issue 15, P4). A read model that declares its <see cref="IProjection.EventTypes"/> has them set as
+/// the shard's <see cref="JasperFx.Events.Projections.EventFilterable.IncludedEventTypes"/> (their CLR types from the
+/// store's type map): Marten's loader then selects only those rows (<c>d.type = ANY(...)</c>), so the shard no longer
+/// loads, deserializes and reads back every other event. Positions stay Marten's: a page that is not full ends at the
+/// high-water mark it was read up to (<c>EventPage.CalculateCeiling</c>, read in 9.62.0), also when it holds no event
+/// at all, and Marten then moves the progression there with nothing applied, so a shard whose types are rare does not
+/// lag (<c>DeclaredEventTypesDaemonTests</c>).</para>
 /// </remarks>
-public sealed partial class MartenSqlProjection : global::Marten.Events.Projections.IProjection
+public sealed partial class MartenSqlProjection : JasperFx.Events.Projections.ProjectionBase, global::Marten.Events.Projections.IProjection
 {
     /// <summary>The stored type of Marten's placeholder rows for sequence numbers a failed session drew.</summary>
     public const string Tombstone = "tombstone";
@@ -49,6 +56,10 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _nodeId;
     private readonly ILogger _logger;
+
+    // The read model's declared types (null: every type). Marten's filter also lets its own `archived` marker through;
+    // the read model is handed exactly these.
+    private readonly HashSet<string>? _types;
 
     // The first position of the last batch handed to Marten. Marten runs a shard's batches one after the other, so a
     // batch starting there again means Marten did not commit the last one.
@@ -61,7 +72,12 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     /// <param name="dataSource">The process's data source (reads, the failure record, the scratch transaction).</param>
     /// <param name="nodeId">This node, recorded as the read model's owner with each batch it applies.</param>
     /// <param name="logger">Where failures are logged.</param>
-    public MartenSqlProjection(IProjection projection, NpgsqlDataSource dataSource, string nodeId, ILogger? logger = null)
+    /// <param name="eventTypes">The store's type map (<see cref="EventStoreOptions.EventTypes"/>): Marten filters a shard
+    /// by CLR type, so every type the read model declares must be in it.</param>
+    /// <exception cref="InvalidOperationException">The read model declares a stored type the map does not name: Marten
+    /// would filter on a name of its own making and the read model would silently see nothing of that type.</exception>
+    public MartenSqlProjection(
+        IProjection projection, NpgsqlDataSource dataSource, string nodeId, ILogger? logger = null, IReadOnlyDictionary<Type, string>? eventTypes = null)
     {
         ArgumentNullException.ThrowIfNull(projection);
         // Always fenced: a batch computed from tables a rebuild has since swapped out must not commit (RebuildFence).
@@ -70,6 +86,17 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
         ArgumentException.ThrowIfNullOrWhiteSpace(nodeId);
         _nodeId = nodeId;
         _logger = logger ?? NullLogger.Instance;
+        Name = Projection.Name;
+        if (Projection.EventTypes is not { } declared) return;
+
+        _types = new HashSet<string>(declared, StringComparer.Ordinal);
+        var byName = (eventTypes ?? new Dictionary<Type, string>()).ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
+        var unmapped = _types.Where(t => !byName.ContainsKey(t)).Order(StringComparer.Ordinal).ToArray();
+        if (unmapped.Length > 0)
+            throw new InvalidOperationException(
+                $"Projection '{Projection.Name}' declares event types the store does not map to a CLR type ({string.Join(", ", unmapped)}); " +
+                "Marten's daemon can only be told types it knows. Add them to EventStoreOptions.EventTypes.");
+        foreach (var type in _types.Order(StringComparer.Ordinal)) IncludeType(byName[type]);
     }
 
     /// <summary>The read model this runs, behind its <see cref="RebuildFence"/>.</summary>
@@ -80,7 +107,7 @@ public sealed partial class MartenSqlProjection : global::Marten.Events.Projecti
     {
         ArgumentNullException.ThrowIfNull(operations);
         ArgumentNullException.ThrowIfNull(events);
-        var positions = events.Where(e => e.EventTypeName != Tombstone).Select(e => e.Sequence).ToArray();
+        var positions = events.Where(e => _types is null ? e.EventTypeName != Tombstone : _types.Contains(e.EventTypeName)).Select(e => e.Sequence).ToArray();
         if (positions.Length == 0) return;
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellation);

@@ -174,6 +174,10 @@ public sealed partial class ProjectionRebuild
         // What creates the shadow tables' indexes again after a bulk replay copied the rows in (null: nothing deferred).
         private List<string>? _deferredIndexes;
 
+        // The read model's IProjection.EventTypes (null: every type): replay batches hand it only these, as its live
+        // batches and the shared scan do.
+        private readonly HashSet<string>? _types;
+
         public Run(ProjectionRebuild owner, IProjection projection, RebuildScan scan)
         {
             _owner = owner;
@@ -181,6 +185,7 @@ public sealed partial class ProjectionRebuild
             _scan = scan;
             _tables = projection.Tables.Select(t => ProjectionTable.Parse(projection.Name, t)).ToList();
             _byLogical = _tables.ToDictionary(t => t.Logical, StringComparer.Ordinal);
+            _types = projection.EventTypes is { } types ? new HashSet<string>(types, StringComparer.Ordinal) : null;
         }
 
         private string Name => _projection.Name;
@@ -203,7 +208,7 @@ public sealed partial class ProjectionRebuild
         {
             if (_inScan) throw new InvalidOperationException($"Projection '{Name}' has already joined or declined the shared scan.");
             _inScan = true;
-            return _scan.Join(Shard, projection.ReplayTypes);
+            return _scan.Join(Shard, projection.EventTypes);
         }
 
         public async Task<RebuildState> ReadStateAsync(CancellationToken cancellationToken)
@@ -441,12 +446,14 @@ public sealed partial class ProjectionRebuild
 
             var live = state.LivePosition;
             var events = shadow < live ? await ReadEventsAsync(connection, transaction, Name, shadow, live, Options.BatchSize, cancellationToken) : [];
-            if (events.Count > 0)
+            // Read whole, so the page's end and the progress count stay those of the feed; applied only in the declared types.
+            IReadOnlyList<RecordedEvent> handed = _types is null ? events : [.. events.Where(e => _types.Contains(e.Type))];
+            if (handed.Count > 0)
             {
-                if (await ApplyCatchingAsync(connection, transaction, events, cancellationToken) is not null)
+                if (await ApplyCatchingAsync(connection, transaction, handed, cancellationToken) is not null)
                 {
                     await transaction.RollbackAsync(cancellationToken);
-                    await IsolateFailureAsync(shadow, events, cancellationToken);
+                    await IsolateFailureAsync(shadow, handed, cancellationToken);
                     return Step.Stop;
                 }
             }

@@ -41,6 +41,9 @@ public sealed class RebuildFence(IProjection inner) : IProjection
     public IReadOnlyList<string> Tables => Inner.Tables;
 
     /// <inheritdoc />
+    public IReadOnlyCollection<string>? EventTypes => Inner.EventTypes;
+
+    /// <inheritdoc />
     public async Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);

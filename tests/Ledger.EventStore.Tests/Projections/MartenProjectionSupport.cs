@@ -9,6 +9,9 @@ namespace Ledger.EventStore.Tests.Projections;
 /// <summary>The CLR type Marten's daemon reads the tests' <c>thing-happened.v1</c> events into (it needs one per type name).</summary>
 internal sealed record ThingHappened(int N, bool Poison);
 
+/// <summary>A second event type (<c>rare-thing.v1</c>), for read models that declare the types they fold.</summary>
+internal sealed record RareThing(int N);
+
 /// <summary>
 /// A toy read model written for Marten's daemon (writes through <see cref="ProjectionBatch.ExecuteAsync"/>): counts events
 /// per stream and logs every position it applies with no unique key, so an event applied twice shows as a duplicate; it
@@ -26,6 +29,9 @@ internal sealed class MartenCounter(string name) : IProjection
     public string LogTable => $"tests.{Prefix}_log";
 
     public IReadOnlyList<string> Tables => [CountsTable, LogTable];
+
+    /// <summary>The stored types it declares (null: every type).</summary>
+    public IReadOnlyCollection<string>? EventTypes { get; init; }
 
     /// <summary>Throws on events for which this answers true (a bug in the projection, until "fixed").</summary>
     public Func<RecordedEvent, bool>? FailOn { get; set; }
@@ -93,7 +99,7 @@ internal static class MartenNode
         var withName = new NpgsqlConnectionStringBuilder(connectionString) { ApplicationName = "ledger-" + nodeId }.ConnectionString;
         var node = await Node.StartAsync(withName, options =>
         {
-            options.EventTypes = new Dictionary<Type, string> { [typeof(ThingHappened)] = "thing-happened.v1" };
+            options.EventTypes = new Dictionary<Type, string> { [typeof(ThingHappened)] = "thing-happened.v1", [typeof(RareThing)] = "rare-thing.v1" };
             options.NodeId = nodeId;
             options.LoggerFactory = log.For(nodeId);
             foreach (var projection in projections) options.AsyncProjections.Add(projection);

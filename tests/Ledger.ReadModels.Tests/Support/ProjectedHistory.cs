@@ -23,12 +23,7 @@ public sealed class ProjectedHistory : IAsyncLifetime
     internal IReadOnlyList<RecordedEvent> Feed { get; private set; } = [];
     internal int Units { get; private set; }
 
-    internal static IReadOnlyList<IProjection> Projections() =>
-    [
-        new FactoryThroughputProjection(InMemoryFactoryRegistry.Seeded),
-        new MilestonesProjection(InMemoryFactoryRegistry.Seeded),
-        new DeploymentsProjection(),
-    ];
+    internal static IReadOnlyList<IProjection> Projections() => ReadModelCatalog.Create(InMemoryFactoryRegistry.Seeded);
 
     public async ValueTask InitializeAsync()
     {
