@@ -253,6 +253,9 @@ internal sealed class BenchmarkRun(
             Log($"  CPU per event: service {cpu.ServiceMicrosecondsPerEvent:N0} us, PostgreSQL {cpu.PostgresMicrosecondsPerEvent:N0} us " +
                 $"(catch-up after it: service {catchUp.Service} s, PostgreSQL {catchUp.Postgres} s); " +
                 $"service allocations {(after.AllocatedBytes - before.AllocatedBytes) / (double)measured.Events:N0} bytes per event");
+            Log($"  service GCs gen0/gen1/gen2 {after.Gen0 - before.Gen0}/{after.Gen1 - before.Gen1}/{after.Gen2 - before.Gen2}, " +
+                $"paused {(after.GcPause - before.GcPause).TotalMicroseconds / measured.Events:N0} us per event; " +
+                $"peak RSS since start (VmHWM) {service.PeakRssMegabytes:F0} MiB");
             Log($"load average after batch ingest: {ProcStats.LoadAverage()}");
             return ingest.ErrorCount == 0 ? 0 : 1;
         }
