@@ -251,6 +251,34 @@ public sealed class EventStore : IAsyncDisposable
     }
 
     /// <summary>
+    /// Reads several whole streams as a writer needs them to decide on their next events (<see cref="StreamEvent"/>: no
+    /// metadata, hash, recorded time or position), in one round trip. Every requested stream is in the answer (empty if it
+    /// has no events).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<StreamEvent>>> ReadStreamsToDecideAsync(
+        IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(streamIds);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(null, connection);
+        AddStreamIds(command, streamIds, Sql.ReadOneStreamToDecide, Sql.ReadStreamsToDecide);
+        // Every write runs it, outside any transaction: prepared once per pooled connection (see ReadStreamsAsync below).
+        await command.PrepareAsync(cancellationToken);
+        var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<StreamEvent>(), StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var e = new StreamEvent(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
+                    reader.GetFieldValue<DateTimeOffset>(5));
+                streams[e.StreamId].Add(e);
+            }
+        }
+
+        return streams.ToDictionary(p => p.Key, p => (IReadOnlyList<StreamEvent>)p.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>
     /// Reads several whole streams on a connection the caller owns: inside an append's transaction (inline projections)
     /// this includes the events the transaction has just inserted.
     /// </summary>
@@ -267,22 +295,27 @@ public sealed class EventStore : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(streamIds);
         await using var command = new NpgsqlCommand(null, connection, transaction);
-        if (streamIds.Count == 1)
-        {
-            command.CommandText = Sql.ReadOneStream;
-            command.Parameters.Add(new NpgsqlParameter<string>("stream_id", streamIds.First()));
-        }
-        else
-        {
-            command.CommandText = Sql.ReadStreams;
-            command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
-        }
-
+        AddStreamIds(command, streamIds, Sql.ReadOneStream, Sql.ReadStreams);
         if (prepare) await command.PrepareAsync(cancellationToken);
         var events = await ReadEventsAsync(command, cancellationToken);
         var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<RecordedEvent>(), StringComparer.Ordinal);
         foreach (var e in events) streams[e.StreamId].Add(e);
         return streams.ToDictionary(p => p.Key, p => (IReadOnlyList<RecordedEvent>)p.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>One stream by its own statement (a generic plan PostgreSQL keeps), several by one array.</summary>
+    private static void AddStreamIds(NpgsqlCommand command, IReadOnlyCollection<string> streamIds, string oneStream, string streams)
+    {
+        if (streamIds.Count == 1)
+        {
+            command.CommandText = oneStream;
+            command.Parameters.Add(new NpgsqlParameter<string>("stream_id", streamIds.First()));
+        }
+        else
+        {
+            command.CommandText = streams;
+            command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
+        }
     }
 
     /// <summary>

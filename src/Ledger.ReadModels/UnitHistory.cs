@@ -15,12 +15,22 @@ public static class UnitHistory
     public static UnitState Fold(IEnumerable<RecordedEvent> events) =>
         events.Aggregate(UnitState.Initial, (state, e) => UnitRules.Evolve(state, ToOccurred(e)));
 
+    /// <summary>The unit's state after its stored events, as a writer reads them to decide.</summary>
+    public static UnitState Fold(IEnumerable<StreamEvent> events) =>
+        events.Aggregate(UnitState.Initial, (state, e) => UnitRules.Evolve(state, ToOccurred(e.StreamId, e.Type, e.Data, e.OccurredAt)));
+
     /// <summary>A stored event as the domain's event and the time it occurred.</summary>
-    public static OccurredEvent ToOccurred(RecordedEvent e) =>
-        UnitEvents.TryFindByStoredName(e.Type, out var type)
-            ? new OccurredEvent(type.Deserialize(e.Data), e.OccurredAt)
+    public static OccurredEvent ToOccurred(RecordedEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return ToOccurred(e.StreamId, e.Type, e.Data, e.OccurredAt);
+    }
+
+    private static OccurredEvent ToOccurred(string streamId, string storedType, string data, DateTimeOffset occurredAt) =>
+        UnitEvents.TryFindByStoredName(storedType, out var type)
+            ? new OccurredEvent(type.Deserialize(data), occurredAt)
             : throw new InvalidOperationException(
-                $"Stream {e.StreamId} holds an event of stored type '{e.Type}' that this version of the ledger does not know.");
+                $"Stream {streamId} holds an event of stored type '{storedType}' that this version of the ledger does not know.");
 
     /// <summary>
     /// The unit as it was after its event <paramref name="toVersion"/> (the last one when the stream is shorter), or after

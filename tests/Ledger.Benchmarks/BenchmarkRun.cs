@@ -17,7 +17,8 @@ namespace Ledger.Benchmarks;
 /// again a few times on the filled store, each start timed to ready.
 /// </summary>
 internal sealed class BenchmarkRun(
-    BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment, bool rebuildOnly = false)
+    BenchmarkSettings settings, string outputDirectory, bool profile, IReadOnlyList<string> serviceEnvironment, bool rebuildOnly = false,
+    bool ingestOnly = false)
 {
     private const string LedgerDatabase = "ledger";
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(15);
@@ -39,13 +40,15 @@ internal sealed class BenchmarkRun(
         await using var cluster = await BenchmarkCluster.StartAsync(profile, cancellationToken);
         Log($"PostgreSQL started on port {cluster.Cluster.Port} in {cluster.Directory}");
         var raw = new RawBaselines(cluster, settings, Log);
-        var rawResults = rebuildOnly ? null! : await raw.RunAsync(cancellationToken);
+        // The baselines are for the table; the runs that iterate on one part of the service skip them.
+        var baselines = !rebuildOnly && !ingestOnly;
+        var rawResults = baselines ? await raw.RunAsync(cancellationToken) : null!;
         var notes = new List<string>();
         // Bare Marten also runs before the service exists, on the same cluster, each variant in its own database.
-        var martenResults = rebuildOnly
+        var martenResults = !baselines
             ? null!
             : await new MartenBaselines(cluster, settings, Log, profile ? runDirectory : null).RunAsync(rawResults.Insert100RowsPerSecond, cancellationToken);
-        foreach (var problem in rebuildOnly ? [] : martenResults.Checks)
+        foreach (var problem in baselines ? martenResults.Checks : [])
         {
             notes.Add(problem);
             Log("WARNING: " + problem);
@@ -57,7 +60,7 @@ internal sealed class BenchmarkRun(
         if (environment.Count > 0) notes.Add($"The service ran with {string.Join(", ", serviceEnvironment)} (an experiment, not the default).");
         await using var service = await ServiceProcess.StartAsync(ledgerConnection, runDirectory, environment, cancellationToken);
         Log($"service started: pid {service.Pid}, {service.BaseAddress}");
-        foreach (var difference in rebuildOnly ? [] : await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
+        foreach (var difference in !baselines ? [] : await raw.CompareWithLedgerAsync(ledgerConnection, cancellationToken))
         {
             notes.Add($"The raw table differs from ledger.mt_events: {difference}.");
             Log("WARNING: " + notes[^1]);
@@ -75,6 +78,7 @@ internal sealed class BenchmarkRun(
         var queries = new QueryLatency(service, keys, Log);
         var postgresPid = cluster.PostmasterPid;
         if (rebuildOnly) return await RebuildOnlyAsync();
+        if (ingestOnly) return await IngestOnlyAsync();
 
         Log($"filling the store to {settings.SmallEvents:N0} events (batch ingest)");
         await ingest.BatchAsync(settings.SmallEvents - ingest.Acknowledged, prepareBodies: false, onStart: null, cancellationToken);
@@ -220,6 +224,39 @@ internal sealed class BenchmarkRun(
             Log($"  CPU: service {cpu.Service} s, PostgreSQL {cpu.Postgres} s, wall {cpu.WallSeconds} s; " +
                 $"service RSS {rssBefore:F0} MiB before, peak {rssDuring:F0} MiB during (VmHWM of the run {service.PeakRssMegabytes:F0} MiB)");
             Log($"load average after the rebuild: {ProcStats.LoadAverage()}");
+            return ingest.ErrorCount == 0 ? 0 : 1;
+        }
+
+        // --ingest-only: the store filled by batch ingest to where the full run's measured batch ingest starts, then that
+        // phase exactly as the full run measures it (prepared bodies, the read models' catch-up after it), with its CPU and
+        // allocations per event. For iterating on the write path (issue 15, P1); the full run is what the documentation reports.
+        async Task<int> IngestOnlyAsync()
+        {
+            var fillTo = settings.LargeEvents - settings.BatchEvents;
+            Log($"filling the store to {fillTo:N0} events (batch ingest)");
+            var filled = await Phase("fill", () => ingest.BatchAsync(fillTo, prepareBodies: false, onStart: null, cancellationToken));
+            CountEvents("fill", filled.Events);
+            Log($"  {filled.EventsPerSecond:N0} events/s");
+            await Phase("fill: read models catch up", () => CatchUpAsync("before batch ingest"));
+            Log($"load average before batch ingest: {ProcStats.LoadAverage()}");
+            Log($"HTTP batch ingest: {settings.BatchEvents:N0} events, {BenchmarkSettings.EventsPerBatchRequest} per request, {BenchmarkSettings.BatchConnections} connections");
+            var before = default(AllocationSnapshot);
+            var measured = await Phase("batch ingest", () => ingest.BatchAsync(settings.BatchEvents, prepareBodies: true,
+                onStart: async () => before = await service.ReadAllocationsAsync(cancellationToken), cancellationToken));
+            CountEvents("batch ingest", measured.Events);
+            await Phase("batch: read models catch up", () => CatchUpAsync("after batch ingest"));
+            var after = await service.ReadAllocationsAsync(cancellationToken);
+            var cpu = _cpu["batch ingest"];
+            var catchUp = _cpu["batch: read models catch up"];
+            Log($"  {measured.EventsPerSecond:N0} events/s; request p50 {measured.LatencyMs.P50:F1} ms, p99 {measured.LatencyMs.P99:F1} ms; " +
+                $"{measured.Errors:N0} refused");
+            Log($"  CPU per event: service {cpu.ServiceMicrosecondsPerEvent:N0} us, PostgreSQL {cpu.PostgresMicrosecondsPerEvent:N0} us " +
+                $"(catch-up after it: service {catchUp.Service} s, PostgreSQL {catchUp.Postgres} s); " +
+                $"service allocations {(after.AllocatedBytes - before.AllocatedBytes) / (double)measured.Events:N0} bytes per event");
+            Log($"  service GCs gen0/gen1/gen2 {after.Gen0 - before.Gen0}/{after.Gen1 - before.Gen1}/{after.Gen2 - before.Gen2}, " +
+                $"paused {(after.GcPause - before.GcPause).TotalMicroseconds / measured.Events:N0} us per event; " +
+                $"peak RSS since start (VmHWM) {service.PeakRssMegabytes:F0} MiB");
+            Log($"load average after batch ingest: {ProcStats.LoadAverage()}");
             return ingest.ErrorCount == 0 ? 0 : 1;
         }
 

@@ -26,6 +26,10 @@ var rebuildOnly = new Option<bool>("--rebuild-only")
 {
     Description = "Only fill the store to the mode's size and rebuild every read model (figure 5 and the memory during it), to iterate on rebuilds; no table.",
 };
+var ingestOnly = new Option<bool>("--ingest-only")
+{
+    Description = "Only fill the store and run the measured batch ingest (figure 2 with its CPU and allocations per event), to iterate on the write path; no table.",
+};
 var root = new RootCommand(
     "Measures the ledger against raw PostgreSQL on this machine: starts a throwaway PostgreSQL and the service, loads it, " +
     "and prints one table of figures and ratios (docs/benchmarks.md).")
@@ -35,6 +39,7 @@ var root = new RootCommand(
     profile,
     serviceEnvironment,
     rebuildOnly,
+    ingestOnly,
 };
 root.SetAction(async (parse, invocationToken) =>
 {
@@ -51,7 +56,7 @@ root.SetAction(async (parse, invocationToken) =>
     var settings = parse.GetValue(mode) == "full" ? BenchmarkSettings.Full : BenchmarkSettings.Quick;
     try
     {
-        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile), parse.GetValue(serviceEnvironment) ?? [], parse.GetValue(rebuildOnly)).RunAsync(stop.Token);
+        return await new BenchmarkRun(settings, parse.GetValue(output)!.FullName, parse.GetValue(profile), parse.GetValue(serviceEnvironment) ?? [], parse.GetValue(rebuildOnly), parse.GetValue(ingestOnly)).RunAsync(stop.Token);
     }
     catch (OperationCanceledException) when (stop.IsCancellationRequested)
     {

@@ -38,6 +38,46 @@ public sealed class CanonicalJsonTests
         Assert.Equal("""{"A":{},"a":[true,null,"x\u000f\n\"\\é"],"b":1,"€":2.5}""", Encoding.UTF8.GetString(canonical));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Strings_escape_only_quote_backslash_and_control_characters(int example)
+    {
+        // In code rather than in the attribute: an attribute cannot hold a lone surrogate.
+        var value = new[]
+        {
+            "plain LTH-2024-010000",
+            "",
+            "quote \" backslash \\ slash / tab \t nul \u0000 unit separator \u001f del \u007f",
+            "non-ASCII é € 😀 and a lone surrogate \ud800 at the end \udc00",
+        }[example];
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1);
+        CanonicalJson.WriteString(value, buffer);
+
+        // RFC 8785 section 3.2.2.2, spelt out character by character; what is not escaped is UTF-8 (a lone surrogate
+        // becomes U+FFFD, as .NET's encoder writes it).
+        var expected = new StringBuilder("\"");
+        foreach (var c in value)
+        {
+            expected.Append(c switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                '\b' => "\\b",
+                '\f' => "\\f",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                < ' ' => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        }
+
+        Assert.Equal(Encoding.UTF8.GetBytes(expected.Append('"').ToString()), buffer.WrittenSpan.ToArray());
+    }
+
     [Fact]
     public void A_repeated_member_name_has_no_canonical_form() =>
         Assert.Throws<FormatException>(() => CanonicalJson.Canonicalize("""{"a":1,"a":1}"""));

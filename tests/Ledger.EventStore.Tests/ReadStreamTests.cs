@@ -74,6 +74,26 @@ public sealed class ReadStreamTests(DatabaseFixture database) : IClassFixture<Da
     }
 
     [Fact]
+    public async Task A_writer_reads_the_streams_it_decides_on_as_they_are_stored()
+    {
+        var (a, b, missing) = (await StreamOfFiveDaysAsync(), await StreamOfFiveDaysAsync(), Events.NewStream());
+        var stored = await _node.Store.ReadStreamsAsync([a, b, missing], Ct);
+
+        var several = await _node.Store.ReadStreamsToDecideAsync([a, b, missing], Ct);
+        var one = await _node.Store.ReadStreamsToDecideAsync([b], Ct);
+
+        foreach (var (stream, read) in new[] { (a, several[a]), (b, several[b]), (b, one[b]) })
+        {
+            Assert.Equal(
+                stored[stream].Select(e => (e.EventId, e.StreamId, e.StreamVersion, e.Type, e.Data, e.OccurredAt)),
+                read.Select(e => (e.EventId, e.StreamId, e.StreamVersion, e.Type, e.Data, e.OccurredAt)));
+        }
+
+        Assert.Empty(several[missing]);
+        Assert.Equal([b], one.Keys);
+    }
+
+    [Fact]
     public async Task An_unknown_stream_reads_empty_at_version_0()
     {
         var stream = Events.NewStream();

@@ -9,7 +9,7 @@ namespace Ledger.EventStore.Appending;
 /// </summary>
 internal sealed class PreparedEvent
 {
-    public PreparedEvent(EventData source)
+    public PreparedEvent(EventData source, PreparedMetadata metadata)
     {
         Source = source;
         OccurredAt = Microseconds.Truncate(source.OccurredAt);
@@ -21,8 +21,7 @@ internal sealed class PreparedEvent
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidEventDataException(source.EventId, "its data is not a JSON object");
             CanonicalData = Canonical(document.RootElement);
-            // The writer hands this to Marten while its transaction is open: parsed here, once, not there.
-            Payload = new EventPayload(document.RootElement.Clone());
+            Payload = new EventPayload(source.Data);
         }
         catch (JsonException e)
         {
@@ -33,10 +32,7 @@ internal sealed class PreparedEvent
             throw new InvalidEventDataException(source.EventId, e.Message, e);
         }
 
-        MetadataJson = JsonSerializer.Serialize(source.Metadata ?? EventMetadata.None, MetadataJsonContext.Default.EventMetadata);
-        CanonicalMetadata = CanonicalJson.Canonicalize(MetadataJson);
-        using var metadata = JsonDocument.Parse(MetadataJson);
-        MetadataElement = metadata.RootElement.Clone();
+        Metadata = metadata;
     }
 
     public EventData Source { get; }
@@ -44,9 +40,10 @@ internal sealed class PreparedEvent
     public DateTimeOffset OccurredAt { get; }
     public byte[] CanonicalData { get; }
     public EventPayload Payload { get; }
-    public JsonElement MetadataElement { get; }
-    public string MetadataJson { get; }
-    public byte[] CanonicalMetadata { get; }
+    public PreparedMetadata Metadata { get; }
+    public JsonElement MetadataElement => Metadata.Element;
+    public string MetadataJson => Metadata.Json;
+    public byte[] CanonicalMetadata => Metadata.Canonical;
 
     private static byte[] Canonical(JsonElement element)
     {
@@ -54,6 +51,25 @@ internal sealed class PreparedEvent
         CanonicalJson.Write(element, buffer);
         return buffer.WrittenSpan.ToArray();
     }
+}
+
+/// <summary>
+/// An event's metadata as JSON, canonical JSON and a parsed element: the same for every event of a request that shares
+/// one metadata object (the API's writer gives all of a request's events one), so prepared once for them, not per event.
+/// </summary>
+internal sealed class PreparedMetadata
+{
+    public PreparedMetadata(EventMetadata? metadata)
+    {
+        Json = JsonSerializer.Serialize(metadata ?? EventMetadata.None, MetadataJsonContext.Default.EventMetadata);
+        Canonical = CanonicalJson.Canonicalize(Json);
+        using var document = JsonDocument.Parse(Json);
+        Element = document.RootElement.Clone();
+    }
+
+    public string Json { get; }
+    public byte[] Canonical { get; }
+    public JsonElement Element { get; }
 }
 
 internal sealed record PreparedStream(string StreamId, ExpectedVersion ExpectedVersion, IReadOnlyList<PreparedEvent> Events);
@@ -71,6 +87,10 @@ internal sealed class PreparedRequest
         var streamIds = new HashSet<string>(StringComparer.Ordinal);
         var eventIds = new HashSet<Guid>();
         var streams = new List<PreparedStream>(appends.Count);
+        // By reference: equal metadata objects prepared twice would only cost time, and a record's equality would have to
+        // compare its Extra dictionary by reference anyway.
+        var metadata = new Dictionary<EventMetadata, PreparedMetadata>(ReferenceEqualityComparer.Instance);
+        PreparedMetadata? none = null;
         foreach (var append in appends)
         {
             if (string.IsNullOrEmpty(append.StreamId)) throw new ArgumentException("A stream id is empty.", nameof(appends));
@@ -80,7 +100,11 @@ internal sealed class PreparedRequest
             var events = new PreparedEvent[append.Events.Count];
             for (var i = 0; i < events.Length; i++)
             {
-                events[i] = new PreparedEvent(append.Events[i]);
+                var source = append.Events[i];
+                var prepared = source.Metadata is null
+                    ? none ??= new PreparedMetadata(null)
+                    : metadata.TryGetValue(source.Metadata, out var known) ? known : metadata[source.Metadata] = new PreparedMetadata(source.Metadata);
+                events[i] = new PreparedEvent(source, prepared);
                 if (!eventIds.Add(events[i].EventId))
                     throw new ArgumentException($"Event id {events[i].EventId} appears twice in one append.", nameof(appends));
             }

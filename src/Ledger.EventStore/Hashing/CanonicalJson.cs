@@ -65,8 +65,32 @@ public static class CanonicalJson
     /// <summary>Writes a string with RFC 8785's escaping: only quote, backslash and control characters are escaped.</summary>
     public static void WriteString(string value, IBufferWriter<byte> output)
     {
-        var builder = new StringBuilder(value.Length + 2);
-        builder.Append('"');
+        ArgumentNullException.ThrowIfNull(value);
+        WriteString(value.AsSpan(), output);
+    }
+
+    /// <inheritdoc cref="WriteString(string, IBufferWriter{byte})"/>
+    public static void WriteString(ReadOnlySpan<char> value, IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        // Most strings (ids, names, timestamps, hex) need no escape: their UTF-8 goes straight out, sized exactly. Building
+        // every string again and asking for three bytes per character made this the hash's largest allocation in batch
+        // ingest (docs/benchmarks.md, "Issue 15, the write path's CPU"). Either way the same encoder writes the same bytes.
+        var text = value.ContainsAny(MustEscape) ? Escape(value) : value;
+        var length = Encoding.UTF8.GetByteCount(text) + 2;
+        var span = output.GetSpan(length);
+        span[0] = (byte)'"';
+        Encoding.UTF8.GetBytes(text, span[1..]);
+        span[length - 1] = (byte)'"';
+        output.Advance(length);
+    }
+
+    private static readonly SearchValues<char> MustEscape = SearchValues.Create(
+        [.. Enumerable.Range(0, ' ').Select(c => (char)c), '"', '\\']);
+
+    private static string Escape(ReadOnlySpan<char> value)
+    {
+        var builder = new StringBuilder(value.Length + 8);
         foreach (var c in value)
         {
             switch (c)
@@ -83,10 +107,7 @@ public static class CanonicalJson
             }
         }
 
-        builder.Append('"');
-        var text = builder.ToString();
-        var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
-        output.Advance(Encoding.UTF8.GetBytes(text, span));
+        return builder.ToString();
     }
 
     /// <summary>ECMAScript's Number.prototype.toString for a finite double (RFC 8785 section 3.2.2.3).</summary>
@@ -140,8 +161,9 @@ public static class CanonicalJson
 
     private static void WriteObject(JsonElement element, IBufferWriter<byte> output)
     {
-        var members = new List<JsonProperty>();
-        foreach (var property in element.EnumerateObject()) members.Add(property);
+        // Each name read once: JsonProperty.Name decodes a new string on every call, and the sort calls it per comparison.
+        var members = new List<(string Name, JsonElement Value)>();
+        foreach (var property in element.EnumerateObject()) members.Add((property.Name, property.Value));
         members.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
 
         output.Write("{"u8);

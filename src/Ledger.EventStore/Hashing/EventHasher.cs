@@ -29,10 +29,20 @@ public static class EventHasher
         string streamId, long streamVersion, Guid eventId, string type, ReadOnlySpan<byte> canonicalData,
         ReadOnlySpan<byte> canonicalMetadata, DateTimeOffset occurredAt, DateTimeOffset recordedAt, ReadOnlySpan<byte> previousHash)
     {
-        var buffer = new ArrayBufferWriter<byte>(canonicalData.Length + canonicalMetadata.Length + 320);
+        // One buffer per thread, reused: hashing never awaits, and a buffer per event was most of what hashing allocated.
+        var buffer = t_envelope ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
         WriteEnvelope(buffer, streamId, streamVersion, eventId, type, canonicalData, canonicalMetadata, occurredAt, recordedAt, previousHash);
-        return SHA256.HashData(buffer.WrittenSpan);
+        var hash = SHA256.HashData(buffer.WrittenSpan);
+        // A rare large event must not leave its buffer behind on a pooled thread.
+        if (buffer.Capacity > MaxKeptEnvelopeBytes) t_envelope = null;
+        return hash;
     }
+
+    private const int MaxKeptEnvelopeBytes = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_envelope;
 
     /// <summary>Writes the canonical envelope that is hashed (exposed so that verifiers can show what they hashed).</summary>
     public static void WriteEnvelope(
@@ -44,17 +54,19 @@ public static class EventHasher
         // Members in RFC 8785 order (sorted by UTF-16 code units), written directly so nothing is sorted per event.
         output.Write("{\"data\":"u8);
         output.Write(canonicalData);
+        Span<char> text = stackalloc char[64];
         output.Write(",\"eventId\":"u8);
-        CanonicalJson.WriteString(eventId.ToString("D"), output);
+        eventId.TryFormat(text, out var written, "D");
+        CanonicalJson.WriteString(text[..written], output);
         output.Write(",\"metadata\":"u8);
         output.Write(canonicalMetadata);
         output.Write(",\"occurredAt\":"u8);
-        CanonicalJson.WriteString(FormatTimestamp(occurredAt), output);
+        CanonicalJson.WriteString(FormatTimestamp(occurredAt, text), output);
         output.Write(",\"previousHash\":"u8);
         if (previousHash.IsEmpty) output.Write("null"u8);
-        else CanonicalJson.WriteString(Convert.ToHexStringLower(previousHash), output);
+        else CanonicalJson.WriteString(Hex(previousHash, text), output);
         output.Write(",\"recordedAt\":"u8);
-        CanonicalJson.WriteString(FormatTimestamp(recordedAt), output);
+        CanonicalJson.WriteString(FormatTimestamp(recordedAt, text), output);
         output.Write(",\"streamId\":"u8);
         CanonicalJson.WriteString(streamId, output);
         output.Write(",\"streamVersion\":"u8);
@@ -67,4 +79,13 @@ public static class EventHasher
     /// <summary>The envelope's timestamp text.</summary>
     public static string FormatTimestamp(DateTimeOffset value) =>
         value.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture);
+
+    private static ReadOnlySpan<char> Hex(ReadOnlySpan<byte> bytes, Span<char> destination) =>
+        Convert.TryToHexStringLower(bytes, destination, out var written) ? destination[..written] : Convert.ToHexStringLower(bytes);
+
+    /// <summary>The envelope's timestamp text, written into <paramref name="destination"/> (64 characters suffice).</summary>
+    private static ReadOnlySpan<char> FormatTimestamp(DateTimeOffset value, Span<char> destination) =>
+        value.UtcDateTime.TryFormat(destination, out var written, TimestampFormat, CultureInfo.InvariantCulture)
+            ? destination[..written]
+            : throw new InvalidOperationException($"{value:O} does not fit the envelope's timestamp buffer.");
 }

@@ -50,6 +50,8 @@ internal static class Sql
     public static readonly string ReadStream = Read("read_stream.sql");
     public static readonly string ReadStreams = Read("read_streams.sql");
     public static readonly string ReadOneStream = Read("read_one_stream.sql");
+    public static readonly string ReadStreamsToDecide = Read("read_streams_to_decide.sql");
+    public static readonly string ReadOneStreamToDecide = Read("read_one_stream_to_decide.sql");
     public static readonly string ReadAllStreams = Read("read_all_streams.sql");
     public static readonly string ReadStreamVersion = Read("read_stream_version.sql");
     public static readonly string ReadFeed = Read("read_feed.sql");

@@ -8,7 +8,7 @@ using Ledger.Api.Access;
 namespace Ledger.Benchmarks.Infrastructure;
 
 /// <summary>What the service process had allocated and collected at one moment (see <see cref="StartupHook"/>).</summary>
-internal readonly record struct AllocationSnapshot(long AllocatedBytes, int Gen0, int Gen1, int Gen2);
+internal readonly record struct AllocationSnapshot(long AllocatedBytes, int Gen0, int Gen1, int Gen2, TimeSpan GcPause = default);
 
 /// <summary>How to start the service: its database, the run's directory (logs, the probe's socket), extra environment, the admin key.</summary>
 internal sealed record ServiceLaunch(
@@ -157,7 +157,8 @@ internal sealed class ServiceProcess : IAsyncDisposable
         var fields = Encoding.ASCII.GetString(buffer, 0, length).Trim().Split(' ');
         return new AllocationSnapshot(
             long.Parse(fields[0], CultureInfo.InvariantCulture), int.Parse(fields[1], CultureInfo.InvariantCulture),
-            int.Parse(fields[2], CultureInfo.InvariantCulture), int.Parse(fields[3], CultureInfo.InvariantCulture));
+            int.Parse(fields[2], CultureInfo.InvariantCulture), int.Parse(fields[3], CultureInfo.InvariantCulture),
+            TimeSpan.FromTicks(long.Parse(fields[4], CultureInfo.InvariantCulture)));
     }
 
     private async Task WaitForAsync(string path, long started, TimeSpan interval, CancellationToken cancellationToken)

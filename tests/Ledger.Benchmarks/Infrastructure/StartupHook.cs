@@ -7,7 +7,8 @@ using System.Text;
 /// <summary>
 /// Loaded into the service process by the benchmark (DOTNET_STARTUP_HOOKS) — the service itself is unchanged. It answers
 /// every connection on the Unix socket named by LEDGER_BENCH_PROBE with one line: the bytes the process has allocated so
-/// far (GC.GetTotalAllocatedBytes(precise: true), every thread, every object) and its collection counts. The benchmark
+/// far (GC.GetTotalAllocatedBytes(precise: true), every thread, every object), its collection counts and the time the
+/// garbage collector has paused it. The benchmark
 /// reads it before and after a phase; the difference divided by the events appended is "allocations per appended
 /// event". Costs nothing between reads: one thread blocked in accept().
 /// </summary>
@@ -30,7 +31,7 @@ public static class StartupHook
         {
             using var client = listener.Accept();
             var line = string.Create(CultureInfo.InvariantCulture,
-                $"{GC.GetTotalAllocatedBytes(precise: true)} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)}\n");
+                $"{GC.GetTotalAllocatedBytes(precise: true)} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)} {GC.GetTotalPauseDuration().Ticks}\n");
             client.Send(Encoding.ASCII.GetBytes(line));
         }
     }
