@@ -246,8 +246,9 @@ public sealed class EventStore : IAsyncDisposable
     public async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
         IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        return await ReadStreamsAsync(connection, null, streamIds, prepare: true, cancellationToken);
+        ArgumentNullException.ThrowIfNull(streamIds);
+        var (sql, bind) = StreamsQuery(streamIds, Sql.ReadOneStream, Sql.ReadStreams);
+        return ByStream(streamIds, await PreparedRead.ListAsync(_dataSource, sql, bind, ReadRecordedEvent, cancellationToken), e => e.StreamId);
     }
 
     /// <summary>
@@ -259,63 +260,45 @@ public sealed class EventStore : IAsyncDisposable
         IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(streamIds);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(null, connection);
-        AddStreamIds(command, streamIds, Sql.ReadOneStreamToDecide, Sql.ReadStreamsToDecide);
-        // Every write runs it, outside any transaction: prepared once per pooled connection (see ReadStreamsAsync below).
-        await command.PrepareAsync(cancellationToken);
-        var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<StreamEvent>(), StringComparer.Ordinal);
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var e = new StreamEvent(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
-                    reader.GetFieldValue<DateTimeOffset>(5));
-                streams[e.StreamId].Add(e);
-            }
-        }
-
-        return streams.ToDictionary(p => p.Key, p => (IReadOnlyList<StreamEvent>)p.Value, StringComparer.Ordinal);
+        // Every write runs it, outside any transaction: a prepared read (PreparedRead).
+        var (sql, bind) = StreamsQuery(streamIds, Sql.ReadOneStreamToDecide, Sql.ReadStreamsToDecide);
+        var events = await PreparedRead.ListAsync(_dataSource, sql, bind,
+            reader => new StreamEvent(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4),
+                reader.GetFieldValue<DateTimeOffset>(5)),
+            cancellationToken);
+        return ByStream(streamIds, events, e => e.StreamId);
     }
 
     /// <summary>
     /// Reads several whole streams on a connection the caller owns: inside an append's transaction (inline projections)
-    /// this includes the events the transaction has just inserted.
+    /// this includes the events the transaction has just inserted. Not prepared: statements inside a transaction never are
+    /// (PreparedRead, npgsql#6391).
     /// </summary>
-    public static Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default) =>
-        ReadStreamsAsync(connection, transaction, streamIds, prepare: false, cancellationToken);
-
-    // Writers read the streams they append to on every request, outside any transaction: that read is prepared once per
-    // pooled connection rather than planned each time. Reads inside a caller's transaction stay unprepared: auto-preparation
-    // is off because a prepared statement failing in a transaction that is rolled back broke connections (npgsql#6391).
-    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, bool prepare,
-        CancellationToken cancellationToken)
+    public static async Task<IReadOnlyDictionary<string, IReadOnlyList<RecordedEvent>>> ReadStreamsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<string> streamIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(streamIds);
-        await using var command = new NpgsqlCommand(null, connection, transaction);
-        AddStreamIds(command, streamIds, Sql.ReadOneStream, Sql.ReadStreams);
-        if (prepare) await command.PrepareAsync(cancellationToken);
-        var events = await ReadEventsAsync(command, cancellationToken);
-        var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<RecordedEvent>(), StringComparer.Ordinal);
-        foreach (var e in events) streams[e.StreamId].Add(e);
-        return streams.ToDictionary(p => p.Key, p => (IReadOnlyList<RecordedEvent>)p.Value, StringComparer.Ordinal);
+        var (sql, bind) = StreamsQuery(streamIds, Sql.ReadOneStream, Sql.ReadStreams);
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        bind(command.Parameters);
+        return ByStream(streamIds, await ReadEventsAsync(command, cancellationToken), e => e.StreamId);
     }
 
     /// <summary>One stream by its own statement (a generic plan PostgreSQL keeps), several by one array.</summary>
-    private static void AddStreamIds(NpgsqlCommand command, IReadOnlyCollection<string> streamIds, string oneStream, string streams)
+    private static (string Sql, Action<NpgsqlParameterCollection> Bind) StreamsQuery(
+        IReadOnlyCollection<string> streamIds, string oneStream, string streams) =>
+        streamIds.Count == 1
+            ? (oneStream, parameters => parameters.Add(new NpgsqlParameter<string>("stream_id", streamIds.First())))
+            : (streams, parameters => parameters.Add(
+                new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() }));
+
+    /// <summary>The events by stream, in their order; every requested stream is a key (empty if it has no events).</summary>
+    private static IReadOnlyDictionary<string, IReadOnlyList<T>> ByStream<T>(
+        IReadOnlyCollection<string> streamIds, IEnumerable<T> events, Func<T, string> streamOf)
     {
-        if (streamIds.Count == 1)
-        {
-            command.CommandText = oneStream;
-            command.Parameters.Add(new NpgsqlParameter<string>("stream_id", streamIds.First()));
-        }
-        else
-        {
-            command.CommandText = streams;
-            command.Parameters.Add(new NpgsqlParameter<string[]>("stream_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = streamIds.ToArray() });
-        }
+        var streams = streamIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => new List<T>(), StringComparer.Ordinal);
+        foreach (var e in events) streams[streamOf(e)].Add(e);
+        return streams.ToDictionary(p => p.Key, p => (IReadOnlyList<T>)p.Value, StringComparer.Ordinal);
     }
 
     /// <summary>

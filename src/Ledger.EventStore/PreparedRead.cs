@@ -3,10 +3,10 @@ using Npgsql;
 namespace Ledger.EventStore;
 
 /// <summary>
-/// Runs a read that requests make on every call (the API-key lookup, a read model's status, the report and unit reads) as
-/// a statement prepared once per pooled connection: Npgsql keeps a connection's prepared statements across pool returns,
-/// so PostgreSQL parses and plans the text once per connection instead of on every call. Planning was most of these
-/// reads' cost (issue 15; docs/benchmarks.md, docs/architecture.md "Connections").
+/// Runs a read that requests make on every call (the API-key lookup, the writers' stream reads, a read model's status,
+/// the report and unit reads) as a statement prepared once per pooled connection: Npgsql keeps a connection's prepared
+/// statements across pool returns, so PostgreSQL parses and plans the text once per connection instead of on every call.
+/// Planning was most of these reads' cost (issue 15; docs/benchmarks.md, docs/architecture.md "Connections").
 /// </summary>
 /// <remarks>
 /// <para>Preparation is explicit, and only for reads like these. Npgsql's automatic preparation stays off on every data
