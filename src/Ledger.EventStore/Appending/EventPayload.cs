@@ -25,6 +25,8 @@ internal sealed class EventPayloadConverter : JsonConverter<EventPayload>
         return new(document.RootElement.GetRawText());
     }
 
+    // Not validated again: the text was parsed as a JSON object where the append was prepared (PreparedEvent), or comes
+    // from a parsed document (Read). Validating would parse every payload a second time inside the append's transaction.
     public override void Write(Utf8JsonWriter writer, EventPayload value, JsonSerializerOptions options) =>
-        writer.WriteRawValue(value.Json);
+        writer.WriteRawValue(value.Json, skipInputValidation: true);
 }
