@@ -48,3 +48,74 @@ public static class PreparedRead
         return rows;
     }
 }
+
+/// <summary>
+/// Several reads of one request sent to PostgreSQL as one prepared batch: one round trip instead of one per read.
+/// Add the reads in the order they must run, then <see cref="ExecuteAsync"/>; each <see cref="PreparedBatch.Read{T}"/>
+/// holds its rows afterwards.
+/// </summary>
+/// <remarks>
+/// <para>On a machine whose cores PostgreSQL shares with the service and others, every round trip is a moment a process
+/// must be woken and scheduled, and the p99 of a report was made of such waits landing on any of its reads, even a
+/// 0.3 ms key lookup (issue 15, P5; docs/benchmarks.md, "the reports' tail"). A batch pays that once.</para>
+/// <para>The statements run one after the other in one implicit transaction (one Sync), each read-committed statement
+/// with a snapshot taken when it starts, so a later read sees at least what an earlier one saw: a read model's status read
+/// first says a position the rows read after it reflect. Preparation is as <see cref="PreparedRead"/>'s: explicit, once
+/// per pooled connection and text, in a round trip of its own, and only for reads outside any explicit transaction.</para>
+/// </remarks>
+public sealed class PreparedBatch
+{
+    private readonly List<(NpgsqlBatchCommand Command, Action<NpgsqlDataReader> Row)> _reads = [];
+    private bool _executed;
+
+    /// <summary>A read of the batch: its rows once the batch has run.</summary>
+    public sealed class Read<T>
+    {
+        private readonly PreparedBatch _batch;
+        internal readonly List<T> Buffer = [];
+
+        internal Read(PreparedBatch batch) => _batch = batch;
+
+        /// <summary>The rows, in the order PostgreSQL returned them.</summary>
+        public IReadOnlyList<T> Rows =>
+            _batch._executed ? Buffer : throw new InvalidOperationException("The batch has not run yet: await ExecuteAsync first.");
+    }
+
+    /// <summary>Adds a read: <paramref name="sql"/> (one statement, the same text on every call) with the parameters
+    /// <paramref name="bind"/> adds, each row made by <paramref name="read"/>.</summary>
+    public Read<T> Add<T>(string sql, Action<NpgsqlParameterCollection> bind, Func<NpgsqlDataReader, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        ArgumentNullException.ThrowIfNull(bind);
+        ArgumentNullException.ThrowIfNull(read);
+        if (_executed) throw new InvalidOperationException("The batch has run; start another.");
+        var command = new NpgsqlBatchCommand(sql);
+        bind(command.Parameters);
+        var result = new Read<T>(this);
+        _reads.Add((command, reader => result.Buffer.Add(read(reader))));
+        return result;
+    }
+
+    /// <summary>Runs every read added, in order, in one round trip on a pooled connection (prepared on it if new to it).</summary>
+    public async Task ExecuteAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        if (_executed) throw new InvalidOperationException("The batch has run already.");
+        if (_reads.Count == 0) throw new InvalidOperationException("The batch has no reads.");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var (command, _) in _reads) batch.BatchCommands.Add(command);
+        await batch.PrepareAsync(cancellationToken);
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            for (var i = 0; i < _reads.Count; i++)
+            {
+                if (i > 0 && !await reader.NextResultAsync(cancellationToken))
+                    throw new InvalidOperationException($"The batch returned {i} results for {_reads.Count} reads.");
+                while (await reader.ReadAsync(cancellationToken)) _reads[i].Row(reader);
+            }
+        }
+
+        _executed = true;
+    }
+}

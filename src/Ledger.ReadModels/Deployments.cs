@@ -385,8 +385,40 @@ public static class DeploymentsQuery
         string? region = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        var (sql, bind, read) = ByBucketRead(groupBy, bucket, from, to, region);
+        return await PreparedRead.ListAsync(dataSource, sql, bind, read, cancellationToken);
+    }
+
+    /// <summary>What is in transit now, per group, ordered by region, country, site; only <paramref name="region"/> when given.</summary>
+    public static async Task<IReadOnlyList<InTransitRow>> GetInTransitAsync(
+        NpgsqlDataSource dataSource, DeploymentGrouping groupBy, string? region = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        var (sql, bind, read) = InTransitRead(groupBy, region);
+        return await PreparedRead.ListAsync(dataSource, sql, bind, read, cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds <see cref="GetAsync"/>'s and then <see cref="GetInTransitAsync"/>'s reads to <paramref name="batch"/>, for a
+    /// request that makes them and its other reads in one round trip (the endpoint reads the read model's status with them:
+    /// issue 15, P5).
+    /// </summary>
+    public static (PreparedBatch.Read<DeploymentRow> Buckets, PreparedBatch.Read<InTransitRow> InTransit) AddTo(
+        PreparedBatch batch, DeploymentGrouping groupBy, CalendarBucket bucket, DateOnly from, DateOnly to, string? region = null)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var (sql, bind, read) = ByBucketRead(groupBy, bucket, from, to, region);
+        var buckets = batch.Add(sql, bind, read);
+        var (inTransitSql, inTransitBind, inTransitRead) = InTransitRead(groupBy, region);
+        return (buckets, batch.Add(inTransitSql, inTransitBind, inTransitRead));
+    }
+
+    private static (string Sql, Action<NpgsqlParameterCollection> Bind, Func<NpgsqlDataReader, DeploymentRow> Row) ByBucketRead(
+        DeploymentGrouping groupBy, CalendarBucket bucket, DateOnly from, DateOnly to, string? region)
+    {
         if (to < from) throw new ArgumentException($"The range ends ({to}) before it starts ({from}).", nameof(to));
-        return await PreparedRead.ListAsync(dataSource, ByBucket,
+        return (ByBucket,
             parameters =>
             {
                 parameters.Add(new NpgsqlParameter<string>("bucket", bucket.ToDateTruncField()));
@@ -399,24 +431,17 @@ public static class DeploymentsQuery
                 reader.GetFieldValue<DateOnly>(0), reader.GetString(1),
                 reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
                 reader.GetInt64(4), reader.GetDecimal(5) / 1000m, reader.GetInt64(6), reader.GetDecimal(7) / 1000m,
-                reader.GetInt64(8), reader.GetDecimal(9) / 1000m),
-            cancellationToken);
+                reader.GetInt64(8), reader.GetDecimal(9) / 1000m));
     }
 
-    /// <summary>What is in transit now, per group, ordered by region, country, site; only <paramref name="region"/> when given.</summary>
-    public static async Task<IReadOnlyList<InTransitRow>> GetInTransitAsync(
-        NpgsqlDataSource dataSource, DeploymentGrouping groupBy, string? region = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(dataSource);
-        return await PreparedRead.ListAsync(dataSource, InTransit,
+    private static (string Sql, Action<NpgsqlParameterCollection> Bind, Func<NpgsqlDataReader, InTransitRow> Row) InTransitRead(
+        DeploymentGrouping groupBy, string? region) =>
+        (InTransit,
             parameters =>
             {
                 parameters.Add(new NpgsqlParameter<int>("level", (int)groupBy));
                 parameters.Add(new NpgsqlParameter("region", NpgsqlDbType.Text) { Value = (object?)region ?? DBNull.Value });
             },
             reader => new InTransitRow(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1),
-                reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3), reader.GetDecimal(4) / 1000m),
-            cancellationToken);
-    }
+                reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt64(3), reader.GetDecimal(4) / 1000m));
 }

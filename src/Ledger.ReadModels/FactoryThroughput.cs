@@ -329,11 +329,30 @@ public static class FactoryThroughputQuery
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(dataSource);
+        var (sql, bind, read) = Read(factory, from, to, bucket);
+        return await PreparedRead.ListAsync(dataSource, sql, bind, read, cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds <see cref="GetAsync"/>'s read to <paramref name="batch"/>, for a request that makes its other reads in the same
+    /// round trip (the endpoint reads the read model's status with it: issue 15, P5).
+    /// </summary>
+    public static PreparedBatch.Read<FactoryThroughputRow> AddTo(
+        PreparedBatch batch, Factory factory, DateOnly from, DateOnly to, CalendarBucket bucket)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var (sql, bind, read) = Read(factory, from, to, bucket);
+        return batch.Add(sql, bind, read);
+    }
+
+    private static (string Sql, Action<NpgsqlParameterCollection> Bind, Func<NpgsqlDataReader, FactoryThroughputRow> Row) Read(
+        Factory factory, DateOnly from, DateOnly to, CalendarBucket bucket)
+    {
         ArgumentNullException.ThrowIfNull(factory);
         if (to < from) throw new ArgumentException($"The range ends ({to}) before it starts ({from}).", nameof(to));
 
         var daily = bucket == CalendarBucket.Day;
-        return await PreparedRead.ListAsync(dataSource, daily ? ByDay : ByBucket,
+        return (daily ? ByDay : ByBucket,
             parameters =>
             {
                 parameters.Add(new NpgsqlParameter<string>("factory_id", factory.Id));
@@ -363,8 +382,7 @@ public static class FactoryThroughputQuery
                     UnitsBuiltTrailing30Days: trailing,
                     RunRateUnitsPerYear: runRate,
                     Utilization: factory.NameplateUnitsPerYear is > 0 and var nameplate ? runRate / nameplate : null);
-            },
-            cancellationToken);
+            });
     }
 
     /// <summary>The trailing 30-day build count annualized: × 365 / 30.</summary>

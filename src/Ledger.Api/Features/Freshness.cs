@@ -22,15 +22,32 @@ internal sealed class Freshness(ProjectionAdmin projections)
         : long.TryParse(minPosition, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p > 0 ? (p, null)
         : (null, "Must be a global position from a write's response (a positive whole number).");
 
+    /// <summary>Waits for <paramref name="minPosition"/> if given, then reads the status and says it in the headers.</summary>
     public async Task ApplyAsync(HttpContext context, string projection, long? minPosition, CancellationToken cancellationToken)
     {
-        var reached = true;
+        var reached = await WaitAsync(projection, minPosition, cancellationToken);
+        Describe(context, await projections.GetStatusAsync(projection, cancellationToken), reached);
+    }
+
+    /// <summary>
+    /// The read-your-writes wait alone, for a report that reads the status in one round trip with its rows
+    /// (<see cref="ProjectionAdmin.AddStatusRead"/>, before them) and then calls <see cref="Describe"/>. True when the
+    /// projection reached <paramref name="minPosition"/> in time, or none was asked for.
+    /// </summary>
+    public async Task<bool> WaitAsync(string projection, long? minPosition, CancellationToken cancellationToken)
+    {
         if (minPosition is { } position && await projections.CursorOfPositionAsync(position, cancellationToken) is { } target)
         {
-            reached = await projections.WaitForAsync(projection, target, MaxWait, cancellationToken);
+            return await projections.WaitForAsync(projection, target, MaxWait, cancellationToken);
         }
 
-        var status = await projections.GetStatusAsync(projection, cancellationToken);
+        return true;
+    }
+
+    /// <summary>Says in the response's headers which position the answer reflects and whether it is behind what was asked.</summary>
+    public static void Describe(HttpContext context, ProjectionStatus? status, bool reached)
+    {
+        ArgumentNullException.ThrowIfNull(context);
         var headers = context.Response.Headers;
         headers[PositionHeader] = (status?.Cursor.Position ?? 0).ToString(CultureInfo.InvariantCulture);
         headers[LagHeader] = (status?.LagEvents ?? 0).ToString(CultureInfo.InvariantCulture);

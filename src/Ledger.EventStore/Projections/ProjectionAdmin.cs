@@ -84,6 +84,17 @@ public sealed class ProjectionAdmin
     }
 
     /// <summary>
+    /// Adds the read of one projection's status to <paramref name="batch"/>, for a report that reads it in the same round
+    /// trip as its rows and before them (issue 15, P5): after the batch, one row, or none when it has no checkpoint.
+    /// </summary>
+    public static PreparedBatch.Read<ProjectionStatus> AddStatusRead(PreparedBatch batch, string name)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(name);
+        return batch.Add(ProjectionSql.Status, p => p.Add(new NpgsqlParameter<string?>("name", NpgsqlDbType.Text) { TypedValue = name }), ReadStatus);
+    }
+
+    /// <summary>
     /// Waits until the projection has applied the event at <paramref name="target"/> (read-your-writes: pass the cursor of
     /// the last event you appended, see <see cref="CursorOfPositionAsync"/>), as Marten's progression of its shard shows.
     /// Returns whether it got there in time.

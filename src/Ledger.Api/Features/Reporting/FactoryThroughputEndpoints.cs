@@ -2,6 +2,8 @@ using Ledger.Api.Access;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
 using Ledger.Api.ServiceDefaults.OpenApi;
+using Ledger.EventStore;
+using Ledger.EventStore.Projections;
 using Ledger.Production.Factories;
 using Ledger.ReadModels;
 using Npgsql;
@@ -73,9 +75,15 @@ public static class FactoryThroughputEndpoints
         if (minError is not null) errors["minPosition"] = [minError];
         if (errors.Count > 0) return LedgerResponse.Validation(context, errors, "Fix the query parameters named in errors.");
 
-        await freshness.ApplyAsync(context, FactoryThroughputProjection.ProjectionName, min, cancellationToken);
-        var rows = await FactoryThroughputQuery.GetAsync(dataSource, factory, f!.Value, t!.Value, b!.Value, cancellationToken);
-        return TypedResults.Ok(new FactoryThroughputResponse(factory.Id, bucket ?? "week", f.Value, t.Value, factory.NameplateUnitsPerYear, rows));
+        // The status and the rows in one round trip, the status first so that the rows reflect at least its position
+        // (issue 15, P5: each round trip was a chance to wait for a core).
+        var reached = await freshness.WaitAsync(FactoryThroughputProjection.ProjectionName, min, cancellationToken);
+        var batch = new PreparedBatch();
+        var status = ProjectionAdmin.AddStatusRead(batch, FactoryThroughputProjection.ProjectionName);
+        var rows = FactoryThroughputQuery.AddTo(batch, factory, f!.Value, t!.Value, b!.Value);
+        await batch.ExecuteAsync(dataSource, cancellationToken);
+        Freshness.Describe(context, status.Rows.SingleOrDefault(), reached);
+        return TypedResults.Ok(new FactoryThroughputResponse(factory.Id, bucket ?? "week", f.Value, t.Value, factory.NameplateUnitsPerYear, rows.Rows));
     }
 
     private static async Task<IResult> MilestonesAsync(
