@@ -25,18 +25,30 @@ internal static class DemoSeeding
         return await store.GetHeadPositionAsync(cancellationToken) == 0;
     }
 
-    /// <summary>Seeds the history up to now into the ledger listening at <paramref name="baseAddress"/>.</summary>
+    /// <summary>
+    /// Generates the demo history up to now, and its one-line account, on a thread-pool thread: <c>ledger run</c> starts
+    /// it as soon as it knows the ledger is empty, so that its second or two of one core overlaps the migrations and the
+    /// service's start instead of following them (issue 15, P8).
+    /// </summary>
+    public static Task<GeneratedHistory> GenerateAsync() => Task.Run(() =>
+    {
+        var history = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
+        return new GeneratedHistory(history, DemoSeeder.Describe(history));
+    });
+
+    /// <summary>Seeds the history into the ledger listening at <paramref name="baseAddress"/>.</summary>
     /// <param name="connectionString">The ledger's database, for creating and revoking the line systems' keys.</param>
     /// <param name="baseAddress">Where the service listens.</param>
     /// <param name="adminKey">A key that may read the projections' status.</param>
+    /// <param name="generating">The history from <see cref="GenerateAsync"/>, begun earlier; generated now when null.</param>
     /// <param name="cancellationToken">Ctrl+C.</param>
-    public static async Task SeedAsync(string connectionString, Uri baseAddress, string adminKey, CancellationToken cancellationToken)
+    public static async Task SeedAsync(
+        string connectionString, Uri baseAddress, string adminKey, Task<GeneratedHistory>? generating, CancellationToken cancellationToken)
     {
-        var (history, description) = AnsiConsole.Status().Start("Generating the demo history", _ =>
-        {
-            var generated = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
-            return (generated, DemoSeeder.Describe(generated));
-        });
+        generating ??= GenerateAsync();
+        var (history, description) = generating.IsCompletedSuccessfully
+            ? generating.Result
+            : await AnsiConsole.Status().StartAsync("Generating the demo history", _ => generating.WaitAsync(cancellationToken));
         AnsiConsole.MarkupLine($"Seeding the demo history: [bold]{Markup.Escape(description)}[/].");
 
         await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
@@ -115,3 +127,8 @@ internal static class DemoSeeding
         .AutoClear(false)
         .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
 }
+
+/// <summary>A demo history and its one-line account (<see cref="DemoSeeder.Describe"/>).</summary>
+/// <param name="History">The history.</param>
+/// <param name="Description">What it holds, for the console.</param>
+internal sealed record GeneratedHistory(DemoHistory History, string Description);
