@@ -95,7 +95,8 @@ internal static class RunCommand
                         {
                             try
                             {
-                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, generating, cancellationToken);
+                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, generating,
+                                    journal: IntegrationTransport.BrokerUri(app.Configuration) is null, cancellationToken);
                                 seeded = true;
                             }
                             catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
