@@ -23,8 +23,8 @@ internal sealed class LedgerDatabase : IAsyncDisposable
 
     private readonly LocalPostgresCluster? _cluster;
 
-    private LedgerDatabase(string connectionString, string? migrationsConnectionString, LocalPostgresCluster? cluster) =>
-        (ConnectionString, MigrationsConnectionString, _cluster) = (connectionString, migrationsConnectionString, cluster);
+    private LedgerDatabase(string connectionString, string? migrationsConnectionString, LocalPostgresCluster? cluster, bool created = false) =>
+        (ConnectionString, MigrationsConnectionString, _cluster, Created) = (connectionString, migrationsConnectionString, cluster, created);
 
     /// <summary>The service role's connection string: what the service, and the commands acting like it, use.</summary>
     public string ConnectionString { get; }
@@ -40,6 +40,9 @@ internal sealed class LedgerDatabase : IAsyncDisposable
     };
 
     public bool IsEmbedded => _cluster is not null;
+
+    /// <summary>Whether this open created the embedded cluster (initdb): its ledger then holds no events yet.</summary>
+    public bool Created { get; }
 
     /// <summary>
     /// Opens the ledger's database. <paramref name="owner"/> (ledger run) starts the embedded cluster and stops it at the
@@ -60,10 +63,12 @@ internal sealed class LedgerDatabase : IAsyncDisposable
             DataDirectory = Path.GetFullPath(Path.Combine(dataDirectory, "pgdata")),
         });
         var attached = !owner && cluster.TryAttach();
+        var created = false;
         if (!attached)
         {
             if (await cluster.InitIfNeededAsync(cancellationToken))
             {
+                created = true;
                 Console.WriteLine($"Created a local PostgreSQL cluster in {cluster.DataDirectory}");
             }
 
@@ -72,7 +77,7 @@ internal sealed class LedgerDatabase : IAsyncDisposable
 
         await PrepareEmbeddedAsync(cluster, cancellationToken);
         return new LedgerDatabase(
-            As(cluster, ServiceRole), As(cluster, MigrationRole), attached ? null : cluster);
+            As(cluster, ServiceRole), As(cluster, MigrationRole), attached ? null : cluster, created);
     }
 
     public async Task<IReadOnlyList<Migration>> MigrateAsync(CancellationToken cancellationToken)

@@ -61,6 +61,9 @@ internal static class RunCommand
             try
             {
                 await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken, owner: true);
+                // A cluster created just now holds no events, so it will be seeded: its history is generated while the
+                // migrations run and the service starts, not after them. On any other database it waits for the look below.
+                var generating = !parse.GetValue(noDemo) && database.Created ? DemoSeeding.GenerateAsync() : null;
                 await database.MigrateAsync(cancellationToken);
                 var adminKey = await CreateDemoAdminKeyAsync(database.ConnectionString, cancellationToken);
                 var listen = parse.GetValue(urls)!;
@@ -92,7 +95,8 @@ internal static class RunCommand
                         {
                             try
                             {
-                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, cancellationToken);
+                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, generating,
+                                    journal: IntegrationTransport.BrokerUri(app.Configuration) is null, cancellationToken);
                                 seeded = true;
                             }
                             catch (Exception e) when (e is LedgerProblemException or HttpRequestException)

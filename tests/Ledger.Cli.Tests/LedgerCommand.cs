@@ -11,17 +11,8 @@ internal static class LedgerCommand
 
     public static async Task<Outcome> RunAsync(string connectionString, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Dll);
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        var start = StartInfo(arguments);
         start.Environment["ConnectionStrings__Ledger"] = connectionString;
-        start.Environment["NO_COLOR"] = "1";
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
@@ -39,6 +30,31 @@ internal static class LedgerCommand
         }
 
         return new Outcome(process.ExitCode, await output, await error);
+    }
+
+    /// <summary>
+    /// <c>dotnet ledger.dll ARGUMENTS</c> with its output redirected, on the embedded database unless the caller sets
+    /// <c>ConnectionStrings__Ledger</c>: nothing of the test process's own ledger settings reaches it.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Dll);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var name in start.Environment.Keys.Where(n => n.StartsWith("ConnectionStrings", StringComparison.OrdinalIgnoreCase)
+                     || n.StartsWith("Ledger__", StringComparison.OrdinalIgnoreCase) || n.StartsWith("ASPNETCORE_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment["NO_COLOR"] = "1";
+        return start;
     }
 
     private static string FindDll()

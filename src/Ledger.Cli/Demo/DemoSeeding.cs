@@ -1,15 +1,19 @@
 using System.Globalization;
 using Ledger.Api.Access;
+using Ledger.Api.Features.Integration.Units;
 using Ledger.Client;
 using Ledger.Demo;
 using Ledger.EventStore;
+using Npgsql;
+using NpgsqlTypes;
 using Spectre.Console;
 
 namespace Ledger.Cli.Demo;
 
 /// <summary>
 /// <c>ledger run</c> on an empty ledger: the demo history, posted through the typed client by the factories' line
-/// systems, each with a line key of its own made for the purpose and revoked afterwards, then the read models caught up.
+/// systems, each with a line key of its own made for the purpose and revoked afterwards, then the read models and the
+/// integration journal caught up.
 /// </summary>
 internal static class DemoSeeding
 {
@@ -25,18 +29,32 @@ internal static class DemoSeeding
         return await store.GetHeadPositionAsync(cancellationToken) == 0;
     }
 
-    /// <summary>Seeds the history up to now into the ledger listening at <paramref name="baseAddress"/>.</summary>
+    /// <summary>
+    /// Generates the demo history up to now, and its one-line account, on a thread-pool thread: <c>ledger run</c> starts
+    /// it as soon as it knows the ledger is empty, so that its second or two of one core overlaps the migrations and the
+    /// service's start instead of following them (issue 15, P8).
+    /// </summary>
+    public static Task<GeneratedHistory> GenerateAsync() => Task.Run(() =>
+    {
+        var history = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
+        return new GeneratedHistory(history, DemoSeeder.Describe(history));
+    });
+
+    /// <summary>Seeds the history into the ledger listening at <paramref name="baseAddress"/>.</summary>
     /// <param name="connectionString">The ledger's database, for creating and revoking the line systems' keys.</param>
     /// <param name="baseAddress">Where the service listens.</param>
     /// <param name="adminKey">A key that may read the projections' status.</param>
+    /// <param name="generating">The history from <see cref="GenerateAsync"/>, begun earlier; generated now when null.</param>
+    /// <param name="journal">Whether integration events go to the local journal (no broker): then the seeding also waits
+    /// for the journal to hold the history's unit notifications.</param>
     /// <param name="cancellationToken">Ctrl+C.</param>
-    public static async Task SeedAsync(string connectionString, Uri baseAddress, string adminKey, CancellationToken cancellationToken)
+    public static async Task SeedAsync(
+        string connectionString, Uri baseAddress, string adminKey, Task<GeneratedHistory>? generating, bool journal, CancellationToken cancellationToken)
     {
-        var (history, description) = AnsiConsole.Status().Start("Generating the demo history", _ =>
-        {
-            var generated = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
-            return (generated, DemoSeeder.Describe(generated));
-        });
+        generating ??= GenerateAsync();
+        var (history, description) = generating.IsCompletedSuccessfully
+            ? generating.Result
+            : await AnsiConsole.Status().StartAsync("Generating the demo history", _ => generating.WaitAsync(cancellationToken));
         AnsiConsole.MarkupLine($"Seeding the demo history: [bold]{Markup.Escape(description)}[/].");
 
         await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
@@ -79,6 +97,7 @@ internal static class DemoSeeding
             $"Posted {result.Events:N0} events in {result.Requests:N0} requests in {seconds:0.0} s ({result.Events / Math.Max(seconds, 0.001):N0} events/s)."));
 
         await CatchUpAsync(new LedgerClient(http, new LedgerClientOptions { ApiKey = adminKey }), result.Position, cancellationToken);
+        if (journal) await JournalCatchUpAsync(dataSource, history, cancellationToken);
     }
 
     /// <summary>
@@ -111,7 +130,42 @@ internal static class DemoSeeding
             : "The read models are still catching up (or one failed): see GET /api/v1/projections or `ledger projections status`.");
     }
 
+    /// <summary>
+    /// Shows the integration journal (docs/integration-events.md) receiving the history's unit notifications, until it holds
+    /// one for every shipment, delivery and commissioning posted: the integration subscription publishes them from the
+    /// committed feed, behind the posts, so that a newcomer who opens the journal when the URLs print finds all of them.
+    /// A unit notification's message id is its event's id, so the seeded ones are known before they arrive.
+    /// </summary>
+    private static async Task JournalCatchUpAsync(NpgsqlDataSource dataSource, DemoHistory history, CancellationToken cancellationToken)
+    {
+        Guid[] announced = [.. history.Events.Where(e => UnitNotifications.AnnouncedEvents.Contains(e.Data.GetType())).Select(e => e.EventId)];
+        var started = TimeProvider.System.GetTimestamp();
+        var complete = await Progress().StartAsync(async context =>
+        {
+            var bar = context.AddTask("integration journal", maxValue: announced.Length);
+            while (true)
+            {
+                await using var command = dataSource.CreateCommand("select count(*) from ledger.integration_events where message_id = any(@ids)");
+                command.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = announced });
+                var journaled = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+                bar.Value = journaled;
+                if (journaled >= announced.Length) return true;
+                if (TimeProvider.System.GetElapsedTime(started) > CatchUpLimit) return false;
+                await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+            }
+        });
+        var elapsed = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
+        Console.WriteLine(complete
+            ? string.Create(CultureInfo.InvariantCulture, $"The integration journal holds all {announced.Length:N0} unit notifications ({elapsed:0.0} s after the read models).")
+            : "The integration journal is still receiving the unit notifications: see GET /api/v1/integration-events.");
+    }
+
     private static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)
         .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
 }
+
+/// <summary>A demo history and its one-line account (<see cref="DemoSeeder.Describe"/>).</summary>
+/// <param name="History">The history.</param>
+/// <param name="Description">What it holds, for the console.</param>
+internal sealed record GeneratedHistory(DemoHistory History, string Description);
