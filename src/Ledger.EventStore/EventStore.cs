@@ -121,7 +121,7 @@ public sealed class EventStore : IAsyncDisposable
             marten.Projections.Add(
                 new Projections.MartenSqlProjection(
                     projection, dataSource, options.NodeId, options.LoggerFactory.CreateLogger<Projections.MartenSqlProjection>(), options.EventTypes),
-                JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name);
+                JasperFx.Events.Projections.ProjectionLifecycle.Async, projection.Name, MartenSetup.ConfigureShard);
         }
     }
 
@@ -367,6 +367,10 @@ public sealed class EventStore : IAsyncDisposable
     private async Task DetectHighWaterAsync(CancellationToken cancellationToken)
     {
         IProjectionDaemon? daemon = null;
+        // The wake-up the daemon's agent takes as it is built (MartenSetup.HighWaterSpacing): the feed's mark follows
+        // commits, not the agent's polling times.
+        using var wakeup = new Projections.HighWaterWakeup(_dataSource, MartenSetup.HighWaterSpacing, Options.LoggerFactory.CreateLogger<Projections.HighWaterWakeup>());
+        _marten.Options.Projections.Wakeup = wakeup;
         try
         {
             while (!cancellationToken.IsCancellationRequested)

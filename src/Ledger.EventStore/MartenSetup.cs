@@ -53,6 +53,39 @@ public static class MartenSetup
     public static readonly TimeSpan LeadershipPolling = TimeSpan.FromSeconds(2);
 
     /// <summary>
+    /// The least time between two detections of Marten's high-water agent (<see cref="Projections.HighWaterWakeup"/>;
+    /// issue 15, P4): a notification of an append wakes the agent at once when the previous detection is this long ago,
+    /// else when it is. Under load the mark then moves at most fifty times a second, in steps of what committed meanwhile,
+    /// instead of after every commit (Marten's own wake-up: every 14-25 ms at 1,000 single-event appends a second); a
+    /// quiet store's first append is detected at once. 10 and 50 ms measured alike with <see cref="ConfigureShard"/>
+    /// (docs/benchmarks.md, "Issue 15, P4: where a single event's lag went").
+    /// </summary>
+    public static readonly TimeSpan HighWaterSpacing = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// How Marten's daemon runs each of our read models' shards (issue 15, P4), passed to <c>Projections.Add</c> for each.
+    /// </summary>
+    /// <remarks>
+    /// <c>MaximumHopperSize</c> bounds the positions a shard may have loaded and not yet committed (JasperFx.Events
+    /// 2.102.0, <c>SubscriptionAgent</c>: it loads another page at every move of the mark while fewer than that, and
+    /// twice its batch size, are in flight). At the default (5,000; in effect 2 x 500) a shard under single-event load
+    /// loaded one page per move of the mark, ~17 events, and queued each as a batch of its own: each batch cost as long as
+    /// the next move took to come, so the queue filled to ~1,000 positions and stayed full, a steady second behind the
+    /// mark at 1,000 events/s (docs/benchmarks.md). At 1 a shard loads its next page only once its last batch committed,
+    /// and that page holds everything the mark passed meanwhile, up to the batch size (500): the busier the shard, the
+    /// larger its batches, and no queue forms. What it could cost: a page's load no longer overlaps the previous batch's
+    /// apply (a catch-up after downtime; rebuilds replay in bulk, ProjectionRebuild); the probe's catch-ups measured no
+    /// loss. Which events a shard is handed,
+    /// their order, and the progression it commits are unchanged.
+    /// </remarks>
+    /// <param name="options">The shard's options.</param>
+    public static void ConfigureShard(JasperFx.Events.Projections.AsyncOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.MaximumHopperSize = 1;
+    }
+
+    /// <summary>
     /// Configures <paramref name="options"/> for the ledger's event store on <paramref name="dataSource"/>.
     /// </summary>
     /// <param name="options">Marten's options, e.g. from <c>AddMarten(options => ...)</c> or <c>DocumentStore.For</c>.</param>
@@ -90,7 +123,10 @@ public static class MartenSetup
         // A backstop for any Marten-native appender: the loser of a race waits and fails before drawing a sequence number,
         // so it leaves no hole that would stall the async projections (0006, Q1: 138 holes from 200 losers without it).
         events.UseExclusiveLockOnConcurrentAppends = true;
-        events.UseListenNotifyForEventAppends = true;
+        // Every append of the store notifies as it commits (MartenEvents.NotifyAppended); what the notifications wake is the
+        // store's own HighWaterWakeup, set as each daemon is built (OwnershipCoordinator, EventStore's feed detection).
+        // Marten's (this option) would replace it there, and woke the agent at every notification (HighWaterSpacing).
+        events.UseListenNotifyForEventAppends = false;
         // HotCold leadership on a session-scoped advisory lock: the transaction-scoped default keeps the leader idle in a
         // transaction, which our idle-in-transaction timeout ends, and two nodes then ran one shard at once (0006, Q8).
         events.UseAdvisoryLockTransaction = false;

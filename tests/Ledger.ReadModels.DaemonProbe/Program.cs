@@ -19,14 +19,21 @@ using Ledger.Testing;
 // oldest event a shard has not passed, sampled every 100 ms, as the benchmark's P4 figure) and the events each shard was
 // handed. Figures from one run on a shared machine: compare within a run, never against a bar.
 //
+// With --split SECONDS it appends single unit events through the store's group commit from --connections writers (64) at
+// --rate events/s (1,000) while one daemon keeps the read models live, samples mt_event_progression every ~10 ms, and
+// splits each event's delay from its recorded_at to its read models into the stages it passed (LagSplit.cs).
+//
 //   dotnet run --project tests/Ledger.ReadModels.DaemonProbe -- [--units 20000] [--rounds 2] [--explain] [--live 30]
-//     [--connection CS]
+//     [--split 30 [--rate 1000] [--connections 64]] [--connection CS]
 // Without --connection it starts a PostgreSQL container as the tests do (tests/run's environment: Docker, the image).
 var units = IntArgument("--units", 20_000);
 var rounds = IntArgument("--rounds", 2);
 var explain = args.Contains("--explain");
 var live = IntArgument("--live", 0);
 var connection = Argument("--connection");
+var split = IntArgument("--split", 0);
+var rate = IntArgument("--rate", 1_000);
+var connections = IntArgument("--connections", 64);
 var ct = CancellationToken.None;
 
 await using var container = connection is null ? await PostgresContainer.StartAsync(ct) : null;
@@ -68,6 +75,7 @@ for (var round = 1; round <= rounds; round++)
 if (rounds > 0) PrintTable();
 if (explain) await ExplainAsync();
 if (live > 0) await LiveAsync(TimeSpan.FromSeconds(live));
+if (split > 0) await LagSplit.RunAsync(dataSource, models, TimeSpan.FromSeconds(split), rate, connections, Load);
 return;
 
 async Task LiveAsync(TimeSpan duration)

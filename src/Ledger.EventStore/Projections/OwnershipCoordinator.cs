@@ -25,6 +25,7 @@ namespace Ledger.EventStore.Projections;
 internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDisposable
 {
     private readonly DocumentStore _store;
+    private readonly NpgsqlDataSource _dataSource;
     private readonly OwnershipLock _lock;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
@@ -34,11 +35,11 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
     private IDisposable? _wakeup;
 
     public OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, ILoggerFactory loggers)
-        : this(store, new OwnershipLock(dataSource, loggers.CreateLogger<OwnershipLock>()), loggers)
+        : this(store, dataSource, new OwnershipLock(dataSource, loggers.CreateLogger<OwnershipLock>()), loggers)
     {
     }
 
-    private OwnershipCoordinator(DocumentStore store, OwnershipLock ownershipLock, ILoggerFactory loggers)
+    private OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, OwnershipLock ownershipLock, ILoggerFactory loggers)
         : base(
             new SingleTenantProjectionDistributor(
                 () => (IProjectionDatabase)store.Storage.Database,
@@ -57,6 +58,7 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
             store.Options.Projections.HealthCheckPollingTime)
     {
         _store = store;
+        _dataSource = dataSource;
         _lock = ownershipLock;
         _loggers = loggers;
         _logger = loggers.CreateLogger<ProjectionCoordinator>();
@@ -75,13 +77,15 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
         lock (_daemonGate)
         {
             if (_daemon is not null) return _daemon;
+            // Each daemon's high-water agent takes its wake-up from the store's options as it is built (Marten 9.62.0 left
+            // its own LISTEN connection open after the daemon: one more per restart, and an error with its stack trace when
+            // the database stopped first). The wake-up is the store's HighWaterWakeup (MartenSetup: Marten's own is off), one
+            // per daemon, ended with it by this coordinator, which owns the daemon.
+            EndWakeup();
+            var wakeup = new HighWaterWakeup(_dataSource, MartenSetup.HighWaterSpacing, _loggers.CreateLogger<HighWaterWakeup>());
+            _store.Options.Projections.Wakeup = wakeup;
+            _wakeup = wakeup;
             _daemon = _daemons.DaemonForMainDatabase();
-            // Marten 9.62.0 gives each daemon it builds a new LISTEN connection for its wake-ups
-            // (UseListenNotifyForEventAppends: PostgresqlListenWakeup, set on the store's options as the daemon is built and
-            // read by its high-water agent) and disposes it nowhere: it outlived the daemon, one more per restart, and a
-            // database stopped after the service (ledger run's embedded one) ended it under Marten, which logged the error
-            // with its stack trace. This coordinator owns the daemon, so it ends the daemon's wake-ups with it.
-            _wakeup = _store.Options.Projections.Wakeup as IDisposable;
             return _daemon;
         }
     }

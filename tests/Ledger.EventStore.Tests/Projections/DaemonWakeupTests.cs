@@ -5,10 +5,10 @@ using Npgsql;
 namespace Ledger.EventStore.Tests.Projections;
 
 /// <summary>
-/// Marten's daemon is woken by a LISTEN connection of its own (<c>UseListenNotifyForEventAppends</c>). Marten 9.62.0 closes
-/// it nowhere; the store's coordinator ends it with the daemon (OwnershipCoordinator), so a stopped node leaves no session
-/// behind, and a database stopped after the service does not end it under Marten (which logged that with a stack trace on
-/// every Ctrl+C of <c>ledger run</c>).
+/// Marten's daemon is woken by a LISTEN connection of its own: the store's <c>HighWaterWakeup</c>, one per daemon (Marten
+/// 9.62.0's own, <c>UseListenNotifyForEventAppends</c>, was closed nowhere). The store's coordinator ends it with the daemon
+/// (OwnershipCoordinator), so a stopped node leaves no session behind, and a database stopped after the service does not
+/// end it under Marten (which logged that with a stack trace on every Ctrl+C of <c>ledger run</c>).
 /// </summary>
 public sealed class DaemonWakeupTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
 {
