@@ -47,9 +47,12 @@ internal sealed partial class RebuildScan
     }
 
     /// <summary>Takes a seat for one read model's bulk replay; the scan starts once every member joined or declined.</summary>
-    public Seat Join(string shard, IReadOnlyCollection<string>? types)
+    /// <param name="shard">The read model's shard.</param>
+    /// <param name="types">The event types it folds (null: every type).</param>
+    /// <param name="horizonSql">What reads its horizon in the snapshot (null: its live progression, a rebuild's).</param>
+    public Seat Join(string shard, IReadOnlyCollection<string>? types, string? horizonSql = null)
     {
-        var seat = new Seat(shard, types is null ? null : new HashSet<string>(types, StringComparer.Ordinal));
+        var seat = new Seat(shard, types is null ? null : new HashSet<string>(types, StringComparer.Ordinal), horizonSql ?? HorizonSql);
         lock (_lock)
         {
             if (_waitingFor <= 0) throw new InvalidOperationException("Every member of the scan has already joined or declined.");
@@ -86,8 +89,8 @@ internal sealed partial class RebuildScan
             await using var snapshot = await reader.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
             foreach (var seat in seats)
             {
-                await using var command = new NpgsqlCommand(HorizonSql, reader, snapshot);
-                command.Parameters.Add(ProjectionRebuild.Text("shard", seat.Shard));
+                await using var command = new NpgsqlCommand(seat.HorizonSql, reader, snapshot);
+                if (ReferenceEquals(seat.HorizonSql, HorizonSql)) command.Parameters.Add(ProjectionRebuild.Text("shard", seat.Shard));
                 seat.Horizon = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
             }
 
@@ -153,16 +156,20 @@ internal sealed partial class RebuildScan
     {
         private readonly CancellationTokenSource _left = new();
 
-        public Seat(string shard, HashSet<string>? types)
+        public Seat(string shard, HashSet<string>? types, string horizonSql)
         {
             Shard = shard;
             Types = types;
+            HorizonSql = horizonSql;
             Left = _left.Token;
         }
 
         public string Shard { get; }
 
         public HashSet<string>? Types { get; }
+
+        /// <summary>What reads <see cref="Horizon"/> in the scan's snapshot.</summary>
+        public string HorizonSql { get; }
 
         /// <summary>The read model's live progression in the scan's snapshot: it reads nothing above it.</summary>
         public long Horizon { get; set; }
