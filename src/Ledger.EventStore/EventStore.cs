@@ -491,6 +491,7 @@ public sealed class EventStore : IAsyncDisposable
     {
         if (_coordinator is null) return [];
         var held = Options.AsyncProjections.Where(p => _coordinator.Held.Contains(p.Name)).ToList();
+        if (held.Count == 0) return [];
         var owned = new List<Projections.IProjection>();
         try
         {
