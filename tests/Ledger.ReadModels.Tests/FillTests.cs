@@ -115,6 +115,45 @@ public sealed class FillTests(DatabaseFixture database) : IClassFixture<Database
             "select count(*) from ledger.projection_checkpoints where rebuild_requested_at is not null"));
     }
 
+    [Fact]
+    public async Task A_fill_whose_read_model_a_daemon_moved_meanwhile_does_not_swap_and_leaves_the_live_tables_as_they_are()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "fill-overtaken");
+        var units = History.Generate(seed: 4444, lathropUnits: 60, shanghaiUnits: 40);
+        await using var store = Store(dataSource, [], [new WitnessProjection()]);
+        await AppendAllAsync(store, DaemonChecks.Appends(units, writers: 1, seed: 9));
+        var head = await store.GetHeadPositionAsync(Ct);
+        await MartenDaemon.WaitForAsync(dataSource, MartenDaemon.WitnessShard, head, Ct);
+
+        // The fill's first replay batch waits; meanwhile "another node's daemon" runs the read model: it writes the live
+        // table and moves the progression, as a batch does.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var witness = new FillWitness();
+        var gated = new Gated(witness, async (batch, token) =>
+        {
+            reached.TrySetResult();
+            await gate.Task.WaitAsync(token);
+            await witness.ApplyAsync(batch, token);
+        });
+        var log = new CollectingLog();
+        var fill = new ProjectionRebuild(dataSource, new ProjectionRebuildOptions { BatchSize = 100 }, log).StartFill([gated], Ct)[0];
+        await reached.Task.WaitAsync(Deadline, Ct);
+        await using (var moved = dataSource.CreateCommand(
+            "insert into public.fill_seen (position) values (1); insert into ledger.mt_event_progression (name, last_seq_id) values (@shard, 1)"))
+        {
+            moved.Parameters.Add(new NpgsqlParameter<string>("shard", FillWitness.Shard));
+            await moved.ExecuteNonQueryAsync(Ct);
+        }
+
+        gate.SetResult();
+        Assert.False(await fill.WaitAsync(Deadline, Ct));
+        Assert.Contains(log.Lines, l => l.Contains("the fill gives way", StringComparison.Ordinal));
+        Assert.Equal(1L, await MartenDaemon.ProgressAsync(dataSource, FillWitness.Shard, Ct));
+        Assert.Equal(1L, await ScalarAsync<long>(dataSource, "select count(*) from public.fill_seen"));
+    }
+
     private static EventStore.EventStore Store(NpgsqlDataSource dataSource, IProjection[] held, IProjection[] running)
     {
         var options = new EventStoreOptions { EventTypes = Production.Units.UnitEvents.StoredNamesByType, LoggerFactory = MartenDaemon.Log };
@@ -144,6 +183,16 @@ public sealed class FillTests(DatabaseFixture database) : IClassFixture<Database
     {
         await using var command = dataSource.CreateCommand(sql);
         return (T)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    /// <summary>A read model whose batches run through a delegate.</summary>
+    private sealed class Gated(IProjection inner, Func<ProjectionBatch, CancellationToken, Task> apply) : IProjection
+    {
+        public string Name => inner.Name;
+
+        public IReadOnlyList<string> Tables => inner.Tables;
+
+        public Task ApplyAsync(ProjectionBatch batch, CancellationToken cancellationToken) => apply(batch, cancellationToken);
     }
 
     /// <summary>

@@ -101,11 +101,19 @@ internal static class DemoSeeding
             $"Posted {result.Events:N0} events in {result.Requests:N0} requests in {seconds:0.0} s ({result.Events / Math.Max(seconds, 0.001):N0} events/s)."));
 
         var filling = TimeProvider.System.GetTimestamp();
-        var filled = await AnsiConsole.Status().StartAsync("Filling the read models by the bulk replay", _ => fill(cancellationToken));
-        if (filled.Count > 0)
+        try
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Filled {string.Join(", ", filled)} by the bulk replay in {TimeProvider.System.GetElapsedTime(filling).TotalSeconds:0.0} s."));
+            var filled = await AnsiConsole.Status().StartAsync("Filling the read models by the bulk replay", _ => fill(cancellationToken));
+            if (filled.Count > 0)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Filled {string.Join(", ", filled)} by the bulk replay in {TimeProvider.System.GetElapsedTime(filling).TotalSeconds:0.0} s."));
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The fill released the read models on its way out: the daemon applies the history itself, only slower.
+            await Console.Error.WriteLineAsync($"Filling the read models by the bulk replay failed ({e.Message}); the daemon applies the history to them instead.");
         }
 
         await CatchUpAsync(new LedgerClient(http, new LedgerClientOptions { ApiKey = adminKey }), result.Position, cancellationToken);

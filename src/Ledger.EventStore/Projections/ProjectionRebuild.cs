@@ -238,7 +238,7 @@ public sealed partial class ProjectionRebuild
         {
             if (_inScan) throw new InvalidOperationException($"Projection '{Name}' has already joined or declined the shared scan.");
             _inScan = true;
-            return _scan.Join(Shard, projection.EventTypes, _fill ? FillHorizon : null);
+            return _scan.Join(Shard, projection.EventTypes, toHighWaterMark: _fill);
         }
 
         /// <summary>Records the fill as a rebuild request, if the read model was never run (see projection_fill_request.sql).</summary>
