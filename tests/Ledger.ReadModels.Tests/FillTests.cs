@@ -116,6 +116,52 @@ public sealed class FillTests(DatabaseFixture database) : IClassFixture<Database
     }
 
     [Fact]
+    public async Task A_held_read_model_another_node_owns_is_released_unfilled_and_that_node_applies_its_events()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "fill-owned-elsewhere");
+        // Node A runs the witness (its daemon takes the shard's lock at once), whose batches wait until the end: its
+        // progression stays 0 while node B tries to fill it.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var witness = new FillWitness();
+        var gated = new Gated(witness, async (batch, token) =>
+        {
+            await gate.Task.WaitAsync(token);
+            await witness.ApplyAsync(batch, token);
+        });
+        await using var a = Store(dataSource, [], [gated, new WitnessProjection()]);
+        await Eventually.HoldsAsync(async () => await OwnershipLocksAsync(dataSource, "fill-witness") == 1,
+            "node A holds the witness's ownership lock", Deadline);
+
+        await using var b = Store(dataSource, [new FillWitness()], [new WitnessProjection()]);
+        var units = History.Generate(seed: 4545, lathropUnits: 60, shanghaiUnits: 40);
+        await AppendAllAsync(b, DaemonChecks.Appends(units, writers: 1, seed: 11));
+        var head = await b.GetHeadPositionAsync(Ct);
+
+        await MartenDaemon.WaitForAsync(dataSource, MartenDaemon.WitnessShard, head, Ct);
+
+        // Never run, but owned by node A: node B may not fill it.
+        Assert.Equal(0L, await MartenDaemon.ProgressAsync(dataSource, FillWitness.Shard, Ct));
+        Assert.Empty(await b.FillHeldProjectionsAsync(Ct).WaitAsync(Deadline, Ct));
+        gate.SetResult();
+        await MartenDaemon.WaitForAsync(dataSource, FillWitness.Shard, head, Ct);
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from ledger.events e full join public.fill_seen s using (position) where e.position is null or s.position is null"));
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from ledger.projection_checkpoints where rebuild_requested_at is not null"));
+        Assert.Equal(1L, await OwnershipLocksAsync(dataSource, "fill-witness"));
+    }
+
+    private static async Task<long> OwnershipLocksAsync(NpgsqlDataSource dataSource, string projection)
+    {
+        await using var command = dataSource.CreateCommand(
+            "select count(*) from pg_locks where locktype = 'advisory' and granted and objsubid = 1 " +
+            "and ((classid::bigint << 32) | objid::bigint) = @key");
+        command.Parameters.Add(new NpgsqlParameter<long>("key", MartenSetup.OwnershipLockKey(projection)));
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    [Fact]
     public async Task A_fill_whose_read_model_a_daemon_moved_meanwhile_does_not_swap_and_leaves_the_live_tables_as_they_are()
     {
         await using var db = await database.CreateDatabaseAsync(Ct);
