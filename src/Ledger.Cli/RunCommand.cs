@@ -88,6 +88,9 @@ internal static class RunCommand
                     builder.Logging.AddFilter("Marten", LogLevel.Warning);
                     // Wolverine's start-up and node-agent lines, likewise.
                     builder.Logging.AddFilter("Wolverine", LogLevel.Warning);
+                    // The fill's steps (it runs as a rebuild: shadow tables, scan, swap, a dozen lines); the seeding prints
+                    // one line for it, and failures still show.
+                    builder.Logging.AddFilter("Ledger.EventStore.Projections.ProjectionRebuild", LogLevel.Warning);
                 });
                 await app.StartAsync(cancellationToken);
                 try
