@@ -8,7 +8,9 @@ using Ledger.Cli.Demo;
 using Ledger.Client;
 using Ledger.EventStore;
 using Ledger.LocalPostgres;
+using Ledger.Api.Features;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Ledger.Cli;
@@ -74,6 +76,10 @@ internal static class RunCommand
                     builder.Configuration[$"ConnectionStrings:{DatabaseRoles.MigrationsConnectionStringName}"] = database.MigrationsConnectionString;
                     builder.WebHost.UseUrls(listen);
                     if (parse.GetValue(rabbitMq) is { Length: > 0 } broker) builder.Configuration[IntegrationTransport.RabbitMqSetting] = broker;
+                    // The history goes into a ledger created just now: the read models wait while it is posted, and the
+                    // rebuild's bulk replay fills them afterwards (a tenth of the CPU the daemon spends applying it event by
+                    // event; docs/benchmarks.md, issue 15 P8). The integration subscriptions run meanwhile.
+                    if (generating is not null) builder.Configuration[ProjectionDaemonSettings.HoldReadModels] = "true";
                     // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
                     // content root's): a line per request would bury the progress of the demo history and the URLs.
                     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -82,6 +88,9 @@ internal static class RunCommand
                     builder.Logging.AddFilter("Marten", LogLevel.Warning);
                     // Wolverine's start-up and node-agent lines, likewise.
                     builder.Logging.AddFilter("Wolverine", LogLevel.Warning);
+                    // The fill's steps (it runs as a rebuild: shadow tables, scan, swap, a dozen lines); the seeding prints
+                    // one line for it, and failures still show.
+                    builder.Logging.AddFilter("Ledger.EventStore.Projections.ProjectionRebuild", LogLevel.Warning);
                 });
                 await app.StartAsync(cancellationToken);
                 try
@@ -89,25 +98,38 @@ internal static class RunCommand
                     var baseUrl = LocalAddress(app.Urls.FirstOrDefault() ?? listen.Split(';')[0]);
 
                     var seeded = false;
-                    if (!parse.GetValue(noDemo))
+                    var store = app.Services.GetRequiredService<EventStore.EventStore>();
+                    try
                     {
-                        if (await DemoSeeding.IsEmptyAsync(database.ConnectionString, cancellationToken))
+                        if (!parse.GetValue(noDemo))
                         {
-                            try
+                            if (await DemoSeeding.IsEmptyAsync(database.ConnectionString, cancellationToken))
                             {
-                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, generating,
-                                    journal: IntegrationTransport.BrokerUri(app.Configuration) is null, cancellationToken);
-                                seeded = true;
+                                try
+                                {
+                                    await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, generating,
+                                        journal: IntegrationTransport.BrokerUri(app.Configuration) is null, store.FillHeldProjectionsAsync, cancellationToken);
+                                    seeded = true;
+                                }
+                                catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
+                                {
+                                    // A defect of the demo, not of the ledger: the service stays up, to look at what was recorded.
+                                    await Console.Error.WriteLineAsync($"Seeding the demo history failed: {e.Message}");
+                                }
                             }
-                            catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
+                            else
                             {
-                                // A defect of the demo, not of the ledger: the service stays up, to look at what was recorded.
-                                await Console.Error.WriteLineAsync($"Seeding the demo history failed: {e.Message}");
+                                Console.WriteLine("The ledger holds events already: the demo history is seeded only into an empty ledger.");
                             }
                         }
-                        else
+                    }
+                    finally
+                    {
+                        // Whatever became of the seeding, the read models run: a fill that did not happen (the seeding
+                        // failed or was stopped) releases them unfilled, and the daemon applies what was posted itself.
+                        if (store.Options.HeldProjections.Count > 0 && !cancellationToken.IsCancellationRequested)
                         {
-                            Console.WriteLine("The ledger holds events already: the demo history is seeded only into an empty ledger.");
+                            await store.FillHeldProjectionsAsync(cancellationToken);
                         }
                     }
 

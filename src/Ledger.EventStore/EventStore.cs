@@ -68,7 +68,9 @@ public sealed class EventStore : IAsyncDisposable
             // What AddMarten(...).AddAsyncDaemon(HotCold) registers as a hosted service, owned by the store instead, so
             // that one store per process holds the events, the projections and their daemon (MartenSetup: HotCold), with
             // ownership locks that a frozen node loses (OwnershipCoordinator, issue 13).
-            _coordinator = new Projections.OwnershipCoordinator(_marten, dataSource, Options.LoggerFactory);
+            var unknown = Options.HeldProjections.Where(name => Options.AsyncProjections.All(p => p.Name != name)).ToArray();
+            if (unknown.Length > 0) throw new ArgumentException($"Held projections that are not asynchronous read models of the store: {string.Join(", ", unknown)}.", nameof(options));
+            _coordinator = new Projections.OwnershipCoordinator(_marten, dataSource, Options.LoggerFactory, Options.HeldProjections);
             // Acts on operators' retries, skips and rebuild requests on this node (docs/projections.md); started with the daemon.
             var coordinator = _coordinator;
             List<Projections.IProjectionMaintenance> maintenance = [.. Options.ProjectionMaintenance];
@@ -473,6 +475,40 @@ public sealed class EventStore : IAsyncDisposable
             }
 
             return _coordinatorStarted;
+        }
+    }
+
+    /// <summary>
+    /// Fills the read models this node holds (<see cref="EventStoreOptions.HeldProjections"/>, not yet released) that the
+    /// daemon has never run, up to the store's high-water mark, by the rebuild's shared-scan bulk replay
+    /// (<see cref="Projections.ProjectionRebuild.StartFill"/>), then releases every held read model: the daemon runs each
+    /// from its progression (the fill's horizon, or where it was). Only a read model whose ownership lock this node gets is
+    /// filled here, so no other node's daemon runs it meanwhile; one another node owns is released unfilled. Returns the
+    /// names of the read models filled. A fill that fails (or is cancelled) still releases them: the daemon then applies
+    /// their events itself, which is slower but the same.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FillHeldProjectionsAsync(CancellationToken cancellationToken = default)
+    {
+        if (_coordinator is null) return [];
+        var held = Options.AsyncProjections.Where(p => _coordinator.Held.Contains(p.Name)).ToList();
+        if (held.Count == 0) return [];
+        var owned = new List<Projections.IProjection>();
+        try
+        {
+            foreach (var projection in held)
+            {
+                if (await _coordinator.TryOwnAsync(projection.Name, cancellationToken)) owned.Add(projection);
+            }
+
+            var rebuild = new Projections.ProjectionRebuild(_dataSource, Options.Rebuilds, Options.LoggerFactory.CreateLogger<Projections.ProjectionRebuild>());
+            var filled = await Task.WhenAll(rebuild.StartFill(owned, cancellationToken));
+            return [.. owned.Where((_, i) => filled[i]).Select(p => p.Name)];
+        }
+        finally
+        {
+            // Let go of the lock before the release, so that the leadership loop competes for it as for any other shard.
+            foreach (var projection in owned) await _coordinator.DisownAsync(projection.Name);
+            foreach (var projection in held) _coordinator.Release(projection.Name);
         }
     }
 

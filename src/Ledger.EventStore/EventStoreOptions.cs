@@ -39,6 +39,15 @@ public sealed class EventStoreOptions
     public IList<Projections.IProjection> AsyncProjections { get; } = [];
 
     /// <summary>
+    /// Read models of <see cref="AsyncProjections"/> (by name) that the daemon does not run on this node when it starts,
+    /// while the integration subscriptions and the other read models run: each waits for
+    /// <see cref="EventStore.FillHeldProjectionsAsync"/>, which fills it by the rebuild's bulk replay if the daemon never
+    /// ran it and then lets the daemon run it from there (`ledger run` seeding a new ledger: docs/projections.md, "Held
+    /// read models").
+    /// </summary>
+    public ISet<string> HeldProjections { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
     /// This node's name among the nodes sharing the database: shown as the owner of the projections it runs. Unique per
     /// process (several nodes may run on one machine).
     /// </summary>

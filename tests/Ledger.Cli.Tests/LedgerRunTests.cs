@@ -13,8 +13,8 @@ namespace Ledger.Cli.Tests;
 /// <summary>
 /// <c>ledger run</c> as a newcomer runs it (README command 1): on a data directory it creates, it seeds the whole demo
 /// history through the service and prints its URLs only once the read models hold all of it and the integration journal
-/// every unit notification, once; Marten's daemon then owns the read models; a second run on the same directory seeds
-/// nothing (issue 15, P8).
+/// every unit notification, once; the read models are held while it posts and filled by the bulk replay after it; Marten's
+/// daemon then owns them; a second run on the same directory seeds nothing (issue 15, P8).
 /// </summary>
 public sealed class LedgerRunTests : IAsyncDisposable
 {
@@ -66,6 +66,13 @@ public sealed class LedgerRunTests : IAsyncDisposable
             var readModels = await ReadModelPositionsAsync(superuser);
             Assert.NotEmpty(readModels);
             Assert.All(readModels, p => Assert.Equal((p.Name, head), (p.Name, p.Position)));
+
+            // On the ledger it created, the read models were held while the history was posted and filled by the bulk
+            // replay afterwards, every one of them, before they were waited for.
+            var filled = output.Split('\n').Select(l => l.Trim()).SingleOrDefault(l => l.StartsWith("Filled ", StringComparison.Ordinal))
+                ?? throw new Xunit.Sdk.XunitException($"ledger run printed no 'Filled ...' line:{Environment.NewLine}{output}");
+            Assert.All(readModels, p => Assert.Contains(p.Name, filled, StringComparison.Ordinal));
+            Assert.True(output.IndexOf("Filled ", StringComparison.Ordinal) < caughtUp, "the read models were waited for before the fill");
 
             // And the journal: every shipment, delivery and commissioning announced, once (its key is the message id, which
             // is the event's id), before the URLs.

@@ -744,20 +744,4 @@ public sealed class RebuildTests(DatabaseFixture database) : IClassFixture<Datab
             }
         }
     }
-
-    /// <summary>Keeps every line a rebuild logs.</summary>
-    private sealed class CollectingLog : Microsoft.Extensions.Logging.ILogger
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public IReadOnlyCollection<string> Lines => _lines;
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-
-        public void Log<TState>(
-            Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
-            Func<TState, Exception?, string> formatter) => _lines.Enqueue(formatter(state, exception));
-    }
 }

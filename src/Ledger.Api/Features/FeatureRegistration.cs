@@ -35,7 +35,12 @@ public static class FeatureRegistration
             };
             if (ProjectionDaemonService.RunsDaemon(configuration))
             {
-                foreach (var projection in sp.GetRequiredService<IReadOnlyList<IProjection>>()) options.AsyncProjections.Add(projection);
+                var held = ProjectionDaemonService.HoldsReadModels(configuration);
+                foreach (var projection in sp.GetRequiredService<IReadOnlyList<IProjection>>())
+                {
+                    options.AsyncProjections.Add(projection);
+                    if (held) options.HeldProjections.Add(projection.Name);
+                }
             }
 
             return options;

@@ -1,5 +1,12 @@
 namespace Ledger.Api.Features;
 
+/// <summary>The daemon's settings a host sets in code (`ledger run`).</summary>
+public static class ProjectionDaemonSettings
+{
+    /// <summary>Start the daemon with the read models held until the host fills them (see <see cref="ProjectionDaemonService.HoldsReadModels"/>).</summary>
+    public const string HoldReadModels = "Ledger:Projections:HoldReadModels";
+}
+
 /// <summary>
 /// Starts Marten's async daemon on this node, over the ledger's asynchronous read models. Every node runs one (HotCold):
 /// the daemons compete for each projection on an advisory lock, exactly one applies it at a time, and another takes it
@@ -11,6 +18,14 @@ internal sealed partial class ProjectionDaemonService(
 {
     /// <summary>Whether this node runs the daemon (<c>Ledger:Projections:RunDaemon</c>, default true).</summary>
     public static bool RunsDaemon(IConfiguration configuration) => configuration.GetValue("Ledger:Projections:RunDaemon", true);
+
+    /// <summary>
+    /// Whether this node's daemon starts with the read models held (<c>Ledger:Projections:HoldReadModels</c>, default
+    /// false): it runs the integration subscriptions, not the read models, until the host fills and releases them
+    /// (<see cref="EventStore.EventStore.FillHeldProjectionsAsync"/>). Only for a host that does so: `ledger run` seeding a
+    /// ledger it has just created (docs/projections.md, "Held read models").
+    /// </summary>
+    public static bool HoldsReadModels(IConfiguration configuration) => configuration.GetValue(ProjectionDaemonSettings.HoldReadModels, false);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

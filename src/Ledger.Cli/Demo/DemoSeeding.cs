@@ -47,10 +47,14 @@ internal static class DemoSeeding
     /// <param name="generating">The history from <see cref="GenerateAsync"/>, begun earlier; generated now when null.</param>
     /// <param name="journal">Whether integration events go to the local journal (no broker): then the seeding also waits
     /// for the journal to hold the history's unit notifications.</param>
+    /// <param name="fill">Fills the read models held while the history was posted and releases them
+    /// (<see cref="EventStore.EventStore.FillHeldProjectionsAsync"/>); returns those it filled (none: nothing was held).</param>
     /// <param name="cancellationToken">Ctrl+C.</param>
     public static async Task SeedAsync(
-        string connectionString, Uri baseAddress, string adminKey, Task<GeneratedHistory>? generating, bool journal, CancellationToken cancellationToken)
+        string connectionString, Uri baseAddress, string adminKey, Task<GeneratedHistory>? generating, bool journal,
+        Func<CancellationToken, Task<IReadOnlyList<string>>> fill, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(fill);
         generating ??= GenerateAsync();
         var (history, description) = generating.IsCompletedSuccessfully
             ? generating.Result
@@ -95,6 +99,22 @@ internal static class DemoSeeding
         var seconds = result.Elapsed.TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Posted {result.Events:N0} events in {result.Requests:N0} requests in {seconds:0.0} s ({result.Events / Math.Max(seconds, 0.001):N0} events/s)."));
+
+        var filling = TimeProvider.System.GetTimestamp();
+        try
+        {
+            var filled = await AnsiConsole.Status().StartAsync("Filling the read models by the bulk replay", _ => fill(cancellationToken));
+            if (filled.Count > 0)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Filled {string.Join(", ", filled)} by the bulk replay in {TimeProvider.System.GetElapsedTime(filling).TotalSeconds:0.0} s."));
+            }
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The fill released the read models on its way out: the daemon applies the history itself, only slower.
+            await Console.Error.WriteLineAsync($"Filling the read models by the bulk replay failed ({e.Message}); the daemon applies the history to them instead.");
+        }
 
         await CatchUpAsync(new LedgerClient(http, new LedgerClientOptions { ApiKey = adminKey }), result.Position, cancellationToken);
         if (journal) await JournalCatchUpAsync(dataSource, history, cancellationToken);

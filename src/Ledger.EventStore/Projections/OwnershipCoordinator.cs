@@ -30,20 +30,24 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
     private readonly Lock _daemonGate = new();
+    private readonly HeldShards _held;
     private ProjectionCoordinator _daemons;
     private IProjectionDaemon? _daemon;
     private IDisposable? _wakeup;
 
-    public OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, ILoggerFactory loggers)
-        : this(store, dataSource, new OwnershipLock(dataSource, loggers.CreateLogger<OwnershipLock>()), loggers)
+    public OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, ILoggerFactory loggers, IEnumerable<string>? held = null)
+        : this(store, dataSource, new OwnershipLock(dataSource, loggers.CreateLogger<OwnershipLock>()), loggers,
+            new HeldShards(held ?? []))
     {
     }
 
-    private OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, OwnershipLock ownershipLock, ILoggerFactory loggers)
+    private OwnershipCoordinator(DocumentStore store, NpgsqlDataSource dataSource, OwnershipLock ownershipLock, ILoggerFactory loggers, HeldShards held)
         : base(
             new SingleTenantProjectionDistributor(
                 () => (IProjectionDatabase)store.Storage.Database,
-                () => store.Options.Projections.AllShards().Select(s => s.Name),
+                // A held shard is left out of the distribution: no node-local agent starts for it and this node takes no
+                // lock for it (the fill takes it itself, TryOwnAsync), until Release.
+                () => store.Options.Projections.AllShards().Select(s => s.Name).Where(name => !held.Contains(name.Name)),
                 _ => ownershipLock,
                 (database, names, lockId) => new ProjectionSet(lockId, (MartenDatabase)database, names),
                 store.Options.Events.DatabaseSchemaName,
@@ -63,14 +67,36 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
         _loggers = loggers;
         _logger = loggers.CreateLogger<ProjectionCoordinator>();
         _daemons = new ProjectionCoordinator(store, loggers.CreateLogger<ProjectionCoordinator>());
+        _held = held;
     }
+
+    /// <summary>The read models (projection names) held now: the daemon does not run them on this node.</summary>
+    public IReadOnlyCollection<string> Held => _held.Names;
+
+    /// <summary>
+    /// Lets the daemon run <paramref name="projectionName"/> again: the leadership loop's next poll
+    /// (LeadershipPollingTime) competes for its lock and starts it from its progression where it wins.
+    /// </summary>
+    public void Release(string projectionName) => _held.Remove(projectionName);
+
+    /// <summary>
+    /// Takes <paramref name="projectionName"/>'s ownership lock, as the daemon would before running it, for a fill of the
+    /// held read model: while this node holds it no other node's daemon runs the shard. False: another node owns it.
+    /// </summary>
+    public Task<bool> TryOwnAsync(string projectionName, CancellationToken cancellationToken) =>
+        _lock.TryAttainLockAsync(LockId(projectionName), cancellationToken);
+
+    /// <summary>Lets go of a lock taken by <see cref="TryOwnAsync"/> (before <see cref="Release"/>, so that the leadership loop competes for it afresh).</summary>
+    public Task DisownAsync(string projectionName) => _lock.ReleaseLockAsync(LockId(projectionName));
+
+    private int LockId(string projectionName) =>
+        ProjectionLockIds.Compute(_store.Options.Events.DatabaseSchemaName, new ShardName(projectionName), _store.Options.Projections.DaemonLockId);
 
     /// <summary>
     /// Whether this node holds <paramref name="projectionName"/>'s lock now, by a session that answered within the
     /// timeout: only then may its shard run here.
     /// </summary>
-    public bool Owns(string projectionName) => _lock.HasLock(
-        ProjectionLockIds.Compute(_store.Options.Events.DatabaseSchemaName, new ShardName(projectionName), _store.Options.Projections.DaemonLockId));
+    public bool Owns(string projectionName) => _lock.HasLock(LockId(projectionName));
 
     public override IProjectionDaemon DaemonForMainDatabase()
     {
@@ -133,5 +159,29 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
 
         lock (_daemonGate) EndWakeup();
         await _lock.DisposeAsync();
+    }
+
+    /// <summary>The held projection names, read by the distributor on every poll and released one by one.</summary>
+    private sealed class HeldShards(IEnumerable<string> names)
+    {
+        private readonly HashSet<string> _names = new(names, StringComparer.Ordinal);
+
+        public IReadOnlyCollection<string> Names
+        {
+            get
+            {
+                lock (_names) return [.. _names];
+            }
+        }
+
+        public bool Contains(string name)
+        {
+            lock (_names) return _names.Contains(name);
+        }
+
+        public void Remove(string name)
+        {
+            lock (_names) _names.Remove(name);
+        }
     }
 }

@@ -79,6 +79,11 @@ public sealed partial class ProjectionRebuild
     private static readonly string BulkWrite = Read("projection_rebuild_bulk_write.sql");
     private static readonly string BulkFinish = Read("projection_rebuild_bulk_finish.sql");
     private static readonly string BulkCheck = Read("projection_rebuild_bulk_check.sql");
+    private static readonly string FillState = Read("projection_fill_state.sql");
+    private static readonly string FillRequest = Read("projection_fill_request.sql");
+    private static readonly IReadOnlyList<string> FillSwapProgression = SqlStatements.Split(Read("projection_fill_swap_progression.sql"));
+    private static readonly string FillHorizon = Read("projection_fill_horizon.sql");
+    private static readonly string FillProgression = Read("projection_fill_progression.sql");
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ProjectionRebuildOptions _options;
@@ -117,22 +122,45 @@ public sealed partial class ProjectionRebuild
         ArgumentNullException.ThrowIfNull(projections);
         if (projections.Any(p => p is null)) throw new ArgumentException("A projection is null.", nameof(projections));
         var scan = new RebuildScan(_dataSource, projections.Count, _logger, cancellationToken);
-        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, cancellationToken))];
+        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, fill: false, cancellationToken))];
     }
 
-    private async Task<bool> RunOneAsync(IProjection projection, RebuildScan scan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fills read models that Marten's daemon has never run (no progression, or 0) and does not run now (held on this node,
+    /// <see cref="EventStoreOptions.HeldProjections"/>) up to the store's high-water mark, through the same rebuild as
+    /// <see cref="StartIfRequested"/> (shadow tables, the shared scan's bulk replay, replay batches, the swap), whose swap
+    /// also sets the read model's progression to the position its new tables hold, so the daemon, once the read model is
+    /// released, carries on from there. One task per read model, in order: true where it filled; false where the read
+    /// model has a progression already, a rebuild is requested or under way, or another node holds its rebuild lock.
+    /// </summary>
+    /// <remarks>
+    /// The fill records a rebuild request under the read model's rebuild lock and holds that lock to the end, so the
+    /// nodes' rebuild maintenance leaves it alone; its swap refuses to swap if the progression moved from 0 meanwhile (a
+    /// daemon ran the read model after all), so the tables it replaces never held anything. The caller keeps the daemon
+    /// off the read model meanwhile (<see cref="EventStore.FillHeldProjectionsAsync"/>).
+    /// </remarks>
+    public IReadOnlyList<Task<bool>> StartFill(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(projections);
+        if (projections.Any(p => p is null)) throw new ArgumentException("A projection is null.", nameof(projections));
+        var scan = new RebuildScan(_dataSource, projections.Count, _logger, cancellationToken);
+        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, fill: true, cancellationToken))];
+    }
+
+    private async Task<bool> RunOneAsync(IProjection projection, RebuildScan scan, bool fill, CancellationToken cancellationToken)
     {
         // Off the caller's thread at once: the caller starts every member before awaiting any.
         await Task.Yield();
-        var rebuild = new Run(this, projection, scan);
+        var rebuild = new Run(this, projection, scan, fill);
         try
         {
-            if (!(await rebuild.ReadStateAsync(cancellationToken)).Requested) return false;
+            if (!fill && !(await rebuild.ReadStateAsync(cancellationToken)).Requested) return false;
 
             await using var lockConnection = await _dataSource.OpenConnectionAsync(cancellationToken);
             if (!await ScalarAsync<bool>(lockConnection, null, TryLock, cancellationToken, LockParameters(projection.Name))) return false;
             try
             {
+                if (fill && !await rebuild.RequestFillAsync(cancellationToken)) return false;
                 return await rebuild.RunAsync(cancellationToken);
             }
             finally
@@ -169,6 +197,7 @@ public sealed partial class ProjectionRebuild
         private readonly Dictionary<string, ProjectionTable> _byLogical;
         private readonly Guid _attempt = Guid.CreateVersion7();
         private readonly RebuildScan _scan;
+        private readonly bool _fill;
         private bool _inScan;
 
         // What creates the shadow tables' indexes again after a bulk replay copied the rows in (null: nothing deferred).
@@ -178,11 +207,12 @@ public sealed partial class ProjectionRebuild
         // batches and the shared scan do.
         private readonly HashSet<string>? _types;
 
-        public Run(ProjectionRebuild owner, IProjection projection, RebuildScan scan)
+        public Run(ProjectionRebuild owner, IProjection projection, RebuildScan scan, bool fill)
         {
             _owner = owner;
             _projection = projection;
             _scan = scan;
+            _fill = fill;
             _tables = projection.Tables.Select(t => ProjectionTable.Parse(projection.Name, t)).ToList();
             _byLogical = _tables.ToDictionary(t => t.Logical, StringComparer.Ordinal);
             _types = projection.EventTypes is { } types ? new HashSet<string>(types, StringComparer.Ordinal) : null;
@@ -208,7 +238,20 @@ public sealed partial class ProjectionRebuild
         {
             if (_inScan) throw new InvalidOperationException($"Projection '{Name}' has already joined or declined the shared scan.");
             _inScan = true;
-            return _scan.Join(Shard, projection.EventTypes);
+            return _scan.Join(Shard, projection.EventTypes, toHighWaterMark: _fill);
+        }
+
+        /// <summary>Records the fill as a rebuild request, if the read model was never run (see projection_fill_request.sql).</summary>
+        public async Task<bool> RequestFillAsync(CancellationToken cancellationToken)
+        {
+            await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+            await using (var ensure = new NpgsqlCommand(ProjectionSql.RowsEnsure, connection))
+            {
+                ensure.Parameters.Add(new NpgsqlParameter<string[]>("names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [Name] });
+                await ensure.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return await ExecuteAsync(connection, null, FillRequest, cancellationToken, Text("name", Name), Text("shard", Shard)) == 1;
         }
 
         public async Task<RebuildState> ReadStateAsync(CancellationToken cancellationToken)
@@ -219,9 +262,9 @@ public sealed partial class ProjectionRebuild
 
         private async Task<RebuildState> ReadStateAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
         {
-            await using var command = new NpgsqlCommand(State, connection);
+            await using var command = new NpgsqlCommand(_fill ? FillState : State, connection);
             command.Parameters.Add(Text("name", Name));
-            command.Parameters.Add(Text("shard", Shard));
+            if (!_fill) command.Parameters.Add(Text("shard", Shard));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken)) return new RebuildState(false, null, 0);
             return new RebuildState(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.GetInt64(2));
@@ -484,7 +527,24 @@ public sealed partial class ProjectionRebuild
             long live;
             try
             {
-                live = await ScalarAsync<long?>(connection, transaction, SwapProgression, cancellationToken, Text("shard", Shard)) ?? 0;
+                if (_fill)
+                {
+                    await ExecuteAsync(connection, transaction, FillSwapProgression[0], cancellationToken, Text("shard", Shard));
+                    if (await ScalarAsync<long?>(connection, transaction, FillSwapProgression[1], cancellationToken, Text("shard", Shard)) is not (0 or null))
+                    {
+                        // Another node's daemon ran the read model after all (its ownership lock was not this node's): its
+                        // tables are current there, so the fill gives way; the request left behind runs as an ordinary rebuild.
+                        LogFillOvertaken(_owner._logger, Name);
+                        return Step.Stop;
+                    }
+
+                    live = await ScalarAsync<long>(connection, transaction, FillHorizon, cancellationToken);
+                }
+                else
+                {
+                    live = await ScalarAsync<long?>(connection, transaction, SwapProgression, cancellationToken, Text("shard", Shard)) ?? 0;
+                }
+
                 await ExecuteAsync(connection, transaction,
                     "lock table " + string.Join(", ", _tables.Select(t => t.Live)) + " in access exclusive mode", cancellationToken);
             }
@@ -532,6 +592,7 @@ public sealed partial class ProjectionRebuild
             }
 
             if (await ExecuteAsync(connection, transaction, Finish, cancellationToken, Text("name", Name), Attempt()) != 1) return Step.Stop;
+            if (_fill) await ExecuteAsync(connection, transaction, FillProgression, cancellationToken, Text("shard", Shard), Bigint("live_position", live));
             await transaction.CommitAsync(cancellationToken);
             LogSwapped(_owner._logger, Name, live, applied);
             return Step.Swapped;
@@ -702,6 +763,9 @@ public sealed partial class ProjectionRebuild
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: rebuild swapped in at position {Position} ({Applied} events applied in the swap).")]
     private static partial void LogSwapped(ILogger logger, string projection, long position, int applied);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: a daemon moved its progression during the fill; the fill gives way and the request is left to an ordinary rebuild.")]
+    private static partial void LogFillOvertaken(ILogger logger, string projection);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Projection {Projection}: the rebuild failed on event {EventId} at position {Position}; it stops until retried or skipped.")]
     private static partial void LogFailed(ILogger logger, Exception exception, string projection, Guid eventId, long position);

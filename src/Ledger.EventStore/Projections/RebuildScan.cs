@@ -11,9 +11,9 @@ namespace Ledger.EventStore.Projections;
 /// One read of the store shared by the bulk replays of rebuilds that one node starts together
 /// (<see cref="ProjectionRebuild.StartIfRequested"/>): each read model's rebuild joins it, or declines (nothing requested,
 /// locked elsewhere, carried on from a shadow position, no bulk replay); when every one has, a single repeatable-read
-/// snapshot reads each joined read model's horizon (its live progression) and the count below it, then streams the
-/// events at or below the highest horizon, of the union of their types, stream by stream, and hands each read model the
-/// part that is its own: its types, at or below its own horizon. So every bulk replay sees exactly what a scan of its
+/// snapshot reads each joined read model's horizon (its live progression; a fill's: the high-water mark) and the count
+/// below it, then streams the events at or below the highest horizon, of the union of their types, stream by stream,
+/// and hands each read model the part that is its own: its types, at or below its own horizon. So every bulk replay sees exactly what a scan of its
 /// own would have seen (the same snapshot semantics, the same order), and the store is read once instead of once per
 /// read model (docs/projections.md, "The bulk replay").
 /// </summary>
@@ -29,6 +29,7 @@ internal sealed partial class RebuildScan
     private const int StreamsPerSeat = 1_000;
 
     private static readonly string HorizonSql = SqlResources.Read(typeof(RebuildScan).Assembly, "projection_rebuild_horizon.sql");
+    private static readonly string HighWaterSql = SqlResources.Read(typeof(RebuildScan).Assembly, "projection_fill_horizon.sql");
     private static readonly string CountSql = SqlResources.Read(typeof(RebuildScan).Assembly, "projection_rebuild_count.sql");
 
     private readonly NpgsqlDataSource _dataSource;
@@ -47,9 +48,13 @@ internal sealed partial class RebuildScan
     }
 
     /// <summary>Takes a seat for one read model's bulk replay; the scan starts once every member joined or declined.</summary>
-    public Seat Join(string shard, IReadOnlyCollection<string>? types)
+    /// <param name="shard">The read model's shard.</param>
+    /// <param name="types">The event types it folds (null: every type).</param>
+    /// <param name="toHighWaterMark">Whether its horizon is the store's high-water mark (a fill of a read model the daemon
+    /// never ran) instead of its live progression (a rebuild).</param>
+    public Seat Join(string shard, IReadOnlyCollection<string>? types, bool toHighWaterMark = false)
     {
-        var seat = new Seat(shard, types is null ? null : new HashSet<string>(types, StringComparer.Ordinal));
+        var seat = new Seat(shard, types is null ? null : new HashSet<string>(types, StringComparer.Ordinal), toHighWaterMark);
         lock (_lock)
         {
             if (_waitingFor <= 0) throw new InvalidOperationException("Every member of the scan has already joined or declined.");
@@ -86,8 +91,8 @@ internal sealed partial class RebuildScan
             await using var snapshot = await reader.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
             foreach (var seat in seats)
             {
-                await using var command = new NpgsqlCommand(HorizonSql, reader, snapshot);
-                command.Parameters.Add(ProjectionRebuild.Text("shard", seat.Shard));
+                await using var command = new NpgsqlCommand(seat.ToHighWaterMark ? HighWaterSql : HorizonSql, reader, snapshot);
+                if (!seat.ToHighWaterMark) command.Parameters.Add(ProjectionRebuild.Text("shard", seat.Shard));
                 seat.Horizon = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
             }
 
@@ -153,10 +158,11 @@ internal sealed partial class RebuildScan
     {
         private readonly CancellationTokenSource _left = new();
 
-        public Seat(string shard, HashSet<string>? types)
+        public Seat(string shard, HashSet<string>? types, bool toHighWaterMark)
         {
             Shard = shard;
             Types = types;
+            ToHighWaterMark = toHighWaterMark;
             Left = _left.Token;
         }
 
@@ -164,7 +170,10 @@ internal sealed partial class RebuildScan
 
         public HashSet<string>? Types { get; }
 
-        /// <summary>The read model's live progression in the scan's snapshot: it reads nothing above it.</summary>
+        /// <summary>Whether <see cref="Horizon"/> is the store's high-water mark (a fill) rather than the live progression.</summary>
+        public bool ToHighWaterMark { get; }
+
+        /// <summary>The read model's live progression (a fill: the high-water mark) in the scan's snapshot: it reads nothing above it.</summary>
         public long Horizon { get; set; }
 
         /// <summary>How many events (of every type) are at or below <see cref="Horizon"/>.</summary>
