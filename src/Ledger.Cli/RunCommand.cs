@@ -79,7 +79,7 @@ internal static class RunCommand
                     // The history goes into a ledger created just now: the read models wait while it is posted, and the
                     // rebuild's bulk replay fills them afterwards (a tenth of the CPU the daemon spends applying it event by
                     // event; docs/benchmarks.md, issue 15 P8). The integration subscriptions run meanwhile.
-                    if (generating is not null) builder.Configuration[ProjectionDaemonSettings.HoldReadModels] = "true";
+                    if (generating is not null) builder.Services.HoldReadModelsUntilFilled();
                     // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
                     // content root's): a line per request would bury the progress of the demo history and the URLs.
                     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
