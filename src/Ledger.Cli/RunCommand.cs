@@ -65,10 +65,15 @@ internal static class RunCommand
                 await using var database = await LedgerDatabase.OpenAsync(parse.GetValue(dataDirectory)!, cancellationToken, owner: true);
                 // A cluster created just now holds no events, so it will be seeded: its history is generated while the
                 // migrations run and the service starts, not after them. On any other database it waits for the look below.
-                var generating = !parse.GetValue(noDemo) && database.Created ? DemoSeeding.GenerateAsync() : null;
+                var demo = !parse.GetValue(noDemo);
+                var generating = demo && database.Created ? DemoSeeding.GenerateAsync() : null;
                 await database.MigrateAsync(cancellationToken);
                 var adminKey = await CreateDemoAdminKeyAsync(database.ConnectionString, cancellationToken);
                 var listen = parse.GetValue(urls)!;
+                // Decided before the service starts, since whether it holds the read models depends on it.
+                var plan = !demo ? null
+                    : generating is not null ? new DemoSeedingPlan(generating, new HashSet<Guid>())
+                    : await DemoSeeding.PlanAsync(database.ConnectionString, cancellationToken);
 
                 await using var app = LedgerApp.Create([], builder =>
                 {
@@ -76,10 +81,11 @@ internal static class RunCommand
                     builder.Configuration[$"ConnectionStrings:{DatabaseRoles.MigrationsConnectionStringName}"] = database.MigrationsConnectionString;
                     builder.WebHost.UseUrls(listen);
                     if (parse.GetValue(rabbitMq) is { Length: > 0 } broker) builder.Configuration[IntegrationTransport.RabbitMqSetting] = broker;
-                    // The history goes into a ledger created just now: the read models wait while it is posted, and the
-                    // rebuild's bulk replay fills them afterwards (a tenth of the CPU the daemon spends applying it event by
-                    // event; docs/benchmarks.md, issue 15 P8). The integration subscriptions run meanwhile.
-                    if (generating is not null) builder.Configuration[ProjectionDaemonSettings.HoldReadModels] = "true";
+                    // The history goes into the embedded cluster (created just now, or where a seeding was stopped half-way),
+                    // where no other node runs: the read models wait while it is posted, and the rebuild's bulk replay fills
+                    // them afterwards (a tenth of the CPU the daemon spends applying it event by event; docs/benchmarks.md,
+                    // issue 15 P8), or carries on the fill a stop interrupted. The integration subscriptions run meanwhile.
+                    if (plan is not null && database.IsEmbedded) builder.Services.HoldReadModelsUntilFilled();
                     // As src/Ledger.Api/appsettings.json has it (run from the repository root, that file is not the
                     // content root's): a line per request would bury the progress of the demo history and the URLs.
                     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -101,25 +107,18 @@ internal static class RunCommand
                     var store = app.Services.GetRequiredService<EventStore.EventStore>();
                     try
                     {
-                        if (!parse.GetValue(noDemo))
+                        if (plan is not null)
                         {
-                            if (await DemoSeeding.IsEmptyAsync(database.ConnectionString, cancellationToken))
+                            try
                             {
-                                try
-                                {
-                                    await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, generating,
-                                        journal: IntegrationTransport.BrokerUri(app.Configuration) is null, store.FillHeldProjectionsAsync, cancellationToken);
-                                    seeded = true;
-                                }
-                                catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
-                                {
-                                    // A defect of the demo, not of the ledger: the service stays up, to look at what was recorded.
-                                    await Console.Error.WriteLineAsync($"Seeding the demo history failed: {e.Message}");
-                                }
+                                await DemoSeeding.SeedAsync(database.ConnectionString, new Uri(baseUrl), adminKey, plan,
+                                    journal: IntegrationTransport.BrokerUri(app.Configuration) is null, store.FillHeldProjectionsAsync, cancellationToken);
+                                seeded = true;
                             }
-                            else
+                            catch (Exception e) when (e is LedgerProblemException or HttpRequestException)
                             {
-                                Console.WriteLine("The ledger holds events already: the demo history is seeded only into an empty ledger.");
+                                // A defect of the demo, not of the ledger: the service stays up, to look at what was recorded.
+                                await Console.Error.WriteLineAsync($"Seeding the demo history failed: {e.Message}");
                             }
                         }
                     }

@@ -65,6 +65,20 @@ public sealed class DemoHistory
     /// <summary>The line systems that post the events: four for each factory.</summary>
     public IReadOnlyList<DemoActor> Actors { get; }
 
+    /// <summary>
+    /// The events of this history that are not in <paramref name="recorded"/> (event ids), in the same order, with the
+    /// same options and actors: what is left to post of a seeding that stopped half-way. A seeding posts each unit's
+    /// events in order, one post at a time per system, so what it recorded of a unit is the start of the unit's stream and
+    /// what is left its end.
+    /// </summary>
+    /// <param name="recorded">The ids of the events the ledger holds.</param>
+    /// <returns>The rest of the history.</returns>
+    public DemoHistory Without(IReadOnlySet<Guid> recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        return new DemoHistory(Options, [.. Events.Where(e => !recorded.Contains(e.EventId))], Actors);
+    }
+
     /// <summary>Makes the history.</summary>
     /// <param name="options">Seed, the present, and which factories.</param>
     /// <returns>The history.</returns>

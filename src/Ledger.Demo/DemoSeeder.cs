@@ -90,7 +90,7 @@ public sealed class DemoSeeder(Func<DemoActor, LedgerClient> clientFor)
                             failed.Token.ThrowIfCancellationRequested();
                             var receipt = await clients[system.Name].RecordBatchAsync(
                                 [.. batch.Select(e => new UnitEventToRecord(e.Serial, e.Data, e.OccurredAt, e.EventId))],
-                                new RecordOptions { CorrelationId = $"demo-{system.Name}-{++batches:D5}" },
+                                new RecordOptions { CorrelationId = CorrelationId(history, system, ++batches) },
                                 failed.Token);
                             DemoSeedProgress now;
                             lock (gate)
@@ -117,6 +117,47 @@ public sealed class DemoSeeder(Func<DemoActor, LedgerClient> clientFor)
             }, CancellationToken.None)));
         }
     }
+
+    /// <summary>
+    /// The correlation id of a seeding's post: <c>demo-&lt;as-of&gt;-&lt;system&gt;-&lt;n&gt;</c>, with the history's
+    /// <see cref="DemoHistoryOptions.Until"/> to the tick (<c>20261207T061028.1234567Z</c>). So every demo event in a
+    /// ledger says which history it belongs to, and a seeding stopped half-way can be finished by generating that history
+    /// again (<see cref="TryReadAsOf"/>, <see cref="DemoHistory.Without"/>).
+    /// </summary>
+    /// <param name="history">The history posted.</param>
+    /// <param name="system">The line system posting.</param>
+    /// <param name="post">The system's post, from 1.</param>
+    /// <returns>Such as <c>demo-20261207T061028.1234567Z-lathrop-mes-00001</c>.</returns>
+    public static string CorrelationId(DemoHistory history, DemoActor system, int post)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(system);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{CorrelationPrefix}{history.Options.Until.UtcDateTime.ToString(AsOfFormat, CultureInfo.InvariantCulture)}-{system.Name}-{post:D5}");
+    }
+
+    /// <summary>The as-of of the history a seeding's post belongs to, read from its <see cref="CorrelationId"/>.</summary>
+    /// <param name="correlationId">A stored event's correlation id.</param>
+    /// <param name="asOf">The history's <see cref="DemoHistoryOptions.Until"/>, in UTC.</param>
+    /// <returns>Whether the id is a seeding's.</returns>
+    public static bool TryReadAsOf(string? correlationId, out DateTimeOffset asOf)
+    {
+        asOf = default;
+        if (correlationId is null || !correlationId.StartsWith(CorrelationPrefix, StringComparison.Ordinal)) return false;
+        var rest = correlationId.AsSpan(CorrelationPrefix.Length);
+        if (rest.Length <= AsOfLength || rest[AsOfLength] != '-') return false;
+        if (!DateTime.TryParseExact(rest[..AsOfLength], AsOfFormat, CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var utc)) return false;
+        asOf = new DateTimeOffset(utc, TimeSpan.Zero);
+        return true;
+    }
+
+    private const string CorrelationPrefix = "demo-";
+
+    // The correlation id allows letters, digits and - _ . : / only (docs/api.md).
+    private const string AsOfFormat = "yyyyMMdd'T'HHmmss'.'fffffff'Z'";
+
+    private const int AsOfLength = 24;
 
     /// <summary>A one-line account of a history: units, events, and where the units are at its end.</summary>
     /// <param name="history">The history.</param>

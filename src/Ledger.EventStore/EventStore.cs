@@ -78,7 +78,7 @@ public sealed class EventStore : IAsyncDisposable
             {
                 _rebuilds = new Projections.RebuildMaintenance(
                     new Projections.ProjectionRebuild(dataSource, Options.Rebuilds, Options.LoggerFactory.CreateLogger<Projections.ProjectionRebuild>()),
-                    Options.AsyncProjections, Options.LoggerFactory.CreateLogger<Projections.RebuildMaintenance>());
+                    Options.AsyncProjections, coordinator.Holds, Options.LoggerFactory.CreateLogger<Projections.RebuildMaintenance>());
                 maintenance.Add(_rebuilds);
             }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Ledger.Client;
+using Ledger.Demo;
 using Ledger.LocalPostgres;
 using Ledger.Production.Units;
 using Ledger.Testing;
@@ -14,7 +15,8 @@ namespace Ledger.Cli.Tests;
 /// <c>ledger run</c> as a newcomer runs it (README command 1): on a data directory it creates, it seeds the whole demo
 /// history through the service and prints its URLs only once the read models hold all of it and the integration journal
 /// every unit notification, once; the read models are held while it posts and filled by the bulk replay after it; Marten's
-/// daemon then owns them; a second run on the same directory seeds nothing (issue 15, P8).
+/// daemon then owns them; a second run on the same directory seeds nothing (issue 15, P8). A run stopped while it posts
+/// leaves a part of the history, which the next run completes.
 /// </summary>
 public sealed class LedgerRunTests : IAsyncDisposable
 {
@@ -112,6 +114,63 @@ public sealed class LedgerRunTests : IAsyncDisposable
         }
     }
 
+    [Fact]
+    public async Task A_run_stopped_while_it_posts_the_demo_history_leaves_the_rest_to_the_next_run_which_completes_it()
+    {
+        var dataDir = Path.Combine(_work.FullName, ".ledger");
+        await using (var first = RunningLedger.Launch(dataDir, _work.FullName))
+        {
+            // Stopped (SIGTERM, as Ctrl+C) a part of the way into the posting.
+            await first.WaitUntilStoredAsync(events: 20_000);
+            Assert.Equal(130, await first.StopAsync());
+            Assert.Contains("Seeding was interrupted", first.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("  API ", first.Output, StringComparison.Ordinal);
+        }
+
+        await using var second = await RunningLedger.StartAsync(dataDir, _work.FullName);
+        var output = second.Output;
+        Assert.Contains("The demo seeding begun on this ledger was interrupted", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("The ledger holds events already", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Seeding the demo history failed", output, StringComparison.Ordinal);
+        Assert.Contains("The read models caught up in", output, StringComparison.Ordinal);
+
+        // The ledger holds exactly the history the first run began (its as-of is in the correlation id of every event it
+        // posted), each event once: what the first run posted and what the second posted.
+        await using var superuser = second.Superuser();
+        var correlationId = await ScalarAsync<string>(superuser, "select correlation_id from ledger.mt_events order by seq_id limit 1");
+        Assert.True(DemoSeeder.TryReadAsOf(correlationId, out var asOf), correlationId);
+        var history = DemoHistory.Generate(new DemoHistoryOptions { Until = asOf });
+        var stored = new List<Guid>();
+        await using (var ids = superuser.CreateCommand("select id from ledger.mt_events where not (stream_id = 'mt_tombstone' and type = 'tombstone')"))
+        await using (var reader = await ids.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct)) stored.Add(reader.GetGuid(0));
+        }
+
+        Assert.Equal(history.Events.Count, stored.Count);
+        Assert.True(history.Events.Select(e => e.EventId).ToHashSet().SetEquals(stored), "the ledger holds events other than the history's");
+        var postedNow = PostedEvents(output);
+        Assert.InRange(postedNow, 1, history.Events.Count - 20_000);
+
+        // As after an uninterrupted run: the read models filled (held again while the rest was posted) and at the last
+        // event, and the journal holding every shipment, delivery and commissioning once.
+        var head = await ScalarAsync<long>(superuser, "select max(seq_id) from ledger.mt_events");
+        var readModels = await ReadModelPositionsAsync(superuser);
+        Assert.NotEmpty(readModels);
+        Assert.All(readModels, p => Assert.Equal((p.Name, head), (p.Name, p.Position)));
+        var filled = output.Split('\n').Select(l => l.Trim()).SingleOrDefault(l => l.StartsWith("Filled ", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"ledger run printed no 'Filled ...' line:{Environment.NewLine}{output}");
+        Assert.All(readModels, p => Assert.Contains(p.Name, filled, StringComparison.Ordinal));
+        var announced = history.Events.Count(e => e.Data is UnitShipped or UnitDelivered or UnitCommissioned);
+        Assert.Equal(announced, await CountByTypeAsync(superuser,
+            "select count(*) from ledger.integration_events where type = any(@types)", UnitNotificationTypes));
+        Assert.Equal(announced, await CountByTypeAsync(superuser, """
+            select count(distinct j.message_id) from ledger.integration_events j join ledger.mt_events e on e.id = j.message_id
+            where e.type = any(@types)
+            """, AnnouncedEventTypes));
+        Assert.Equal(0, await second.StopAsync());
+    }
+
     private static long PostedEvents(string output)
     {
         var line = output.Split('\n').Select(l => l.Trim()).SingleOrDefault(l => l.StartsWith("Posted ", StringComparison.Ordinal))
@@ -177,6 +236,23 @@ public sealed class LedgerRunTests : IAsyncDisposable
 
         public static async Task<RunningLedger> StartAsync(string dataDir, string workingDirectory)
         {
+            var running = Launch(dataDir, workingDirectory);
+            // A guard against a hung run only: the seeding's duration is the benchmark's business, not this test's.
+            using var guard = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            guard.CancelAfter(TimeSpan.FromMinutes(15));
+            var exited = running._process.WaitForExitAsync(guard.Token);
+            if (await Task.WhenAny(running._ready.Task, exited) != running._ready.Task || !running._ready.Task.IsCompletedSuccessfully)
+            {
+                await running.DisposeAsync();
+                throw new Xunit.Sdk.XunitException($"ledger run did not print its URLs:{Environment.NewLine}{running.Output}");
+            }
+
+            return running;
+        }
+
+        /// <summary>Starts <c>ledger run</c> and returns at once.</summary>
+        public static RunningLedger Launch(string dataDir, string workingDirectory)
+        {
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var port = ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -190,17 +266,28 @@ public sealed class LedgerRunTests : IAsyncDisposable
             running._process.StandardInput.Close();
             running._process.BeginOutputReadLine();
             running._process.BeginErrorReadLine();
-            // A guard against a hung run only: the seeding's duration is the benchmark's business, not this test's.
-            using var guard = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            guard.CancelAfter(TimeSpan.FromMinutes(15));
-            var exited = running._process.WaitForExitAsync(guard.Token);
-            if (await Task.WhenAny(running._ready.Task, exited) != running._ready.Task || !running._ready.Task.IsCompletedSuccessfully)
-            {
-                await running.DisposeAsync();
-                throw new Xunit.Sdk.XunitException($"ledger run did not print its URLs:{Environment.NewLine}{running.Output}");
-            }
-
             return running;
+        }
+
+        /// <summary>Waits until the run's ledger holds at least <paramref name="events"/> events (it is seeding).</summary>
+        public async Task WaitUntilStoredAsync(long events)
+        {
+            var cluster = new LocalPostgresCluster(new LocalPostgresOptions { DataDirectory = Path.Combine(_dataDir, "pgdata") });
+            await Eventually.HoldsAsync(async () =>
+            {
+                if (_process.HasExited) throw new Xunit.Sdk.XunitException($"ledger run exited:{Environment.NewLine}{Output}");
+                if (!Directory.Exists(cluster.DataDirectory) || !cluster.TryAttach()) return false;
+                try
+                {
+                    await using var superuser = NpgsqlDataSource.Create(cluster.ConnectionString("ledger"));
+                    return await ScalarAsync<long>(superuser, "select count(*) from ledger.mt_events") >= events;
+                }
+                catch (NpgsqlException)
+                {
+                    // The cluster, the database or Marten's tables are still being created.
+                    return false;
+                }
+            }, $"ledger run stored {events} events", TimeSpan.FromMinutes(10));
         }
 
         private void Receive(string? line)

@@ -152,6 +152,103 @@ public sealed class FillTests(DatabaseFixture database) : IClassFixture<Database
         Assert.Equal(1L, await OwnershipLocksAsync(dataSource, "fill-witness"));
     }
 
+    [Fact]
+    public async Task A_fill_stopped_half_way_is_abandoned_by_the_next_node_that_runs_the_read_model_from_the_start()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "fill-stopped");
+        var units = History.Generate(seed: 4646, lathropUnits: 150, shanghaiUnits: 100);
+        var rebuilds = new ProjectionRebuildOptions { BatchSize = 100 };
+        await StopAFillHalfWayAsync(dataSource, units, rebuilds);
+
+        // Node B (the same `ledger run` started again): it holds nothing, so its daemon runs the witness from 0, here
+        // only once the request is dealt with. Its rebuild maintenance must not carry the fill on as a rebuild, whose
+        // swap would wait (logging errors) for a progression to pass the shadow position.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var log = new WarningLog();
+        var again = new FillWitness();
+        var waiting = new Gated(again, async (batch, token) =>
+        {
+            await gate.Task.WaitAsync(token);
+            await again.ApplyAsync(batch, token);
+        });
+        await using var b = Store(dataSource, [], [waiting, new WitnessProjection()], rebuilds, log);
+        await Eventually.HoldsAsync(async () => await ScalarAsync<long>(dataSource,
+                "select count(*) from ledger.projection_checkpoints where rebuild_requested_at is not null") == 0,
+            "node B abandoned the stopped fill's request", Deadline);
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from pg_tables where tablename like '%\\_\\_rebuild' or tablename like '%\\_\\_old'"));
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource, "select count(*) from public.fill_seen"));
+
+        gate.SetResult();
+        var head = await b.GetHeadPositionAsync(Ct);
+        await MartenDaemon.WaitForAsync(dataSource, FillWitness.Shard, head, Ct);
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from ledger.events e full join public.fill_seen s using (position) where e.position is null or s.position is null"));
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from ledger.projection_checkpoints where rebuild_requested_at is not null or status <> 'running'"));
+        Assert.DoesNotContain(log.Tail(1000).Split('\n'), l => l.Contains("rebuild", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task A_fill_stopped_half_way_is_carried_on_by_the_next_fill_and_applies_every_event_once()
+    {
+        await using var db = await database.CreateDatabaseAsync(Ct);
+        await using var dataSource = await MigratedAsync(db, "fill-carried-on");
+        var units = History.Generate(seed: 4747, lathropUnits: 150, shanghaiUnits: 100);
+        var rebuilds = new ProjectionRebuildOptions { BatchSize = 100 };
+        await StopAFillHalfWayAsync(dataSource, units, rebuilds);
+
+        // Node B holds the read model again (the same `ledger run` resuming its seeding): its fill carries the request on.
+        await using var b = Store(dataSource, [new FillWitness()], [new WitnessProjection()], rebuilds);
+        Assert.Equal(["fill-witness"], await b.FillHeldProjectionsAsync(Ct).WaitAsync(Deadline, Ct));
+        var head = await b.GetHeadPositionAsync(Ct);
+        Assert.True(await MartenDaemon.ProgressAsync(dataSource, FillWitness.Shard, Ct) >= head);
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from ledger.events e full join public.fill_seen s using (position) where e.position is null or s.position is null"));
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from ledger.projection_checkpoints where rebuild_requested_at is not null or status <> 'running'"));
+        Assert.Equal(0L, await ScalarAsync<long>(dataSource,
+            "select count(*) from pg_tables where tablename like '%\\_\\_rebuild' or tablename like '%\\_\\_old'"));
+    }
+
+    /// <summary>
+    /// Node A (a `ledger run` stopped by Ctrl+C during its fill) holds the witness, appends the history and fills: the
+    /// fill's first replay batch lands in the shadow tables, its second stops the fill. Leaves the fill's request behind,
+    /// its shadow tables at the first batch, and the witness never run (progression 0).
+    /// </summary>
+    private static async Task StopAFillHalfWayAsync(NpgsqlDataSource dataSource, IReadOnlyList<Support.UnitHistory> units, ProjectionRebuildOptions rebuilds)
+    {
+        // From the second batch on, every batch of the witness on A waits until A stops, so its daemon (the release lets
+        // it run the witness) applies nothing before A is gone.
+        var applied = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var witness = new FillWitness();
+        var gated = new Gated(witness, async (batch, token) =>
+        {
+            if (Interlocked.Increment(ref applied) == 1)
+            {
+                await witness.ApplyAsync(batch, token);
+                return;
+            }
+
+            await stop.CancelAsync();
+            await Task.Delay(Timeout.Infinite, token);
+        });
+        await using (var a = Store(dataSource, [gated], [new WitnessProjection()], rebuilds))
+        {
+            await AppendAllAsync(a, DaemonChecks.Appends(units, writers: 1, seed: 13));
+            var appended = await a.GetHeadPositionAsync(Ct);
+            await MartenDaemon.WaitForAsync(dataSource, MartenDaemon.WitnessShard, appended, Ct);
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => a.FillHeldProjectionsAsync(stop.Token).WaitAsync(Deadline, Ct));
+        }
+
+        // What A left behind: the fill's request, with shadow tables that hold the first batch.
+        Assert.Equal(100L, await ScalarAsync<long>(dataSource,
+            "select shadow_position from ledger.projection_checkpoints where name = 'fill-witness' and rebuild_requested_at is not null"));
+        Assert.Equal(0L, await MartenDaemon.ProgressAsync(dataSource, FillWitness.Shard, Ct));
+    }
+
     private static async Task<long> OwnershipLocksAsync(NpgsqlDataSource dataSource, string projection)
     {
         await using var command = dataSource.CreateCommand(
@@ -200,9 +297,16 @@ public sealed class FillTests(DatabaseFixture database) : IClassFixture<Database
         Assert.Equal(1L, await ScalarAsync<long>(dataSource, "select count(*) from public.fill_seen"));
     }
 
-    private static EventStore.EventStore Store(NpgsqlDataSource dataSource, IProjection[] held, IProjection[] running)
+    private static EventStore.EventStore Store(
+        NpgsqlDataSource dataSource, IProjection[] held, IProjection[] running, ProjectionRebuildOptions? rebuilds = null,
+        Microsoft.Extensions.Logging.ILoggerFactory? log = null)
     {
-        var options = new EventStoreOptions { EventTypes = Production.Units.UnitEvents.StoredNamesByType, LoggerFactory = MartenDaemon.Log };
+        var options = new EventStoreOptions
+        {
+            EventTypes = Production.Units.UnitEvents.StoredNamesByType,
+            LoggerFactory = log ?? MartenDaemon.Log,
+            Rebuilds = rebuilds ?? new ProjectionRebuildOptions(),
+        };
         foreach (var projection in held.Concat(running)) options.AsyncProjections.Add(new RebuildFence(projection));
         foreach (var projection in held) options.HeldProjections.Add(projection.Name);
         var store = new EventStore.EventStore(dataSource, options);

@@ -35,7 +35,7 @@ public static class FeatureRegistration
             };
             if (ProjectionDaemonService.RunsDaemon(configuration))
             {
-                var held = ProjectionDaemonService.HoldsReadModels(configuration);
+                var held = sp.GetService<ProjectionDaemonHosting.ReadModelsHeld>() is not null;
                 foreach (var projection in sp.GetRequiredService<IReadOnlyList<IProjection>>())
                 {
                     options.AsyncProjections.Add(projection);

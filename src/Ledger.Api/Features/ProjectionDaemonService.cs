@@ -1,10 +1,23 @@
 namespace Ledger.Api.Features;
 
-/// <summary>The daemon's settings a host sets in code (`ledger run`).</summary>
-public static class ProjectionDaemonSettings
+/// <summary>How a host that embeds the service (`ledger run`) sets up its daemon in code: never from configuration.</summary>
+public static class ProjectionDaemonHosting
 {
-    /// <summary>Start the daemon with the read models held until the host fills them (see <see cref="ProjectionDaemonService.HoldsReadModels"/>).</summary>
-    public const string HoldReadModels = "Ledger:Projections:HoldReadModels";
+    /// <summary>
+    /// Starts this node's daemon with the ledger's read models held: it runs the integration subscriptions, not the read
+    /// models, until the host fills and releases them (<see cref="EventStore.EventStore.FillHeldProjectionsAsync"/>). Only
+    /// for a host that does so: `ledger run` seeding a ledger it has just created (docs/projections.md, "Held read
+    /// models"). A node held by anything else would never release them, so this is no setting an operator could turn on.
+    /// </summary>
+    public static IServiceCollection HoldReadModelsUntilFilled(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddSingleton<ReadModelsHeld>();
+        return services;
+    }
+
+    /// <summary>Registered by <see cref="HoldReadModelsUntilFilled"/>: the read models start held on this node.</summary>
+    internal sealed class ReadModelsHeld;
 }
 
 /// <summary>
@@ -18,14 +31,6 @@ internal sealed partial class ProjectionDaemonService(
 {
     /// <summary>Whether this node runs the daemon (<c>Ledger:Projections:RunDaemon</c>, default true).</summary>
     public static bool RunsDaemon(IConfiguration configuration) => configuration.GetValue("Ledger:Projections:RunDaemon", true);
-
-    /// <summary>
-    /// Whether this node's daemon starts with the read models held (<c>Ledger:Projections:HoldReadModels</c>, default
-    /// false): it runs the integration subscriptions, not the read models, until the host fills and releases them
-    /// (<see cref="EventStore.EventStore.FillHeldProjectionsAsync"/>). Only for a host that does so: `ledger run` seeding a
-    /// ledger it has just created (docs/projections.md, "Held read models").
-    /// </summary>
-    public static bool HoldsReadModels(IConfiguration configuration) => configuration.GetValue(ProjectionDaemonSettings.HoldReadModels, false);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

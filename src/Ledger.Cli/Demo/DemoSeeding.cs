@@ -21,7 +21,7 @@ internal static class DemoSeeding
     private static readonly TimeSpan CatchUpLimit = TimeSpan.FromMinutes(3);
 
     /// <summary>Whether the ledger has no events at all (a ledger with any is never seeded).</summary>
-    public static async Task<bool> IsEmptyAsync(string connectionString, CancellationToken cancellationToken)
+    private static async Task<bool> IsEmptyAsync(string connectionString, CancellationToken cancellationToken)
     {
         await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
         // A one-shot look at stored history: no need to run Marten's high-water detection for it.
@@ -30,36 +30,85 @@ internal static class DemoSeeding
     }
 
     /// <summary>
-    /// Generates the demo history up to now, and its one-line account, on a thread-pool thread: <c>ledger run</c> starts
-    /// it as soon as it knows the ledger is empty, so that its second or two of one core overlaps the migrations and the
-    /// service's start instead of following them (issue 15, P8).
+    /// Generates the demo history up to now (or up to <paramref name="asOf"/>: the history of a seeding stopped
+    /// half-way), and its one-line account, on a thread-pool thread: <c>ledger run</c> starts it as soon as it knows the
+    /// ledger is empty, so that its second or two of one core overlaps the migrations and the service's start instead of
+    /// following them (issue 15, P8).
     /// </summary>
-    public static Task<GeneratedHistory> GenerateAsync() => Task.Run(() =>
+    public static Task<GeneratedHistory> GenerateAsync(DateTimeOffset? asOf = null) => Task.Run(() =>
     {
-        var history = DemoHistory.Generate(new DemoHistoryOptions { Until = TimeProvider.System.GetUtcNow() });
+        var history = DemoHistory.Generate(new DemoHistoryOptions { Until = asOf ?? TimeProvider.System.GetUtcNow() });
         return new GeneratedHistory(history, DemoSeeder.Describe(history));
     });
+
+    /// <summary>
+    /// What <c>ledger run</c> seeds into a ledger it did not just create: the whole history into an empty ledger; the rest
+    /// of the history into a ledger whose events are all of one demo history but not all of it (a seeding stopped
+    /// half-way, by Ctrl+C or a crash); nothing (null, said on the console) into any other ledger.
+    /// </summary>
+    /// <remarks>
+    /// Every post of a seeding carries its history's as-of in its correlation id (<see cref="DemoSeeder.CorrelationId"/>),
+    /// and the history is the same for the same as-of, event ids included: so the ledger's own events say which history
+    /// they began, and only a ledger holding nothing but events of that history is ever seeded again. A ledger with one
+    /// event of anything else (an event posted by anyone else, or a demo of another version of this tool) is not.
+    /// </remarks>
+    public static async Task<DemoSeedingPlan?> PlanAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        if (await IsEmptyAsync(connectionString, cancellationToken)) return new DemoSeedingPlan(GenerateAsync(), new HashSet<Guid>());
+        if (await FindInterruptedAsync(connectionString, cancellationToken) is { } interrupted) return interrupted;
+        Console.WriteLine("The ledger holds events already: the demo history is seeded only into an empty ledger.");
+        return null;
+    }
+
+    private static async Task<DemoSeedingPlan?> FindInterruptedAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
+        // Marten's own tombstones (left by appends that failed after drawing their positions) are no one's events.
+        const string Recorded = "from ledger.mt_events where not (stream_id = 'mt_tombstone' and type = 'tombstone')";
+        await using (var first = dataSource.CreateCommand($"select correlation_id {Recorded} order by seq_id limit 1"))
+        {
+            if (!DemoSeeder.TryReadAsOf(await first.ExecuteScalarAsync(cancellationToken) as string, out var asOf)) return null;
+            var generating = GenerateAsync(asOf);
+            var recorded = new HashSet<Guid>();
+            await using (var ids = dataSource.CreateCommand($"select id {Recorded}"))
+            await using (var reader = await ids.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken)) recorded.Add(reader.GetGuid(0));
+            }
+
+            var history = (await generating.WaitAsync(cancellationToken)).History;
+            if (recorded.Count >= history.Events.Count) return null;
+            var ofHistory = history.Events.Select(e => e.EventId).ToHashSet();
+            if (!recorded.All(ofHistory.Contains)) return null;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"The demo seeding begun on this ledger was interrupted: it holds {recorded.Count:N0} of the history's {history.Events.Count:N0} events (as of {asOf:yyyy-MM-dd HH:mm:ss} UTC). Posting the rest."));
+            return new DemoSeedingPlan(generating, recorded);
+        }
+    }
 
     /// <summary>Seeds the history into the ledger listening at <paramref name="baseAddress"/>.</summary>
     /// <param name="connectionString">The ledger's database, for creating and revoking the line systems' keys.</param>
     /// <param name="baseAddress">Where the service listens.</param>
     /// <param name="adminKey">A key that may read the projections' status.</param>
-    /// <param name="generating">The history from <see cref="GenerateAsync"/>, begun earlier; generated now when null.</param>
+    /// <param name="plan">The history from <see cref="GenerateAsync"/>, begun earlier, and the events of it the ledger
+    /// holds already (those of a seeding stopped half-way, <see cref="PlanAsync"/>), which are not posted again.</param>
     /// <param name="journal">Whether integration events go to the local journal (no broker): then the seeding also waits
     /// for the journal to hold the history's unit notifications.</param>
     /// <param name="fill">Fills the read models held while the history was posted and releases them
     /// (<see cref="EventStore.EventStore.FillHeldProjectionsAsync"/>); returns those it filled (none: nothing was held).</param>
     /// <param name="cancellationToken">Ctrl+C.</param>
     public static async Task SeedAsync(
-        string connectionString, Uri baseAddress, string adminKey, Task<GeneratedHistory>? generating, bool journal,
+        string connectionString, Uri baseAddress, string adminKey, DemoSeedingPlan plan, bool journal,
         Func<CancellationToken, Task<IReadOnlyList<string>>> fill, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(fill);
-        generating ??= GenerateAsync();
+        var generating = plan.Generating;
         var (history, description) = generating.IsCompletedSuccessfully
             ? generating.Result
             : await AnsiConsole.Status().StartAsync("Generating the demo history", _ => generating.WaitAsync(cancellationToken));
         AnsiConsole.MarkupLine($"Seeding the demo history: [bold]{Markup.Escape(description)}[/].");
+        var toPost = plan.Recorded.Count == 0 ? history : history.Without(plan.Recorded);
 
         await using var dataSource = EventStoreDataSource.Create(connectionString, "ledger-cli");
         var keys = new ApiKeyStore(dataSource, TimeProvider.System);
@@ -78,8 +127,8 @@ internal static class DemoSeeding
             var seeder = new DemoSeeder(actor => new LedgerClient(http, new LedgerClientOptions { ApiKey = lineKeys[actor.Name] }));
             result = await Progress().StartAsync(async context =>
             {
-                var bar = context.AddTask("posting events", maxValue: history.Events.Count);
-                var seeded = await seeder.SeedAsync(history, new Progress<DemoSeedProgress>(p => bar.Value = Math.Max(bar.Value, p.EventsPosted)), cancellationToken);
+                var bar = context.AddTask("posting events", maxValue: toPost.Events.Count);
+                var seeded = await seeder.SeedAsync(toPost, new Progress<DemoSeedProgress>(p => bar.Value = Math.Max(bar.Value, p.EventsPosted)), cancellationToken);
                 bar.Value = bar.MaxValue;
                 return seeded;
             });
@@ -87,8 +136,8 @@ internal static class DemoSeeding
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await Console.Error.WriteLineAsync(
-                "Seeding was interrupted: the ledger holds part of the demo history, and a ledger with events is never seeded again. " +
-                "To start over, stop the ledger and remove its data directory (.ledger by default).");
+                "Seeding was interrupted: the ledger holds part of the demo history. The next `ledger run` on it posts the rest " +
+                "(or, to start over, remove its data directory, .ledger by default).");
             throw;
         }
         finally
@@ -184,6 +233,11 @@ internal static class DemoSeeding
         .AutoClear(false)
         .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
 }
+
+/// <summary>What <c>ledger run</c> seeds (<see cref="DemoSeeding.PlanAsync"/>).</summary>
+/// <param name="Generating">The history, being generated.</param>
+/// <param name="Recorded">The ids of its events the ledger holds already (none: an empty ledger).</param>
+internal sealed record DemoSeedingPlan(Task<GeneratedHistory> Generating, IReadOnlySet<Guid> Recorded);
 
 /// <summary>A demo history and its one-line account (<see cref="DemoSeeder.Describe"/>).</summary>
 /// <param name="History">The history.</param>

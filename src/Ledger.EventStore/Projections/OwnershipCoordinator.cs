@@ -73,6 +73,9 @@ internal sealed class OwnershipCoordinator : ProjectionCoordinatorBase, IAsyncDi
     /// <summary>The read models (projection names) held now: the daemon does not run them on this node.</summary>
     public IReadOnlyCollection<string> Held => _held.Names;
 
+    /// <summary>Whether <paramref name="projectionName"/> is held now (<see cref="Held"/>).</summary>
+    public bool Holds(string projectionName) => _held.Contains(projectionName);
+
     /// <summary>
     /// Lets the daemon run <paramref name="projectionName"/> again: the leadership loop's next poll
     /// (LeadershipPollingTime) competes for its lock and starts it from its progression where it wins.

@@ -84,6 +84,7 @@ public sealed partial class ProjectionRebuild
     private static readonly IReadOnlyList<string> FillSwapProgression = SqlStatements.Split(Read("projection_fill_swap_progression.sql"));
     private static readonly string FillHorizon = Read("projection_fill_horizon.sql");
     private static readonly string FillProgression = Read("projection_fill_progression.sql");
+    private static readonly string FillAbandon = Read("projection_fill_abandon.sql");
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly ProjectionRebuildOptions _options;
@@ -131,13 +132,17 @@ public sealed partial class ProjectionRebuild
     /// <see cref="StartIfRequested"/> (shadow tables, the shared scan's bulk replay, replay batches, the swap), whose swap
     /// also sets the read model's progression to the position its new tables hold, so the daemon, once the read model is
     /// released, carries on from there. One task per read model, in order: true where it filled; false where the read
-    /// model has a progression already, a rebuild is requested or under way, or another node holds its rebuild lock.
+    /// model has a progression already, a rebuild other than a fill is requested or under way, or another node holds its
+    /// rebuild lock.
     /// </summary>
     /// <remarks>
-    /// The fill records a rebuild request under the read model's rebuild lock and holds that lock to the end, so the
-    /// nodes' rebuild maintenance leaves it alone; its swap refuses to swap if the progression moved from 0 meanwhile (a
-    /// daemon ran the read model after all), so the tables it replaces never held anything. The caller keeps the daemon
-    /// off the read model meanwhile (<see cref="EventStore.FillHeldProjectionsAsync"/>).
+    /// The fill records a rebuild request marked as a fill's under the read model's rebuild lock and holds that lock to
+    /// the end, so the nodes' rebuild maintenance leaves it alone; its swap refuses to swap if the progression moved from
+    /// 0 meanwhile (a daemon ran the read model after all), so the tables it replaces never held anything, and the fill
+    /// then abandons its request. A fill stopped half-way (its node died or was stopped) leaves its request behind: the
+    /// next fill of the read model carries it on, and a rebuild (<see cref="StartIfRequested"/>) abandons it, shadow
+    /// tables and all, since the daemon then runs the read model from its progression. The caller keeps the daemon off
+    /// the read model meanwhile (<see cref="EventStore.FillHeldProjectionsAsync"/>).
     /// </remarks>
     public IReadOnlyList<Task<bool>> StartFill(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken)
     {
@@ -160,7 +165,25 @@ public sealed partial class ProjectionRebuild
             if (!await ScalarAsync<bool>(lockConnection, null, TryLock, cancellationToken, LockParameters(projection.Name))) return false;
             try
             {
-                if (fill && !await rebuild.RequestFillAsync(cancellationToken)) return false;
+                if (fill)
+                {
+                    if (!await rebuild.RequestFillAsync(cancellationToken)) return false;
+                    if (await rebuild.RunAsync(cancellationToken)) return true;
+                    // It gave way (a daemon ran the read model meanwhile): nothing to carry on. A failed fill stays failed,
+                    // visibly, and a cancelled one (an exception) stays for the next fill to carry on.
+                    await rebuild.AbandonFillAsync(cancellationToken);
+                    return false;
+                }
+
+                if (await rebuild.ReadStateAsync(cancellationToken) is { Requested: true, Fill: true })
+                {
+                    // A fill stopped half-way (its node died or was stopped: it held this lock to the end). Carried on as a
+                    // rebuild it would replay up to the progression, which the daemon now moves from 0 over the live
+                    // tables, and wait for it to pass the shadow position; those tables are the daemon's, so it is dropped.
+                    await rebuild.AbandonFillAsync(cancellationToken);
+                    return false;
+                }
+
                 return await rebuild.RunAsync(cancellationToken);
             }
             finally
@@ -254,6 +277,17 @@ public sealed partial class ProjectionRebuild
             return await ExecuteAsync(connection, null, FillRequest, cancellationToken, Text("name", Name), Text("shard", Shard)) == 1;
         }
 
+        /// <summary>Abandons a fill's request left behind, with its shadow tables (see projection_fill_abandon.sql).</summary>
+        public async Task AbandonFillAsync(CancellationToken cancellationToken)
+        {
+            await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            if (await ExecuteAsync(connection, transaction, FillAbandon, cancellationToken, Text("name", Name)) != 1) return;
+            foreach (var table in _tables) await ExecuteAsync(connection, transaction, $"drop table if exists {table.Shadow}", cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            LogFillAbandoned(_owner._logger, Name);
+        }
+
         public async Task<RebuildState> ReadStateAsync(CancellationToken cancellationToken)
         {
             await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
@@ -266,8 +300,8 @@ public sealed partial class ProjectionRebuild
             command.Parameters.Add(Text("name", Name));
             if (!_fill) command.Parameters.Add(Text("shard", Shard));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken)) return new RebuildState(false, null, 0);
-            return new RebuildState(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.GetInt64(2));
+            if (!await reader.ReadAsync(cancellationToken)) return new RebuildState(false, null, false, 0);
+            return new RebuildState(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.GetBoolean(2), reader.GetInt64(3));
         }
 
         public async Task<bool> RunAsync(CancellationToken cancellationToken)
@@ -533,7 +567,7 @@ public sealed partial class ProjectionRebuild
                     if (await ScalarAsync<long?>(connection, transaction, FillSwapProgression[1], cancellationToken, Text("shard", Shard)) is not (0 or null))
                     {
                         // Another node's daemon ran the read model after all (its ownership lock was not this node's): its
-                        // tables are current there, so the fill gives way; the request left behind runs as an ordinary rebuild.
+                        // tables are current there, so the fill gives way and abandons its request.
                         LogFillOvertaken(_owner._logger, Name);
                         return Step.Stop;
                     }
@@ -682,7 +716,8 @@ public sealed partial class ProjectionRebuild
             .Replace("{live_name}", ProjectionTable.Quote(table.Name), StringComparison.Ordinal);
     }
 
-    private sealed record RebuildState(bool Requested, long? ShadowPosition, long LivePosition);
+    /// <summary>A rebuild's request (<paramref name="Fill"/>: a fill's), its shadow position and its horizon.</summary>
+    private sealed record RebuildState(bool Requested, long? ShadowPosition, bool Fill, long LivePosition);
 
     private enum Step
     {
@@ -764,8 +799,11 @@ public sealed partial class ProjectionRebuild
     [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: rebuild swapped in at position {Position} ({Applied} events applied in the swap).")]
     private static partial void LogSwapped(ILogger logger, string projection, long position, int applied);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: a daemon moved its progression during the fill; the fill gives way and the request is left to an ordinary rebuild.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: a daemon moved its progression during the fill; the fill gives way and abandons its request.")]
     private static partial void LogFillOvertaken(ILogger logger, string projection);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection}: a fill stopped half-way had left its request behind; abandoned, its shadow tables dropped: the daemon runs the read model from its progression.")]
+    private static partial void LogFillAbandoned(ILogger logger, string projection);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Projection {Projection}: the rebuild failed on event {EventId} at position {Position}; it stops until retried or skipped.")]
     private static partial void LogFailed(ILogger logger, Exception exception, string projection, Guid eventId, long position);

@@ -20,6 +20,7 @@ internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyn
 
     private readonly ProjectionRebuild _rebuild;
     private readonly IReadOnlyDictionary<string, IProjection> _projections;
+    private readonly Func<string, bool> _held;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<string, Task> _running = new(StringComparer.Ordinal);
@@ -27,10 +28,18 @@ internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyn
     private Task _gather = Task.CompletedTask;
     private readonly Lock _lock = new();
 
-    public RebuildMaintenance(ProjectionRebuild rebuild, IEnumerable<IProjection> projections, ILogger logger)
+    /// <param name="rebuild">The rebuilder.</param>
+    /// <param name="projections">The store's asynchronous read models.</param>
+    /// <param name="held">
+    /// Whether a read model is held on this node now (<see cref="EventStoreOptions.HeldProjections"/>): its fill, not this
+    /// maintenance, deals with its rebuild request (carries on a fill's left behind), until it is released.
+    /// </param>
+    /// <param name="logger">Where it logs.</param>
+    public RebuildMaintenance(ProjectionRebuild rebuild, IEnumerable<IProjection> projections, Func<string, bool> held, ILogger logger)
     {
         _rebuild = rebuild;
         _projections = projections.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        _held = held;
         _logger = logger;
     }
 
@@ -38,6 +47,8 @@ internal sealed partial class RebuildMaintenance : IProjectionMaintenance, IAsyn
     {
         ArgumentNullException.ThrowIfNull(wakeUp);
         if (!_projections.TryGetValue(wakeUp.Name, out var projection)) return Task.CompletedTask;
+        // The next wake-up after the release (the slow poll at the latest) runs what the fill left.
+        if (_held(wakeUp.Name)) return Task.CompletedTask;
         lock (_lock)
         {
             if (_stopping.IsCancellationRequested) return Task.CompletedTask;

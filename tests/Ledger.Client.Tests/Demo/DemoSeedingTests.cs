@@ -61,7 +61,9 @@ public sealed class DemoSeedingTests(DatabaseFixture database) : IClassFixture<D
         var auditor = await api.ClientAsync(LedgerRole.Auditor);
         var recorded = await auditor.GetUnitHistoryAsync("SHA-2025-001000", Ct);
         Assert.Equal(["shanghai-mes", "shanghai-eol-test", "shanghai-logistics"], recorded!.Events.Select(e => e.Actor).Distinct());
-        Assert.All(recorded.Events, e => Assert.StartsWith("demo-shanghai-", e.CorrelationId, StringComparison.Ordinal));
+        // Each post says which history it belongs to (the as-of a stopped seeding is finished from) and who posted it.
+        Assert.All(recorded.Events, e => Assert.StartsWith($"demo-20250831T150000.0000000Z-{e.Actor}-", e.CorrelationId, StringComparison.Ordinal));
+        Assert.All(recorded.Events, e => Assert.True(DemoSeeder.TryReadAsOf(e.CorrelationId, out var asOf) && asOf == EndOfAugust2025, e.CorrelationId));
     }
 
     [Fact]

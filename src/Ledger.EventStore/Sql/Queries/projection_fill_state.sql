@@ -4,6 +4,7 @@
 -- committed or abandoned positions), so the events up to it are a fixed set, as below a progression.
 select c.rebuild_requested_at is not null and c.status = 'running' as requested,
        c.shadow_position,
+       c.rebuild_fill,
        coalesce((select last_seq_id from ledger.mt_event_progression where name = 'HighWaterMark'), 0) as live_position
 from ledger.projection_checkpoints c
 where c.name = @name;
