@@ -1,8 +1,12 @@
 // Builds the dashboard into one folder of static files (index.html, dashboard.js, dashboard.css and the notices of the
-// libraries bundled into dashboard.js) that Ledger.Api embeds in its assembly and serves at /dashboard. Run by the Ledger.Api build (BuildDashboard in Ledger.Api.csproj):
+// libraries bundled into dashboard.js) that Ledger.Api embeds in its assembly and serves at /dashboard, with inputs.sha256,
+// the manifest of the files it was built from:
 //   node build.mjs <output folder>
+// .ci/generated builds the committed copy, bundle/; the Ledger.Api build (Dashboard.targets) embeds that copy when its
+// manifest matches the sources, and otherwise runs this into obj/.
+import { createHash } from 'node:crypto';
 import { build } from 'esbuild';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,4 +50,16 @@ for (const [name, files] of bundled) {
 }
 await writeFile(path.join(out, 'third-party-notices.txt'),
   `Libraries bundled into dashboard.js, with their licences.\n\n${sections.join('\n\n')}`);
+
+// The manifest of the inputs, in sha256sum's format and sorted by path: every file under src/, build.mjs, package.json
+// and package-lock.json (the same set as DashboardInput in Dashboard.targets, which compares it line by line).
+// Walked by hand: readdir's recursive listing and Dirent.parentPath are newer than the Node.js 18 that Debian 12 ships.
+const filesUnder = async (dir) => (await Promise.all((await readdir(path.join(here, dir), { withFileTypes: true }))
+  .map((entry) => (entry.isDirectory() ? filesUnder(`${dir}/${entry.name}`) : entry.isFile() ? [`${dir}/${entry.name}`] : []))))
+  .flat();
+const inputs = [...(await filesUnder('src')), 'build.mjs', 'package.json', 'package-lock.json']
+  .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+const manifest = await Promise.all(inputs.map(async (input) =>
+  `${createHash('sha256').update(await readFile(path.join(here, input))).digest('hex')}  ${input}\n`));
+await writeFile(path.join(out, 'inputs.sha256'), manifest.join(''));
 console.log(`dashboard built into ${out}`);
