@@ -84,6 +84,20 @@ public sealed class ProjectionAdmin
     }
 
     /// <summary>
+    /// A command that answers, each time it runs, how stale the named read models or subscriptions are: the age in seconds
+    /// of the oldest event after any of their progressions (0 when all are at the head), the service's own rule for
+    /// <c>lagSeconds</c>, without counting the events behind. For samplers that run often (the benchmark, the daemon
+    /// probe); set its connection.
+    /// </summary>
+    public static NpgsqlCommand CreateLagSample(IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var command = new NpgsqlCommand(ProjectionSql.LagSample);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. names] });
+        return command;
+    }
+
+    /// <summary>
     /// Adds the read of one projection's status to <paramref name="batch"/>, for a report that reads it in the same round
     /// trip as its rows and before them (issue 15, P5): after the batch, one row, or none when it has no checkpoint.
     /// </summary>
