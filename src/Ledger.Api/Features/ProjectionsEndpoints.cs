@@ -176,8 +176,8 @@ public static class ProjectionsEndpoints
     }
 
     private static async Task<IResult> RebuildAsync(
-        string name, HttpContext context, ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store,
-        CancellationToken cancellationToken)
+        string name, HttpContext context, ProjectionAdmin projections, UnitStatusRebuilds inline, IntegrationSubscriptions subscriptions,
+        EventStore.EventStore store, CancellationToken cancellationToken)
     {
         if (name == UnitStatusProjection.Name)
         {
@@ -187,7 +187,7 @@ public static class ProjectionsEndpoints
                     "unit-status is already being rebuilt on this node; GET /api/v1/projections shows its progress.");
         }
 
-        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name, subscriptions);
         if (!await projections.RequestRebuildAsync(name, cancellationToken))
         {
             return LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "A rebuild is already under way.",
@@ -197,16 +197,18 @@ public static class ProjectionsEndpoints
         return TypedResults.Accepted("/api/v1/projections", ProjectionView.From((await projections.GetStatusAsync(name, cancellationToken))!));
     }
 
-    private static async Task<IResult> RetryAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    private static async Task<IResult> RetryAsync(
+        string name, HttpContext context, ProjectionAdmin projections, IntegrationSubscriptions subscriptions, CancellationToken cancellationToken)
     {
-        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name, subscriptions);
         if (!await projections.RetryAsync(name, cancellationToken)) return NotFailed(context, name);
         return TypedResults.Accepted("/api/v1/projections", ProjectionView.From((await projections.GetStatusAsync(name, cancellationToken))!));
     }
 
-    private static async Task<IResult> SkipAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    private static async Task<IResult> SkipAsync(
+        string name, HttpContext context, ProjectionAdmin projections, IntegrationSubscriptions subscriptions, CancellationToken cancellationToken)
     {
-        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name, subscriptions);
         var caller = ApiKeyCaller.FromPrincipal(context.User)!;
         try
         {
@@ -219,9 +221,11 @@ public static class ProjectionsEndpoints
         }
     }
 
-    private static LedgerResponse Unknown(HttpContext context, string name) =>
+    private static LedgerResponse Unknown(HttpContext context, string name, IntegrationSubscriptions subscriptions) =>
         LedgerResponse.Problem(context, StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such projection.",
-            $"There is no projection '{name}'; GET /api/v1/projections lists them.");
+            subscriptions.Names.Contains(name)
+                ? $"'{name}' is an integration subscription, not a read model: it is never rebuilt or skipped, and the daemon runs a failed batch again by itself after 5 s. GET /api/v1/projections?include=subscriptions shows where it stands."
+                : $"There is no projection '{name}'; GET /api/v1/projections lists them.");
 
     private static LedgerResponse NotFailed(HttpContext context, string name) =>
         LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "The projection has not failed.",
