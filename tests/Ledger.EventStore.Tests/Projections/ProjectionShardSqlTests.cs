@@ -8,7 +8,7 @@ namespace Ledger.EventStore.Tests.Projections;
 /// <summary>
 /// The rules migration 0013 defines once for every query that needs them: a shard's name in Marten's daemon
 /// (<c>ledger.projection_shard</c>, which must be JasperFx's own rule) and the lag behind a progression
-/// (<c>ledger.events_after</c>, <c>ledger.oldest_event_after</c>), as the benchmark and the daemon probe sample it
+/// (<c>ledger.feed_lag</c>), as the benchmark and the daemon probe sample it
 /// (<see cref="ProjectionAdmin.CreateLagSample"/>).
 /// </summary>
 public sealed class ProjectionShardSqlTests(DatabaseFixture database) : IClassFixture<DatabaseFixture>
@@ -53,8 +53,8 @@ public sealed class ProjectionShardSqlTests(DatabaseFixture database) : IClassFi
         // A shard with no progression row stands at the start of the feed.
         Assert.True(await SampleAsync(node.DataSource, ["never-ran"]) >= oldestAgeBefore);
 
-        Assert.Equal(5, await Db.ScalarAsync<long>(node.DataSource, "select ledger.events_after(@p)", new NpgsqlParameter<long>("p", older - 1)));
-        Assert.Equal(0, await Db.ScalarAsync<long>(node.DataSource, "select ledger.events_after(@p)", new NpgsqlParameter<long>("p", newer)));
+        Assert.Equal(5, await Db.ScalarAsync<long>(node.DataSource, "select events from ledger.feed_lag(@p)", new NpgsqlParameter<long>("p", older - 1)));
+        Assert.Equal(0, await Db.ScalarAsync<long>(node.DataSource, "select events from ledger.feed_lag(@p)", new NpgsqlParameter<long>("p", newer)));
     }
 
     private static Task<double> AgeAsync(NpgsqlDataSource dataSource, long position) =>

@@ -6,8 +6,8 @@
 -- named by its session's application_name (ledger-api/<node>).
 select s.name, coalesce(p.last_seq_id, 0) as position, p.agent_status, p.pause_reason, p.failure_category,
        p.failure_event_sequence, f.event_id, p.heartbeat, p.last_updated,
-       ledger.events_after(coalesce(p.last_seq_id, 0)) as lag_events,
-       ledger.oldest_event_after(coalesce(p.last_seq_id, 0)) as oldest_unprocessed_at,
+       lag.events as lag_events,
+       lag.oldest_at as oldest_unprocessed_at,
        (select string_agg(coalesce(nullif(substring(a.application_name from '/(.+)$'), ''), a.application_name), ',' order by a.pid)
         from pg_locks l join pg_stat_activity a on a.pid = l.pid
         where l.locktype = 'advisory' and l.granted and l.objsubid = 1
@@ -16,5 +16,6 @@ select s.name, coalesce(p.last_seq_id, 0) as position, p.agent_status, p.pause_r
        now() as now
 from unnest(@names::text[], @lock_keys::bigint[]) with ordinality as s(name, lock_key, n)
 left join ledger.mt_event_progression p on p.name = ledger.projection_shard(s.name)
+cross join lateral ledger.feed_lag(coalesce(p.last_seq_id, 0)) lag
 left join ledger.events f on f.position = p.failure_event_sequence
 order by s.n;
