@@ -59,7 +59,7 @@ internal sealed class Projections(ServiceProcess service, BenchmarkKeys keys) : 
     /// oldest committed event that the slowest asynchronous read model has not applied yet (0 when all are current) —
     /// how stale a report could be at that moment, and an upper bound for every event's delay from its 201 to its read
     /// models. It is the service's own definition of lagSeconds (GET /api/v1/projections; ledger.feed_lag,
-    /// event-store migration 0013), read with <see cref="Ledger.EventStore.Projections.ProjectionAdmin.CreateLagSample"/>,
+    /// event-store migration 0014), read with <see cref="Ledger.EventStore.Projections.ProjectionAdmin.CreateLagSample"/>,
     /// the daemon probe's sampler too: one indexed query on the progression rows and the position index. The endpoint
     /// also counts the events behind, which costs in proportion to the lag, and sampling it five times a second took more
     /// of the server than the load being measured.

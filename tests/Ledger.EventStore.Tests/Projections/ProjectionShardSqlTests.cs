@@ -6,7 +6,7 @@ using Npgsql;
 namespace Ledger.EventStore.Tests.Projections;
 
 /// <summary>
-/// The rules migration 0013 defines once for every query that needs them: a shard's name in Marten's daemon
+/// The rules migration 0014 defines once for every query that needs them: a shard's name in Marten's daemon
 /// (<c>ledger.projection_shard</c>, which must be JasperFx's own rule) and the lag behind a progression
 /// (<c>ledger.feed_lag</c>), as the benchmark and the daemon probe sample it
 /// (<see cref="ProjectionAdmin.CreateLagSample"/>).

@@ -1,5 +1,5 @@
 -- How stale the given read models or subscriptions are at this moment: the age in seconds of the oldest event after any
--- of their progressions (0 when all stand at the head), by the service's own rule for lagSeconds (migration 0013). The
+-- of their progressions (0 when all stand at the head), by the service's own rule for lagSeconds (migration 0014). The
 -- benchmark's and the daemon probe's sampler, run several times a second: it reads only oldest_at, so the inlined
 -- function's count of the events behind (which costs in proportion to the lag, and took more of the server than the
 -- load being measured) is planned away. It covers every committed event past a progression, including those Marten's

@@ -1,5 +1,5 @@
 -- Every read model's row with its position and lag. The position is Marten's: the progression of its shard (0 before its
--- first batch); the lag is ledger.feed_lag of it (migration 0013).
+-- first batch); the lag is ledger.feed_lag of it (migration 0014).
 select c.name, coalesce(p.last_seq_id, 0) as position, c.status, c.error, c.failed_event_id, c.failed_position, c.failed_at,
        c.failed_in_rebuild, c.owner_node, c.owner_since, c.rebuild_requested_at, c.rebuild_started_at,
        c.shadow_position, c.rebuild_events_done, c.rebuild_events_total, c.rebuild_finished_at,

@@ -1,5 +1,5 @@
 -- The integration subscriptions' status (ProjectionAdmin.GetSubscriptionStatusAsync): what Marten's daemon records of each
--- shard in its progression row, and the lag by the same rules as the read models' (migration 0013). agent_status,
+-- shard in its progression row, and the lag by the same rules as the read models' (migration 0014). agent_status,
 -- pause_reason and the failure_* columns are Marten's extended progression tracking (MartenSetup): the owner's daemon
 -- writes them at each start, pause and stop, and a start clears the failure. The owner is whoever holds the shard's
 -- HotCold lock now (a bigint advisory lock shows as classid = its high 32 bits, objid = its low 32 bits, objsubid = 1),
