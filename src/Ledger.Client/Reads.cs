@@ -309,7 +309,9 @@ public sealed record DeploymentsQuery
 /// <param name="Position">That event's position.</param>
 /// <param name="FailedAt">When.</param>
 /// <param name="DuringRebuild">Whether it failed while rebuilding.</param>
-public sealed record ProjectionFailure(string? Error, Guid? EventId, long? Position, DateTimeOffset? FailedAt, bool DuringRebuild);
+/// <param name="Category">For an integration subscription, Marten's classification of the failure (<c>ApplyEvent</c>,
+/// <c>Other</c>, ...); null for a read model.</param>
+public sealed record ProjectionFailure(string? Error, Guid? EventId, long? Position, DateTimeOffset? FailedAt, bool DuringRebuild, string? Category = null);
 
 /// <summary>A rebuild under way.</summary>
 /// <param name="RequestedAt">When it was asked for.</param>
@@ -333,10 +335,12 @@ public sealed record ProjectionRebuild(DateTimeOffset RequestedAt, DateTimeOffse
 /// <param name="Rebuild">The rebuild under way, if any.</param>
 /// <param name="LastRebuildFinishedAt">When the last rebuild finished.</param>
 /// <param name="UpdatedAt">When its status last changed.</param>
+/// <param name="Kind"><c>read-model</c>; <c>subscription</c> for an integration subscription, which the ledger lists only
+/// when asked (<c>?include=subscriptions</c>; docs/api.md).</param>
 public sealed record ProjectionStatus(
     string Name, string State, long Position, string Cursor, long LagEvents, double LagSeconds, string? OwnerNode,
     DateTimeOffset? OwnerSince, ProjectionFailure? Failure, ProjectionRebuild? Rebuild, DateTimeOffset? LastRebuildFinishedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt, string Kind = "read-model");
 
 /// <summary>A message the ledger gave up on after its retries (<c>GET /api/v1/dead-letters</c>).</summary>
 /// <param name="Id">Its id: the message id (for an integration event, the recorded event's id).</param>

@@ -148,6 +148,12 @@ public static class MartenSetup
         // another takes over when its process dies (0006, Q8) or stops answering: the store's coordinator holds the locks
         // on a session that PostgreSQL ends after OwnershipTimeout of silence (Projections.OwnershipLock, issue 13).
         projections.AsyncMode = JasperFx.Events.Daemon.DaemonMode.HotCold;
+        // The daemon records each shard's agent status and the failure it paused on in its progression row (the columns
+        // exist whether or not this is on). The integration subscriptions have no row of ours, so this is how any node sees
+        // one paused on a failing batch (ProjectionAdmin.GetSubscriptionStatusAsync). Written only at a start, pause or
+        // stop (Marten's periodic heartbeats stay off), update-only, on a connection of its own: it never touches the
+        // progression's position, and a batch's guarded update and progress fence lock the row before it.
+        events.EnableExtendedProgressionTracking = true;
         projections.LeadershipPollingTime = (int)LeadershipPolling.TotalMilliseconds;
     }
 

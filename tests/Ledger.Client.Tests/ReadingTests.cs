@@ -171,6 +171,7 @@ public sealed class ReadingTests(DatabaseFixture database) : IClassFixture<Datab
         await Strictly<FactoryMilestones>($"/api/v1/factories/shanghai/milestones?minPosition={_position}");
         await Strictly<Deployments>($"/api/v1/deployments?groupBy=site&minPosition={_position}");
         await Strictly<List<ProjectionStatus>>("/api/v1/projections");
+        await Strictly<List<ProjectionStatus>>("/api/v1/projections?include=subscriptions");
         await Strictly<List<FactoryInfo>>("/api/v1/factories");
         await Strictly<KeyIdentity>("/api/v1/whoami");
     }

@@ -140,21 +140,14 @@ async Task AllAtHeadAsync(long position)
     }
 }
 
-// The benchmark's P4 sample (Phases/Projections.cs, SampleLagAsync): the age of the oldest event after any shard's progression.
+// The benchmark's P4 sample (Phases/Projections.cs, SampleLagAsync), the same command: the age of the oldest event after
+// any shard's progression.
 async Task<List<double>> SampleLagAsync(CancellationToken stop)
 {
     var seconds = new List<double>();
-    await using var sampler = dataSource.CreateCommand("""
-        select coalesce(max(extract(epoch from clock_timestamp() - oldest.recorded_at)), 0)::float8
-        from unnest(@shards::text[]) as s(name)
-        left join ledger.mt_event_progression p on p.name = s.name
-        cross join lateral (
-            select e.recorded_at from ledger.events e
-            where e.position > coalesce(p.last_seq_id, 0)
-            order by e.position
-            limit 1) oldest
-        """);
-    sampler.Parameters.AddWithValue("shards", models.Select(m => MartenSetup.ShardName(m.Name)).ToArray());
+    await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
+    await using var sampler = ProjectionAdmin.CreateLagSample(models.Select(m => m.Name));
+    sampler.Connection = connection;
     using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
     try
     {

@@ -1,4 +1,5 @@
 using Ledger.Api.Access;
+using Ledger.Api.Features.Integration;
 using Ledger.Api.Http;
 using Ledger.Api.ServiceDefaults;
 using Ledger.Api.ServiceDefaults.OpenApi;
@@ -12,17 +13,37 @@ public sealed record RebuildView(DateTimeOffset RequestedAt, DateTimeOffset? Sta
 
 /// <summary>
 /// Where a projection stands, as operators read it. <c>Cursor</c> is the feed cursor it has applied every event up to: the
-/// position as text (<c>inline</c> for unit-status, written with the events).
+/// position as text (<c>inline</c> for unit-status, written with the events). <c>Kind</c> tells the read models
+/// (<c>read-model</c>) from the integration subscriptions (<c>subscription</c>), which publish integration events instead of
+/// answering reports: their state is the daemon's (<c>running</c>, <c>paused</c>, <c>stopped</c>), they are never rebuilt,
+/// and their owner is the node holding them now, with no <c>ownerSince</c>.
 /// </summary>
 public sealed record ProjectionView(
     string Name, string State, long Position, string Cursor, long LagEvents, double LagSeconds, string? OwnerNode, DateTimeOffset? OwnerSince,
-    ProjectionFailure? Failure, RebuildView? Rebuild, DateTimeOffset? LastRebuildFinishedAt, DateTimeOffset UpdatedAt)
+    ProjectionFailure? Failure, RebuildView? Rebuild, DateTimeOffset? LastRebuildFinishedAt, DateTimeOffset UpdatedAt, string Kind = ProjectionView.ReadModel)
 {
+    /// <summary>The <see cref="Kind"/> of the read models.</summary>
+    public const string ReadModel = "read-model";
+
+    /// <summary>The <see cref="Kind"/> of the integration subscriptions.</summary>
+    public const string Subscription = "subscription";
+
     internal static ProjectionView From(ProjectionStatus s) => new(
         s.Name, s.State == ProjectionState.Running ? "running" : "failed", s.Cursor.Position, s.Cursor.ToString(), s.LagEvents,
         Math.Round(s.Lag.TotalSeconds, 3), s.OwnerNode, s.OwnerSince, s.Failure,
         s.Rebuild is { } r ? new RebuildView(r.RequestedAt, r.StartedAt, r.EventsDone, r.EventsTotal, Math.Round(r.EventsPerSecond, 1), r.EstimatedRemaining?.TotalSeconds) : null,
         s.LastRebuildFinishedAt, s.UpdatedAt);
+
+    internal static ProjectionView From(SubscriptionStatus s) => new(
+        s.Name, StateText(s.State), s.Cursor.Position, s.Cursor.ToString(), s.LagEvents, Math.Round(s.Lag.TotalSeconds, 3), s.OwnerNode,
+        OwnerSince: null, s.Failure, Rebuild: null, LastRebuildFinishedAt: null, s.UpdatedAt ?? s.StateSince ?? DateTimeOffset.UnixEpoch, Subscription);
+
+    internal static string StateText(SubscriptionState state) => state switch
+    {
+        SubscriptionState.Paused => "paused",
+        SubscriptionState.Stopped => "stopped",
+        _ => "running",
+    };
 }
 
 /// <summary>
@@ -31,8 +52,14 @@ public sealed record ProjectionView(
 /// </summary>
 public sealed record ProjectionHealthView(string Name, string State, long Position, long LagEvents, double LagSeconds, bool Rebuilding);
 
-/// <summary>Every read model's health, and the head of the feed they are measured against.</summary>
-public sealed record ProjectionHealthResponse(long HeadPosition, IReadOnlyList<ProjectionHealthView> Projections);
+/// <summary>
+/// An integration subscription's health: whether downstream systems are hearing of what the ledger records
+/// (<c>running</c>, <c>paused</c> or <c>stopped</c>, and how far behind).
+/// </summary>
+public sealed record SubscriptionHealthView(string Name, string State, long Position, long LagEvents, double LagSeconds);
+
+/// <summary>Every read model's and integration subscription's health, and the head of the feed they are measured against.</summary>
+public sealed record ProjectionHealthResponse(long HeadPosition, IReadOnlyList<ProjectionHealthView> Projections, IReadOnlyList<SubscriptionHealthView> Subscriptions);
 
 /// <summary>
 /// <c>/api/v1/projections</c>: where each read model stands, and the operator's levers (rebuild, retry, skip).
@@ -45,14 +72,23 @@ public static class ProjectionsEndpoints
         api.MapGet("/projections", ListAsync)
             .WithName("ListProjections")
             .WithSummary("Each projection's position, lag in events and seconds, owner node, state, failure and rebuild progress.")
-            .WithDescription("unit-status is inline (written with the events, never behind); the others are kept by the projection daemons (docs/projections.md).")
+            .WithDescription("""
+                The read models (kind read-model): unit-status is inline (written with the events, never behind); the others
+                are kept by the projection daemons (docs/projections.md). With include=subscriptions, then the integration
+                subscriptions (kind subscription), which the same daemons run to publish integration events
+                (docs/integration-events.md): state running, paused (after a failed batch; the daemon starts it again after
+                5 s) or stopped (no node runs it), never rebuilt, retried or skipped. Without it the list is the read models
+                only, as it always was.
+                """)
+            .WithParameter("include", "subscriptions: list the integration subscriptions after the read models.")
             .WithResponseExample(StatusCodes.Status200OK, ProjectionsExamples.List)
             .Produces<IReadOnlyList<ProjectionView>>()
+            .ProducesValidationProblem()
             .RequireRole(LedgerRole.Auditor);
         api.MapGet("/projections/health", HealthAsync)
             .WithName("GetProjectionHealth")
-            .WithSummary("Each read model's state, position and lag against the head of the feed: whether reports are current.")
-            .WithDescription("For reporting services and the dashboard: no owner nodes or failure messages (GET /api/v1/projections has those, for auditors). The head is read after the checkpoints, so no read model is ever shown ahead of it.")
+            .WithSummary("Each read model's and integration subscription's state, position and lag against the head of the feed: whether reports are current and downstream systems hear of what is recorded.")
+            .WithDescription("For reporting services and the dashboard: no owner nodes or failure messages (GET /api/v1/projections has those, for auditors). subscriptions: the same for the integration subscriptions, whether downstream systems are hearing of what is recorded. The head is read after the checkpoints and subscriptions, so none is ever shown ahead of it.")
             .WithResponseExample(StatusCodes.Status200OK, ProjectionsExamples.Health)
             .Produces<ProjectionHealthResponse>()
             .RequireRole(LedgerRole.Reporting);
@@ -89,25 +125,43 @@ public static class ProjectionsEndpoints
         return api;
     }
 
-    private static async Task<IResult> ListAsync(ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok((await ViewsAsync(projections, inline, store, cancellationToken)).Views);
-
-    private static async Task<IResult> HealthAsync(ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(
+        string? include, HttpContext context, ProjectionAdmin projections, UnitStatusRebuilds inline, IntegrationSubscriptions subscriptions,
+        EventStore.EventStore store, CancellationToken cancellationToken)
     {
-        var (views, head) = await ViewsAsync(projections, inline, store, cancellationToken);
-        return TypedResults.Ok(new ProjectionHealthResponse(head, [.. views.Select(v =>
-            new ProjectionHealthView(v.Name, v.State, v.Position, v.LagEvents, v.LagSeconds, v.Rebuild is not null))]));
+        // Opt-in: clients that read this list before the subscriptions were shown get the read models only, as before.
+        if (include is not null && include != "subscriptions")
+        {
+            return LedgerResponse.Validation(context, new Dictionary<string, string[]>(StringComparer.Ordinal) { ["include"] = ["Must be subscriptions."] },
+                "Fix the query parameters named in errors.");
+        }
+
+        var (views, subscribed, _) = await ViewsAsync(projections, inline, include is null ? [] : subscriptions.Names, store, cancellationToken);
+        return TypedResults.Ok<IReadOnlyList<ProjectionView>>([.. views, .. subscribed.Select(ProjectionView.From)]);
     }
 
-    private static async Task<(List<ProjectionView> Views, long Head)> ViewsAsync(
-        ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> HealthAsync(
+        ProjectionAdmin projections, UnitStatusRebuilds inline, IntegrationSubscriptions subscriptions, EventStore.EventStore store,
+        CancellationToken cancellationToken)
+    {
+        var (views, subscribed, head) = await ViewsAsync(projections, inline, subscriptions.Names, store, cancellationToken);
+        return TypedResults.Ok(new ProjectionHealthResponse(head,
+            [.. views.Select(v => new ProjectionHealthView(v.Name, v.State, v.Position, v.LagEvents, v.LagSeconds, v.Rebuild is not null))],
+            [.. subscribed.Select(s => new SubscriptionHealthView(
+                s.Name, ProjectionView.StateText(s.State), s.Cursor.Position, s.LagEvents, Math.Round(s.Lag.TotalSeconds, 3)))]));
+    }
+
+    private static async Task<(List<ProjectionView> Views, IReadOnlyList<SubscriptionStatus> Subscriptions, long Head)> ViewsAsync(
+        ProjectionAdmin projections, UnitStatusRebuilds inline, IReadOnlyList<string> subscriptions, EventStore.EventStore store,
+        CancellationToken cancellationToken)
     {
         var statuses = await projections.GetStatusAsync(cancellationToken);
-        // Read after the checkpoints, so no read model is ever shown ahead of the head it is compared with.
+        var subscribed = await projections.GetSubscriptionStatusAsync(subscriptions, cancellationToken);
+        // Read after the checkpoints and progressions, so nothing is ever shown ahead of the head it is compared with.
         var head = await store.GetHeadPositionAsync(cancellationToken);
         var views = statuses.Select(ProjectionView.From).ToList();
         views.Insert(0, InlineView(inline, head));
-        return (views, head);
+        return (views, subscribed, head);
     }
 
     /// <summary>UnitStatus is written with the events, so it is always at the head of the feed, never behind.</summary>
@@ -122,8 +176,8 @@ public static class ProjectionsEndpoints
     }
 
     private static async Task<IResult> RebuildAsync(
-        string name, HttpContext context, ProjectionAdmin projections, UnitStatusRebuilds inline, EventStore.EventStore store,
-        CancellationToken cancellationToken)
+        string name, HttpContext context, ProjectionAdmin projections, UnitStatusRebuilds inline, IntegrationSubscriptions subscriptions,
+        EventStore.EventStore store, CancellationToken cancellationToken)
     {
         if (name == UnitStatusProjection.Name)
         {
@@ -133,7 +187,7 @@ public static class ProjectionsEndpoints
                     "unit-status is already being rebuilt on this node; GET /api/v1/projections shows its progress.");
         }
 
-        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name, subscriptions);
         if (!await projections.RequestRebuildAsync(name, cancellationToken))
         {
             return LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "A rebuild is already under way.",
@@ -143,16 +197,18 @@ public static class ProjectionsEndpoints
         return TypedResults.Accepted("/api/v1/projections", ProjectionView.From((await projections.GetStatusAsync(name, cancellationToken))!));
     }
 
-    private static async Task<IResult> RetryAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    private static async Task<IResult> RetryAsync(
+        string name, HttpContext context, ProjectionAdmin projections, IntegrationSubscriptions subscriptions, CancellationToken cancellationToken)
     {
-        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name, subscriptions);
         if (!await projections.RetryAsync(name, cancellationToken)) return NotFailed(context, name);
         return TypedResults.Accepted("/api/v1/projections", ProjectionView.From((await projections.GetStatusAsync(name, cancellationToken))!));
     }
 
-    private static async Task<IResult> SkipAsync(string name, HttpContext context, ProjectionAdmin projections, CancellationToken cancellationToken)
+    private static async Task<IResult> SkipAsync(
+        string name, HttpContext context, ProjectionAdmin projections, IntegrationSubscriptions subscriptions, CancellationToken cancellationToken)
     {
-        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name);
+        if (await projections.GetStatusAsync(name, cancellationToken) is null) return Unknown(context, name, subscriptions);
         var caller = ApiKeyCaller.FromPrincipal(context.User)!;
         try
         {
@@ -165,9 +221,11 @@ public static class ProjectionsEndpoints
         }
     }
 
-    private static LedgerResponse Unknown(HttpContext context, string name) =>
+    private static LedgerResponse Unknown(HttpContext context, string name, IntegrationSubscriptions subscriptions) =>
         LedgerResponse.Problem(context, StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such projection.",
-            $"There is no projection '{name}'; GET /api/v1/projections lists them.");
+            subscriptions.Names.Contains(name)
+                ? $"'{name}' is an integration subscription, not a read model: it is never rebuilt or skipped, and the daemon runs a failed batch again by itself after 5 s. GET /api/v1/projections?include=subscriptions shows where it stands."
+                : $"There is no projection '{name}'; GET /api/v1/projections lists them.");
 
     private static LedgerResponse NotFailed(HttpContext context, string name) =>
         LedgerResponse.Problem(context, StatusCodes.Status409Conflict, ProblemTypes.Conflict, "The projection has not failed.",

@@ -36,7 +36,10 @@ public sealed record ProjectionStatus(
 /// <param name="Position">That event's global position.</param>
 /// <param name="FailedAt">When.</param>
 /// <param name="DuringRebuild">True when it threw while replaying into the shadow tables of a rebuild.</param>
-public sealed record ProjectionFailure(string? Error, Guid? EventId, long? Position, DateTimeOffset? FailedAt, bool DuringRebuild);
+/// <param name="Category">For a subscription, Marten's classification of the failure: <c>ApplyEvent</c> (its code threw on
+/// an event), <c>EventSerialization</c>, <c>UnknownEventType</c>, <c>ProgressionOutOfOrder</c> or <c>Other</c> (the database,
+/// a timeout, ...). Null for a read model, whose failures are always its own (ProjectionFaults).</param>
+public sealed record ProjectionFailure(string? Error, Guid? EventId, long? Position, DateTimeOffset? FailedAt, bool DuringRebuild, string? Category = null);
 
 /// <summary>A rebuild requested or in progress.</summary>
 /// <param name="RequestedAt">When it was requested.</param>
@@ -49,6 +52,45 @@ public sealed record ProjectionFailure(string? Error, Guid? EventId, long? Posit
 public sealed record RebuildProgress(
     DateTimeOffset RequestedAt, DateTimeOffset? StartedAt, FeedCursor? ShadowCursor, long EventsDone, long EventsTotal,
     double EventsPerSecond, TimeSpan? EstimatedRemaining);
+
+/// <summary>
+/// Whether a subscription is being run: by which node is the database's to tell (who holds its HotCold lock), how it
+/// goes there is what that node's daemon last recorded (<c>mt_event_progression.agent_status</c>, Marten's extended
+/// progression tracking).
+/// </summary>
+public enum SubscriptionState
+{
+    /// <summary>A node holds it and its daemon runs it (processing events or waiting for them).</summary>
+    Running,
+
+    /// <summary>
+    /// Paused after a batch failed: the daemon of the node that holds it starts it again from its progression after its
+    /// pause (Marten's <c>AgentPauseTime</c>, 5 s), so a subscription that fails on every attempt stays mostly paused.
+    /// </summary>
+    Paused,
+
+    /// <summary>
+    /// Not being run: no node holds it (its node shut down, died or lost it and no other has taken it yet, which takes up
+    /// to about 7.5 s; or no node runs the daemon), or the daemon of the node holding it stopped it (Marten stops a shard
+    /// whose progression another node moved).
+    /// </summary>
+    Stopped,
+}
+
+/// <summary>Where an integration subscription (a Marten subscription run by the daemon beside the read models) stands.</summary>
+/// <param name="Name">The subscription (its shard is <c>name:All</c>).</param>
+/// <param name="Cursor">It has processed every event up to and including this cursor (its progression; 0 before its first batch).</param>
+/// <param name="State">Whether a node runs it, and how it goes there.</param>
+/// <param name="LagEvents">Events stored after the cursor.</param>
+/// <param name="Lag">Age of the oldest event not yet processed (zero when caught up).</param>
+/// <param name="OwnerNode">The node holding its HotCold lock now, which is the one that runs it (null: no node does).</param>
+/// <param name="Failure">Why it is paused or stopped, when the daemon recorded a failure since it last started it (never
+/// <see cref="ProjectionFailure.DuringRebuild"/>: subscriptions are not rebuilt).</param>
+/// <param name="StateSince">When the daemon last recorded a start, pause or stop (null before it recorded anything).</param>
+/// <param name="UpdatedAt">When its progression last moved (null before its first batch).</param>
+public sealed record SubscriptionStatus(
+    string Name, FeedCursor Cursor, SubscriptionState State, long LagEvents, TimeSpan Lag, string? OwnerNode,
+    ProjectionFailure? Failure, DateTimeOffset? StateSince, DateTimeOffset? UpdatedAt);
 
 /// <summary>What <see cref="ProjectionAdmin.SkipAsync"/> moved past.</summary>
 /// <param name="EventId">The skipped event.</param>
@@ -81,6 +123,36 @@ public sealed class ProjectionAdmin
     {
         ArgumentNullException.ThrowIfNull(name);
         return (await ReadStatusAsync(name, cancellationToken)).SingleOrDefault();
+    }
+
+    /// <summary>
+    /// The status of each of the named subscriptions (Marten subscriptions the daemon runs beside the read models), in the
+    /// order given: what the daemon records of them, their lag, and the node that holds each now.
+    /// </summary>
+    public async Task<IReadOnlyList<SubscriptionStatus>> GetSubscriptionStatusAsync(
+        IReadOnlyList<string> names, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.Count == 0) return [];
+        return await PreparedRead.ListAsync(_dataSource, ProjectionSql.SubscriptionStatus, p =>
+        {
+            p.Add(new NpgsqlParameter<string[]>("names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. names] });
+            p.Add(new NpgsqlParameter<long[]>("lock_keys", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. names.Select(MartenSetup.OwnershipLockKey)] });
+        }, ReadSubscriptionStatus, cancellationToken);
+    }
+
+    /// <summary>
+    /// A command that answers, each time it runs, how stale the named read models or subscriptions are: the age in seconds
+    /// of the oldest event after any of their progressions (0 when all are at the head), the service's own rule for
+    /// <c>lagSeconds</c>, without counting the events behind. For samplers that run often (the benchmark, the daemon
+    /// probe); set its connection.
+    /// </summary>
+    public static NpgsqlCommand CreateLagSample(IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var command = new NpgsqlCommand(ProjectionSql.LagSample);
+        command.Parameters.Add(new NpgsqlParameter<string[]>("names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. names] });
+        return command;
     }
 
     /// <summary>
@@ -261,6 +333,39 @@ public sealed class ProjectionAdmin
             Nullable<string>(reader, 8), NullableValue<DateTimeOffset>(reader, 9), failure, rebuild,
             NullableValue<DateTimeOffset>(reader, 15), reader.GetFieldValue<DateTimeOffset>(16));
     }
+
+    private static SubscriptionStatus ReadSubscriptionStatus(NpgsqlDataReader reader)
+    {
+        var now = reader.GetFieldValue<DateTimeOffset>(12);
+        var owner = Nullable<string>(reader, 11);
+        // Whether a node runs it is the lock's to say: a node that shuts down or dies does not always get to record that
+        // it stopped. How it goes there is the daemon's (AgentStatus's names, as Marten writes them; null before it has
+        // recorded anything of the shard).
+        var state = owner is null
+            ? SubscriptionState.Stopped
+            : Nullable<string>(reader, 2) switch
+            {
+                "Paused" => SubscriptionState.Paused,
+                "Stopped" => SubscriptionState.Stopped,
+                _ => SubscriptionState.Running,
+            };
+        var reason = Nullable<string>(reader, 3);
+        var category = Nullable<string>(reader, 4);
+        // A start clears the failure columns but not the pause reason, so the failure is shown only while it is not running.
+        var failure = state != SubscriptionState.Running && (reason is not null || category is not null)
+            ? new ProjectionFailure(FirstLine(reason), NullableValue<Guid>(reader, 6), NullableValue<long>(reader, 5),
+                NullableValue<DateTimeOffset>(reader, 7), DuringRebuild: false, category)
+            : null;
+        var oldest = NullableValue<DateTimeOffset>(reader, 10);
+        var lag = oldest is { } o && now > o ? now - o : TimeSpan.Zero;
+        return new SubscriptionStatus(
+            reader.GetString(0), new FeedCursor(reader.GetInt64(1)), state, reader.GetInt64(9), lag, owner, failure,
+            NullableValue<DateTimeOffset>(reader, 7), NullableValue<DateTimeOffset>(reader, 8));
+    }
+
+    // Marten's pause reason is the exception's ToString(): its first line is "Type: message", the rest a stack trace.
+    private static string? FirstLine(string? text) =>
+        text is null ? null : text.Split('\n', 2)[0].TrimEnd('\r');
 
     private static T? Nullable<T>(NpgsqlDataReader reader, int ordinal) where T : class =>
         reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<T>(ordinal);

@@ -18,6 +18,8 @@ internal static class ProjectionSql
     public static readonly string ProgressFence = Read("projection_progress_fence.sql");
     public static readonly string RecordFailure = Read("projection_record_failure.sql");
     public static readonly string RowsEnsure = Read("projection_rows_ensure.sql");
+    public static readonly string SubscriptionStatus = Read("subscription_status.sql");
+    public static readonly string LagSample = Read("projection_lag_sample.sql");
 
     private static string Read(string fileName) => SqlResources.Read(typeof(ProjectionSql).Assembly, fileName);
 }

@@ -196,7 +196,8 @@ public sealed class UnitNotificationsTests(DatabaseFixture database) : IClassFix
         foreach (var action in new[] { "rebuild", "retry", "skip" })
         {
             using var response = await admin.PostAsync(new Uri($"/api/v1/projections/integration/{action}", UriKind.Relative), null, Ct);
-            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            var problem = await AssertProblemAsync(response, HttpStatusCode.NotFound, "not-found");
+            Assert.Contains("integration subscription", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
 
         // Its progression is Marten's row for the subscription, and it has passed the shipment just journaled.

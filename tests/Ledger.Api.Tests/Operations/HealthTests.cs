@@ -29,7 +29,7 @@ public sealed class HealthTests(DatabaseFixture database) : IClassFixture<Databa
         var (readyStatus, ready) = await GetAsync(anonymous, "/health/ready", Ct);
         Assert.Equal(HttpStatusCode.OK, readyStatus);
         Assert.Equal("healthy", ready.GetProperty("status").GetString());
-        Assert.Equal(["database", "migrations", "projections"], Checks(ready).Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["database", "migrations", "projections", "subscriptions"], Checks(ready).Keys.Order(StringComparer.Ordinal));
         Assert.All(Checks(ready).Values, c => Assert.Equal("healthy", c.GetProperty("status").GetString()));
         Assert.Equal(["event-store", "ledger-api", "read-models"],
             Checks(ready)["migrations"].GetProperty("data").GetProperty("modules").EnumerateArray().Select(m => m.GetString()!));

@@ -58,35 +58,26 @@ internal sealed class Projections(ServiceProcess service, BenchmarkKeys keys) : 
     /// Samples the lag every <paramref name="interval"/> until <paramref name="stop"/>: at each sample, the age of the
     /// oldest committed event that the slowest asynchronous read model has not applied yet (0 when all are current) —
     /// how stale a report could be at that moment, and an upper bound for every event's delay from its 201 to its read
-    /// models. It is the service's own definition of lagSeconds (GET /api/v1/projections), read with one indexed query
-    /// on the progression rows and the position index (mt_events' primary key, under the view ledger.events): the endpoint
+    /// models. It is the service's own definition of lagSeconds (GET /api/v1/projections; ledger.feed_lag,
+    /// event-store migration 0014), read with <see cref="Ledger.EventStore.Projections.ProjectionAdmin.CreateLagSample"/>,
+    /// the daemon probe's sampler too: one indexed query on the progression rows and the position index. The endpoint
     /// also counts the events behind, which costs in proportion to the lag, and sampling it five times a second took more
     /// of the server than the load being measured.
     /// </summary>
     /// <remarks>
     /// Since issue 12 a read model's position is its shard's row in Marten's <c>mt_event_progression</c> (seq_id, the
-    /// feed's order). The query counts every committed event past it, including those the daemon cannot read yet because
+    /// feed's order). The sample counts every committed event past it, including those the daemon cannot read yet because
     /// Marten's high-water mark has not passed them: that wait is part of how stale a read model is, as the endpoint
     /// reports it. A read model with no row yet stands at the start.
     /// </remarks>
     public static async Task<LagResult> SampleLagAsync(string connectionString, TimeSpan interval, CancellationToken stop)
     {
-        const string oldestUnapplied = """
-            select coalesce(max(extract(epoch from clock_timestamp() - oldest.recorded_at)), 0)::float8
-            from unnest(@shards::text[]) as s(name)
-            left join ledger.mt_event_progression p on p.name = s.name
-            cross join lateral (
-                select e.recorded_at from ledger.events e
-                where e.position > coalesce(p.last_seq_id, 0)
-                order by e.position
-                limit 1) oldest
-            """;
         var seconds = new List<double>();
         await using var connection = new Npgsql.NpgsqlConnection(connectionString);
         await connection.OpenAsync(stop);
-        await using var command = new Npgsql.NpgsqlCommand(oldestUnapplied, connection);
-        command.Parameters.AddWithValue("shards", Ledger.Api.Features.ProjectionCatalog.Create(Ledger.Production.Factories.InMemoryFactoryRegistry.Seeded)
-            .Select(p => Ledger.EventStore.MartenSetup.ShardName(p.Name)).ToArray());
+        await using var command = Ledger.EventStore.Projections.ProjectionAdmin.CreateLagSample(
+            Ledger.Api.Features.ProjectionCatalog.Create(Ledger.Production.Factories.InMemoryFactoryRegistry.Seeded).Select(p => p.Name));
+        command.Connection = connection;
         using var timer = new PeriodicTimer(interval);
         try
         {

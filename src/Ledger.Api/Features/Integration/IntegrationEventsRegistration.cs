@@ -1,6 +1,5 @@
 using Ledger.Api.Features.Integration.Journal;
 using Ledger.Api.Features.Integration.Units;
-using Wolverine.Marten;
 
 namespace Ledger.Api.Features.Integration;
 
@@ -14,7 +13,7 @@ public static class IntegrationEventsRegistration
     public static IServiceCollection AddIntegrationEvents(this IServiceCollection services)
     {
         // In Marten's options, so the store's projection daemon (HotCold) runs it beside the read models: on one node at a time.
-        services.SubscribeToEventsWithServices<UnitNotificationsSubscription>(ServiceLifetime.Singleton);
+        services.AddIntegrationSubscription<UnitNotificationsSubscription>(UnitNotificationsSubscription.Name);
         services.AddSingleton<IntegrationJournal>();
         return services;
     }

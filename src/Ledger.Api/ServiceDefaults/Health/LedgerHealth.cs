@@ -11,7 +11,9 @@ namespace Ledger.Api.ServiceDefaults.Health;
 /// <summary>
 /// <c>/health/live</c>: the process is up and serving (no dependency is checked, so a database outage never gets the
 /// process restarted). <c>/health/ready</c>: it can do its work — the database answers (AspNetCore.HealthChecks.NpgSql),
-/// every module's migrations are applied, no projection is stopped on a failure (the ledger's own rules). Both are public and answer JSON listing each check.
+/// every module's migrations are applied, no projection is stopped on a failure (the ledger's own rules) — and whether
+/// downstream systems are hearing of it: an integration subscription paused or far behind makes it degraded,
+/// which is still ready (200; docs/operations.md, "Readiness"). Both are public and answer JSON listing each check.
 /// </summary>
 public static class LedgerHealth
 {
@@ -42,7 +44,9 @@ public static class LedgerHealth
             .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: DatabaseCheck, tags: [ReadyTag], timeout: CheckTimeout)
             // The ledger's own rules.
             .AddCheck<MigrationsCheck>("migrations", tags: [ReadyTag], timeout: CheckTimeout)
-            .AddCheck<ProjectionsCheck>("projections", tags: [ReadyTag], timeout: CheckTimeout);
+            .AddCheck<ProjectionsCheck>("projections", tags: [ReadyTag], timeout: CheckTimeout)
+            // Degraded at worst, never unhealthy: see SubscriptionsCheck.
+            .AddCheck<SubscriptionsCheck>("subscriptions", failureStatus: HealthStatus.Degraded, tags: [ReadyTag], timeout: CheckTimeout);
         return services;
     }
 
@@ -150,5 +154,61 @@ internal sealed partial class ProjectionsCheck(ProjectionAdmin admin, ILogger<Pr
     }
 
     [LoggerMessage(LogLevel.Warning, "Readiness: could not read the projections' statuses")]
+    private static partial void Log(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// The integration subscriptions are not failing and not far behind. A subscription the daemon paused on a failed batch,
+/// or one (running or stopped) whose oldest unpublished event is older than <c>Ledger:Integration:LagDegradedSeconds</c>
+/// (default 60), makes the check <b>degraded</b>, never unhealthy:
+/// readiness takes a node out of the load balancer, and that helps none of the causes (a failing batch fails on whichever
+/// node runs it; a broker that went away is not this node's; a frozen owner is another node, whose subscriptions move on
+/// after the ownership timeout) while it would stop the lines recording, the one thing the outbox lets go on while
+/// downstream systems are not hearing. Degraded answers 200 and says so, for monitoring to alert on (docs/operations.md).
+/// </summary>
+internal sealed partial class SubscriptionsCheck(
+    ProjectionAdmin admin, Features.Integration.IntegrationSubscriptions subscriptions, IConfiguration configuration, ILogger<SubscriptionsCheck> logger)
+    : IHealthCheck
+{
+    /// <summary>The lag, in seconds, beyond which a running subscription counts as far behind.</summary>
+    public const string LagDegradedSecondsKey = "Ledger:Integration:LagDegradedSeconds";
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var farBehind = TimeSpan.FromSeconds(configuration.GetValue(LagDegradedSecondsKey, 60.0));
+        IReadOnlyList<SubscriptionStatus> statuses;
+        try
+        {
+            statuses = await admin.GetSubscriptionStatusAsync(subscriptions.Names, cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            Log(logger, e);
+            return new HealthCheckResult(context.Registration.FailureStatus, "The subscriptions' statuses could not be read: the database is unreachable.");
+        }
+
+        var data = statuses.ToDictionary(
+            s => s.Name,
+            s => (object)new Dictionary<string, object?>
+            {
+                ["state"] = Features.ProjectionView.StateText(s.State),
+                ["position"] = s.Cursor.Position,
+                ["lagEvents"] = s.LagEvents,
+                ["lagSeconds"] = Math.Round(s.Lag.TotalSeconds, 3),
+                ["failedPosition"] = s.Failure?.Position,
+            });
+        // Paused: the daemon caught a failure of its batch just now. Stopped or slow: only once events wait too long for it,
+        // so a handover (up to about 7.5 s without an owner) or a node's start does not flap the verdict while nothing waits.
+        var problems = statuses.Where(s => s.State == SubscriptionState.Paused || s.Lag > farBehind)
+            .Select(s => $"{s.Name} {Features.ProjectionView.StateText(s.State)}, {s.Lag.TotalSeconds:N1} s behind").ToList();
+        return problems.Count == 0
+            ? HealthCheckResult.Healthy($"{statuses.Count} subscriptions, none paused or more than {farBehind.TotalSeconds:N1} s behind.", data)
+            : new HealthCheckResult(context.Registration.FailureStatus,
+                $"Downstream systems are not hearing of everything recorded: {string.Join(", ", problems)}. GET /api/v1/projections shows why.",
+                data: data);
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Readiness: could not read the subscriptions' statuses")]
     private static partial void Log(ILogger logger, Exception exception);
 }

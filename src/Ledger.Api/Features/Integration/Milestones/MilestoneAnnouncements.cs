@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Wolverine.Marten;
 
 namespace Ledger.Api.Features.Integration.Milestones;
 
@@ -13,7 +12,7 @@ public static class MilestoneAnnouncements
     public static IServiceCollection AddMilestoneAnnouncements(this IServiceCollection services)
     {
         services.TryAddSingleton(new MilestoneSettings());
-        services.SubscribeToEventsWithServices<MilestoneSubscription>(ServiceLifetime.Singleton);
+        services.AddIntegrationSubscription<MilestoneSubscription>(MilestoneSubscription.Name);
         return services;
     }
 }
