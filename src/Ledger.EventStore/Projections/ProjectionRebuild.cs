@@ -118,13 +118,8 @@ public sealed partial class ProjectionRebuild
     /// <see cref="RunIfRequestedAsync"/> would for it alone. A read model that is not requested, or that another node
     /// is rebuilding, completes at once with false and does not hold the others back.
     /// </summary>
-    public IReadOnlyList<Task<bool>> StartIfRequested(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(projections);
-        if (projections.Any(p => p is null)) throw new ArgumentException("A projection is null.", nameof(projections));
-        var scan = new RebuildScan(_dataSource, projections.Count, _logger, cancellationToken);
-        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, fill: false, cancellationToken))];
-    }
+    public IReadOnlyList<Task<bool>> StartIfRequested(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken) =>
+        StartRuns(projections, fill: false, cancellationToken);
 
     /// <summary>
     /// Fills read models that Marten's daemon has never run (no progression, or 0) and does not run now (held on this node,
@@ -144,12 +139,16 @@ public sealed partial class ProjectionRebuild
     /// tables and all, since the daemon then runs the read model from its progression. The caller keeps the daemon off
     /// the read model meanwhile (<see cref="EventStore.FillHeldProjectionsAsync"/>).
     /// </remarks>
-    public IReadOnlyList<Task<bool>> StartFill(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken)
+    public IReadOnlyList<Task<bool>> StartFill(IReadOnlyList<IProjection> projections, CancellationToken cancellationToken) =>
+        StartRuns(projections, fill: true, cancellationToken);
+
+    // Every member's run starts before any is awaited: the shared scan waits until each has joined or declined.
+    private IReadOnlyList<Task<bool>> StartRuns(IReadOnlyList<IProjection> projections, bool fill, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(projections);
         if (projections.Any(p => p is null)) throw new ArgumentException("A projection is null.", nameof(projections));
         var scan = new RebuildScan(_dataSource, projections.Count, _logger, cancellationToken);
-        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, fill: true, cancellationToken))];
+        return [.. projections.Select(p => RunOneAsync(p is RebuildFence fenced ? fenced.Inner : p, scan, fill, cancellationToken))];
     }
 
     private async Task<bool> RunOneAsync(IProjection projection, RebuildScan scan, bool fill, CancellationToken cancellationToken)

@@ -205,7 +205,7 @@ internal sealed partial class SubscriptionsCheck(
         return problems.Count == 0
             ? HealthCheckResult.Healthy($"{statuses.Count} subscriptions, none paused or more than {farBehind.TotalSeconds:N1} s behind.", data)
             : new HealthCheckResult(context.Registration.FailureStatus,
-                $"Downstream systems are not hearing of everything recorded: {string.Join(", ", problems)}. GET /api/v1/projections shows why.",
+                $"Downstream systems are not hearing of everything recorded: {string.Join(", ", problems)}. GET /api/v1/projections?include=subscriptions shows why.",
                 data: data);
     }
 
